@@ -1,0 +1,33 @@
+//! duet-model: a Duet spec as an Automerge document — schema, typed view, typed edits, authorship, Markdown. Sans-IO.
+//!
+//! Nothing here touches sockets, files or clocks: time and randomness are passed in, so the
+//! same code runs in the server, in the browser (wasm32) and in tests.
+
+mod edit;
+mod error;
+mod ids;
+pub mod markdown;
+mod rank;
+mod read;
+mod schema;
+mod spec;
+mod view;
+
+pub use automerge;
+pub use edit::{AnchorSpan, NewConstraint, NewDecision, NewStory};
+pub use error::{EditError, IdError, ImportError, LoadError};
+pub use ids::{Author, ItemId, UnixMillis, UserId};
+pub use schema::{
+    ConstraintKind, ConstraintStatus, CriterionKind, DecisionField, MetricField, QuestionField,
+    Severity, StoryField, StoryStatus, TextField, SCHEMA_VERSION,
+};
+pub use spec::Spec;
+pub use view::{
+    view_of, Anchor, ConstraintView, CriterionView, DecisionView, MetricView, QuestionView,
+    SpecView, StoryView,
+};
+
+/// Who made a change, read from its actor id (`None` for actors that are not Duet authors).
+pub fn change_author(change: &automerge::Change) -> Option<Author> {
+    Author::from_actor(change.actor_id()).ok()
+}

@@ -1,0 +1,206 @@
+//! `Spec`: one spec as an Automerge document, how a new one starts, how saved bytes are checked on load, and how edits become changes.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+
+use crate::error::{EditError, LoadError};
+use crate::ids::{Author, UnixMillis};
+use crate::read;
+use crate::schema::{key, SCHEMA_VERSION};
+
+/// The actor of the skeleton change. Every replica that starts a spec writes the identical
+/// skeleton change (same actor, ops, time and message, hence the same hash), so replicas
+/// that begin writing concurrently share one skeleton instead of duplicating it.
+const SKELETON_ACTOR: [u8; 16] = *b"duet-skeleton-v1";
+
+/// The root parts and their types, in the order the skeleton creates them.
+pub(crate) const PARTS: [(&str, ObjType); 7] = [
+    (key::TITLE, ObjType::Text),
+    (key::PROBLEM, ObjType::Text),
+    (key::METRICS, ObjType::Map),
+    (key::STORIES, ObjType::Map),
+    (key::CONSTRAINTS, ObjType::Map),
+    (key::DECISIONS, ObjType::Map),
+    (key::QUESTIONS, ObjType::Map),
+];
+
+/// A spec document and the author of the local edits.
+///
+/// All reads go through [`Spec::view`]; all writes go through the typed edit methods (in
+/// `edit.rs`), each of which becomes one Automerge change carrying the author's actor id,
+/// the time passed in and a short message naming the edit.
+#[derive(Debug)]
+pub struct Spec {
+    pub(crate) doc: AutoCommit,
+    pub(crate) author: Author,
+    /// While a batch runs, edits accumulate in one pending change instead of committing.
+    pub(crate) batching: bool,
+}
+
+impl Spec {
+    /// A new, empty spec: the shared skeleton, then `author` as the local actor.
+    pub fn new(author: Author) -> Spec {
+        let mut doc = skeleton();
+        doc.set_actor(author.actor_id());
+        Spec {
+            doc,
+            author,
+            batching: false,
+        }
+    }
+
+    /// Opens saved bytes (a full save, or saves concatenated with incremental saves).
+    pub fn load(bytes: &[u8], author: Author) -> Result<Spec, LoadError> {
+        let doc = AutoCommit::load(bytes).map_err(|e| LoadError::NotAutomerge(e.to_string()))?;
+        Spec::from_doc(doc, author)
+    }
+
+    /// Wraps a document received some other way (sync), after checking it is a Duet spec.
+    pub fn from_doc(mut doc: AutoCommit, author: Author) -> Result<Spec, LoadError> {
+        check_is_spec(&doc)?;
+        doc.set_actor(author.actor_id());
+        Ok(Spec {
+            doc,
+            author,
+            batching: false,
+        })
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The changes made since the last `save` or `save_incremental`.
+    pub fn save_incremental(&mut self) -> Vec<u8> {
+        self.doc.save_incremental()
+    }
+
+    pub fn author(&self) -> &Author {
+        &self.author
+    }
+
+    /// The underlying document, for reading history and heads.
+    pub fn doc(&self) -> &AutoCommit {
+        &self.doc
+    }
+
+    /// The underlying document, for the sync protocol and merging. Do not write spec data
+    /// through it: use the typed edits so the schema's invariants hold.
+    pub fn doc_mut(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    /// Merges another replica's changes into this one.
+    pub fn merge(&mut self, other: &mut Spec) -> Result<(), EditError> {
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+
+    /// Runs several edits as one change named `message`. If any edit fails, none is kept.
+    pub fn batch<T>(
+        &mut self,
+        message: &str,
+        now: UnixMillis,
+        f: impl FnOnce(&mut Spec) -> Result<T, EditError>,
+    ) -> Result<T, EditError> {
+        if self.batching {
+            return f(self);
+        }
+        self.batching = true;
+        let result = f(self);
+        self.batching = false;
+        match result {
+            Ok(value) => {
+                self.commit(message, now);
+                Ok(value)
+            }
+            Err(e) => {
+                self.doc.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies one edit to the document and commits it as a change, or rolls it back.
+    pub(crate) fn change<T>(
+        &mut self,
+        message: &str,
+        now: UnixMillis,
+        f: impl FnOnce(&mut AutoCommit) -> Result<T, EditError>,
+    ) -> Result<T, EditError> {
+        let result = f(&mut self.doc);
+        if !self.batching {
+            match &result {
+                Ok(_) => self.commit(message, now),
+                Err(_) => {
+                    self.doc.rollback();
+                }
+            }
+        }
+        result
+    }
+
+    fn commit(&mut self, message: &str, now: UnixMillis) {
+        self.doc.commit_with(
+            CommitOptions::default()
+                .with_message(message)
+                .with_time(now.as_secs()),
+        );
+    }
+}
+
+/// The one well-defined start of every spec (see [`SKELETON_ACTOR`]).
+fn skeleton() -> AutoCommit {
+    let mut doc = AutoCommit::new().with_actor(ActorId::from(SKELETON_ACTOR));
+    // Writing into a fresh document cannot fail; if it ever did, the document would simply
+    // lack the part and `check_is_spec` would report it.
+    let _ = write_skeleton(&mut doc);
+    doc.commit_with(
+        CommitOptions::default()
+            .with_message("create spec")
+            .with_time(0),
+    );
+    doc
+}
+
+fn write_skeleton(doc: &mut AutoCommit) -> Result<(), automerge::AutomergeError> {
+    let duet = doc.put_object(ROOT, key::DUET, ObjType::Map)?;
+    doc.put(&duet, key::SCHEMA, SCHEMA_VERSION)?;
+    doc.put(&duet, key::TYPE, key::TYPE_SPEC)?;
+    for (name, typ) in PARTS {
+        doc.put_object(ROOT, name, typ)?;
+    }
+    Ok(())
+}
+
+/// Checks the marker, the schema version and the root parts.
+pub(crate) fn check_is_spec(doc: &impl ReadDoc) -> Result<(), LoadError> {
+    let duet: ObjId = read::part(doc, key::DUET, ObjType::Map)
+        .ok_or_else(|| LoadError::NotASpec("it has no `duet` marker".into()))?;
+    if read::string(doc, &duet, key::TYPE) != key::TYPE_SPEC {
+        return Err(LoadError::NotASpec("its `duet.type` is not \"spec\"".into()));
+    }
+    let found = match doc.get(&duet, key::SCHEMA) {
+        Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+            ScalarValue::Uint(v) => *v,
+            ScalarValue::Int(v) if *v >= 0 => *v as u64,
+            _ => return Err(LoadError::NotASpec("its schema version is not a number".into())),
+        },
+        _ => return Err(LoadError::NotASpec("it has no schema version".into())),
+    };
+    if found > SCHEMA_VERSION {
+        return Err(LoadError::NewerSchema {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (name, typ) in PARTS {
+        if read::part(doc, name, typ).is_none() {
+            return Err(LoadError::NotASpec(format!(
+                "its `{name}` part is missing or not a {typ}"
+            )));
+        }
+    }
+    Ok(())
+}
