@@ -56,17 +56,27 @@ fn midpoint(a: &[u8], b: Option<&[u8]>) -> Vec<u8> {
     }
 }
 
-/// A short step after `a` used for appends, so ranks stay short when items are appended in a row.
+/// A short step after `a` used for appends: the first two digits count up by one, so
+/// hundreds of appends in a row keep ranks four characters long.
 fn after(a: &[u8]) -> Vec<u8> {
-    match a.first() {
-        None => vec![BASE / 2],
-        Some(&d) if d < BASE - 1 => vec![d + 1],
-        Some(&d) => {
-            let mut out = vec![d];
-            out.extend(after(&a[1..]));
-            out
-        }
+    let d0 = a.first().copied().unwrap_or(0);
+    let d1 = a.get(1).copied().unwrap_or(0);
+    let value = u16::from(d0) * u16::from(BASE) + u16::from(d1);
+    let max = u16::from(BASE) * u16::from(BASE) - 1;
+    if a.is_empty() {
+        return vec![BASE / 2];
     }
+    if value < max {
+        let next = value + 1;
+        let mut out = vec![(next / u16::from(BASE)) as u8, (next % u16::from(BASE)) as u8];
+        while out.last() == Some(&0) {
+            out.pop();
+        }
+        return out;
+    }
+    let mut out = a[..2].to_vec();
+    out.extend(after(&a[2..]));
+    out
 }
 
 /// A short step before `b` used for prepends.
