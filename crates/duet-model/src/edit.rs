@@ -234,9 +234,11 @@ fn write_anchor(
     let quote = read::utf16_slice(&text, span.start, span.end)
         .unwrap_or_default()
         .to_owned();
+    // Both cursors sit on characters of the span (its first and its last) and move forward
+    // when their character is deleted; see `view::resolve_anchor` for how they are read.
     let last_char_len = quote.chars().next_back().map_or(1, char::len_utf16);
     let start = doc.get_cursor_moving(&text_obj, span.start, None, MoveCursor::After)?;
-    let end = doc.get_cursor_moving(&text_obj, span.end - last_char_len, None, MoveCursor::Before)?;
+    let end = doc.get_cursor_moving(&text_obj, span.end - last_char_len, None, MoveCursor::After)?;
     let anchor = doc.put_object(constraint, key::ANCHOR, ObjType::Map)?;
     doc.put(&anchor, key::FIELD, span.field.as_stored())?;
     doc.put(&anchor, key::START, start.to_string())?;

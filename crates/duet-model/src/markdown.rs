@@ -20,7 +20,7 @@ use crate::schema::{
     ConstraintKind, ConstraintStatus, CriterionKind, Severity, StoryField, StoryStatus,
 };
 use crate::spec::Spec;
-use crate::view::{Anchor, ConstraintView, SpecView};
+use crate::view::{Anchor, ConstraintView, SpecView, StoryView};
 
 const PROBLEM: &str = "## Problem";
 const METRICS: &str = "## Success metrics";
@@ -185,7 +185,7 @@ pub fn export(spec: &SpecView) -> String {
         }
         if !story.constraints.is_empty() {
             block(CONSTRAINTS.into());
-            block(constraint_lines(&story.constraints));
+            block(constraint_lines(&story.constraints, &spec.stories));
         }
     }
     block(DECISIONS.into());
@@ -230,7 +230,7 @@ pub fn export(spec: &SpecView) -> String {
     }
     if !spec.detached.is_empty() {
         block(DETACHED.into());
-        block(constraint_lines(&spec.detached));
+        block(constraint_lines(&spec.detached, &spec.stories));
     }
     md
 }
@@ -240,7 +240,21 @@ fn line(s: &str) -> String {
     s.trim_end_matches(' ').to_owned()
 }
 
-fn constraint_lines(constraints: &[ConstraintView]) -> String {
+/// UTF-16 start offsets of every (possibly overlapping) occurrence of `quote` in `text`.
+fn occurrences(text: &str, quote: &str) -> Vec<usize> {
+    if quote.is_empty() {
+        return Vec::new();
+    }
+    text.char_indices()
+        .filter(|(at, _)| text[*at..].starts_with(quote))
+        .map(|(at, _)| read::utf16_len(&text[..at]))
+        .collect()
+}
+
+fn constraint_lines(constraints: &[ConstraintView], stories: &[StoryView]) -> String {
+    let story_text = |c: &ConstraintView, field: &StoryField| -> Option<&str> {
+        stories.iter().find(|s| s.id.as_str() == c.story).map(|s| s.field(*field))
+    };
     let mut lines = Vec::new();
     for c in constraints {
         lines.push(line(&format!(
@@ -255,8 +269,13 @@ fn constraint_lines(constraints: &[ConstraintView]) -> String {
         }
         match &c.anchor {
             Anchor::Story => {}
-            Anchor::Span { field, text, .. } => {
-                lines.push(format!("  - Anchored to **{}**: {}", field.label(), escape(text)))
+            Anchor::Span { field, start, text, .. } => {
+                // Which occurrence of the quote, when it is not the first.
+                let n = story_text(c, field)
+                    .map(|t| occurrences(t, text).iter().filter(|at| *at < start).count())
+                    .unwrap_or(0);
+                let nth = if n > 0 { format!(" (occurrence {})", n + 1) } else { String::new() };
+                lines.push(format!("  - Anchored to **{}**{nth}: {}", field.label(), escape(text)))
             }
             Anchor::Orphaned { field, quote } => lines.push(line(&format!(
                 "  - Orphaned from **{}**: {}",
@@ -296,7 +315,8 @@ struct ParsedConstraint {
     status: ConstraintStatus,
     text: String,
     author: String,
-    anchor: Option<(StoryField, String, bool)>,
+    /// Field, quote, orphaned, which occurrence (1-based).
+    anchor: Option<(StoryField, String, bool, usize)>,
 }
 
 #[derive(Debug, Default)]
@@ -357,14 +377,21 @@ fn parse_constraint(line: &str) -> Option<ParsedConstraint> {
     })
 }
 
-fn parse_anchor(line: &str) -> Option<(StoryField, String, bool)> {
+fn parse_anchor(line: &str) -> Option<(StoryField, String, bool, usize)> {
     let (rest, orphaned) = match line.strip_prefix("  - Anchored to **") {
         Some(rest) => (rest, false),
         None => (line.strip_prefix("  - Orphaned from **")?, true),
     };
-    let (label, quote) = rest.split_once("**:")?;
+    let (label, rest) = rest.split_once("**")?;
+    let (nth, quote) = match rest.strip_prefix(" (occurrence ") {
+        Some(r) => {
+            let (n, quote) = r.split_once("):")?;
+            (n.parse::<usize>().ok().filter(|n| *n >= 2)?, quote)
+        }
+        None => (1, rest.strip_prefix(':')?),
+    };
     let quote = quote.strip_prefix(' ').unwrap_or(quote);
-    Some((StoryField::from_label(label)?, unescape(quote), orphaned))
+    Some((StoryField::from_label(label)?, unescape(quote), orphaned, nth))
 }
 
 fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
@@ -599,12 +626,12 @@ fn build(spec: &mut Spec, p: &ParsedSpec, now: UnixMillis, rng: &mut impl RngCor
         }
         for (j, c) in s.constraints.iter().enumerate() {
             let anchor = match &c.anchor {
-                Some((field, quote, false)) => {
+                Some((field, quote, false, nth)) => {
                     let text = new.field(*field);
-                    text.find(quote.as_str()).filter(|_| !quote.is_empty()).map(|at| AnchorSpan {
+                    occurrences(text, quote).get(nth - 1).map(|start| AnchorSpan {
                         field: *field,
-                        start: read::utf16_len(&text[..at]),
-                        end: read::utf16_len(&text[..at + quote.len()]),
+                        start: *start,
+                        end: start + read::utf16_len(quote),
                     })
                 }
                 _ => None,
@@ -662,7 +689,7 @@ fn finish_constraint(spec: &mut Spec, id: &ItemId, c: &ParsedConstraint, anchore
         spec.set_constraint_status(id, c.status, now)?;
     }
     spec.set_attribution("constraint", id, &[("author", &c.author)], None)?;
-    if let (Some((field, quote, _)), false) = (&c.anchor, anchored) {
+    if let (Some((field, quote, _, _)), false) = (&c.anchor, anchored) {
         spec.set_orphaned_anchor(id, *field, quote)?;
     }
     Ok(())

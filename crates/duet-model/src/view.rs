@@ -298,10 +298,9 @@ fn resolve_anchor(doc: &impl ReadDoc, constraint: &ObjId, story: Option<&ObjId>)
     let Some(text_obj) = read::obj(doc, story, field.as_stored(), ObjType::Text) else {
         return orphaned();
     };
-    let (Some(start), Some(end)) = (
-        parse_cursor(&read::string(doc, &anchor, key::START)),
-        parse_cursor(&read::string(doc, &anchor, key::END)),
-    ) else {
+    let start_str = read::string(doc, &anchor, key::START);
+    let end_str = read::string(doc, &anchor, key::END);
+    let (Some(start), Some(end)) = (parse_cursor(&start_str), parse_cursor(&end_str)) else {
         return orphaned();
     };
     let (Ok(start), Ok(last)) = (
@@ -313,10 +312,20 @@ fn resolve_anchor(doc: &impl ReadDoc, constraint: &ObjId, story: Option<&ObjId>)
     let Ok(text) = doc.text(&text_obj) else {
         return orphaned();
     };
-    // `last` is the start of the span's last character; the span ends after it.
-    let end = read::byte_offset(&text, last)
-        .and_then(|b| text[b..].chars().next())
-        .map(|ch| last + ch.len_utf16());
+    // A cursor whose character was deleted reports the position of the next surviving
+    // character. So if the span's last character still exists the span ends after it;
+    // otherwise it ends where that next character now is. An empty span means every
+    // character of the anchored text was deleted.
+    let last_survives = doc
+        .get_cursor(&text_obj, last, None)
+        .is_ok_and(|c| c.to_string() == end_str.trim_start_matches('-'));
+    let end = if last_survives {
+        read::byte_offset(&text, last)
+            .and_then(|b| text[b..].chars().next())
+            .map(|ch| last + ch.len_utf16())
+    } else {
+        Some(last)
+    };
     match end {
         Some(end) if start < end => match read::utf16_slice(&text, start, end) {
             Some(slice) => Anchor::Span {
