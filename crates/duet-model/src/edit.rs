@@ -60,7 +60,12 @@ fn part(doc: &AutoCommit, name: &'static str, typ: ObjType) -> Result<ObjId, Edi
     read::part(doc, name, typ).ok_or(EditError::MissingPart(name))
 }
 
-fn item(doc: &AutoCommit, list: &ObjId, kind: &'static str, id: &ItemId) -> Result<ObjId, EditError> {
+fn item(
+    doc: &AutoCommit,
+    list: &ObjId,
+    kind: &'static str,
+    id: &ItemId,
+) -> Result<ObjId, EditError> {
     read::obj(doc, list, id.as_str(), ObjType::Map).ok_or_else(|| no_such(kind, id))
 }
 
@@ -86,7 +91,12 @@ fn list_of(kind: &'static str) -> (&'static str, &'static str) {
 }
 
 /// Creates the text object `parent[key]` holding `value`.
-fn put_text(doc: &mut AutoCommit, parent: &ObjId, name: &str, value: &str) -> Result<(), EditError> {
+fn put_text(
+    doc: &mut AutoCommit,
+    parent: &ObjId,
+    name: &str,
+    value: &str,
+) -> Result<(), EditError> {
     let text = doc.put_object(parent, name, ObjType::Text)?;
     if !value.is_empty() {
         doc.splice_text(&text, 0, 0, value)?;
@@ -238,7 +248,8 @@ fn write_anchor(
     // when their character is deleted; see `view::resolve_anchor` for how they are read.
     let last_char_len = quote.chars().next_back().map_or(1, char::len_utf16);
     let start = doc.get_cursor_moving(&text_obj, span.start, None, MoveCursor::After)?;
-    let end = doc.get_cursor_moving(&text_obj, span.end - last_char_len, None, MoveCursor::After)?;
+    let end =
+        doc.get_cursor_moving(&text_obj, span.end - last_char_len, None, MoveCursor::After)?;
     let anchor = doc.put_object(constraint, key::ANCHOR, ObjType::Map)?;
     doc.put(&anchor, key::FIELD, span.field.as_stored())?;
     doc.put(&anchor, key::START, start.to_string())?;
@@ -277,7 +288,12 @@ impl Spec {
 
     /// Replaces a text field's content with `value` by its smallest splice, so concurrent
     /// edits elsewhere in the field survive.
-    pub fn set_text(&mut self, field: &TextField, value: &str, now: UnixMillis) -> Result<(), EditError> {
+    pub fn set_text(
+        &mut self,
+        field: &TextField,
+        value: &str,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         let message = format!("edit {}", field.part_name());
         self.change(&message, now, |doc| {
             let obj = text_obj(doc, field)?;
@@ -290,14 +306,22 @@ impl Spec {
         })
     }
 
-    fn ranked_part(doc: &AutoCommit, name: &'static str) -> Result<(ObjId, Vec<Ranked>), EditError> {
+    fn ranked_part(
+        doc: &AutoCommit,
+        name: &'static str,
+    ) -> Result<(ObjId, Vec<Ranked>), EditError> {
         let list = part(doc, name, ObjType::Map)?;
         let items = read::ranked(doc, &list);
         Ok((list, items))
     }
 
     /// Removes an item of a root list (`kind` names which).
-    fn remove_item(&mut self, kind: &'static str, id: &ItemId, now: UnixMillis) -> Result<(), EditError> {
+    fn remove_item(
+        &mut self,
+        kind: &'static str,
+        id: &ItemId,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         let (list_key, kind) = list_of(kind);
         self.change(&format!("remove {kind}"), now, |doc| {
             let list = part(doc, list_key, ObjType::Map)?;
@@ -308,7 +332,13 @@ impl Spec {
     }
 
     /// Moves an item of a root list to `index` in display order.
-    fn move_item(&mut self, kind: &'static str, id: &ItemId, index: usize, now: UnixMillis) -> Result<(), EditError> {
+    fn move_item(
+        &mut self,
+        kind: &'static str,
+        id: &ItemId,
+        index: usize,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         let (list_key, kind) = list_of(kind);
         self.change(&format!("move {kind}"), now, |doc| {
             let (_, items) = Self::ranked_part(doc, list_key)?;
@@ -319,7 +349,14 @@ impl Spec {
     // ---- success metrics ----
 
     /// Adds a success metric at `index`.
-    pub fn add_metric(&mut self, id: &ItemId, index: usize, name: &str, target: &str, now: UnixMillis) -> Result<(), EditError> {
+    pub fn add_metric(
+        &mut self,
+        id: &ItemId,
+        index: usize,
+        name: &str,
+        target: &str,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("add metric", now, |doc| {
             let (list, items) = Self::ranked_part(doc, key::METRICS)?;
             ensure_free(doc, &list, id)?;
@@ -334,14 +371,25 @@ impl Spec {
         self.remove_item("metric", id, now)
     }
 
-    pub fn move_metric(&mut self, id: &ItemId, index: usize, now: UnixMillis) -> Result<(), EditError> {
+    pub fn move_metric(
+        &mut self,
+        id: &ItemId,
+        index: usize,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.move_item("metric", id, index, now)
     }
 
     // ---- user stories ----
 
     /// Adds a user story at `index`, with status Draft.
-    pub fn add_story(&mut self, id: &ItemId, index: usize, story: &NewStory, now: UnixMillis) -> Result<(), EditError> {
+    pub fn add_story(
+        &mut self,
+        id: &ItemId,
+        index: usize,
+        story: &NewStory,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("add story", now, |doc| {
             let (list, items) = Self::ranked_part(doc, key::STORIES)?;
             ensure_free(doc, &list, id)?;
@@ -381,11 +429,21 @@ impl Spec {
         })
     }
 
-    pub fn move_story(&mut self, id: &ItemId, index: usize, now: UnixMillis) -> Result<(), EditError> {
+    pub fn move_story(
+        &mut self,
+        id: &ItemId,
+        index: usize,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.move_item("story", id, index, now)
     }
 
-    pub fn set_story_status(&mut self, id: &ItemId, status: StoryStatus, now: UnixMillis) -> Result<(), EditError> {
+    pub fn set_story_status(
+        &mut self,
+        id: &ItemId,
+        status: StoryStatus,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("set story status", now, |doc| {
             let obj = story_obj(doc, id)?;
             doc.put(&obj, key::STATUS, status.as_stored())?;
@@ -418,7 +476,12 @@ impl Spec {
         })
     }
 
-    pub fn remove_criterion(&mut self, story: &ItemId, id: &ItemId, now: UnixMillis) -> Result<(), EditError> {
+    pub fn remove_criterion(
+        &mut self,
+        story: &ItemId,
+        id: &ItemId,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("remove criterion", now, |doc| {
             let list = criteria_obj(doc, story)?;
             item(doc, &list, "criterion", id)?;
@@ -427,7 +490,13 @@ impl Spec {
         })
     }
 
-    pub fn move_criterion(&mut self, story: &ItemId, id: &ItemId, index: usize, now: UnixMillis) -> Result<(), EditError> {
+    pub fn move_criterion(
+        &mut self,
+        story: &ItemId,
+        id: &ItemId,
+        index: usize,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("move criterion", now, |doc| {
             let list = criteria_obj(doc, story)?;
             let items = read::ranked(doc, &list);
@@ -435,16 +504,36 @@ impl Spec {
         })
     }
 
-    pub fn set_criterion_done(&mut self, story: &ItemId, id: &ItemId, done: bool, now: UnixMillis) -> Result<(), EditError> {
-        self.change(if done { "check criterion" } else { "uncheck criterion" }, now, |doc| {
-            let list = criteria_obj(doc, story)?;
-            let obj = item(doc, &list, "criterion", id)?;
-            doc.put(&obj, key::DONE, done)?;
-            Ok(())
-        })
+    pub fn set_criterion_done(
+        &mut self,
+        story: &ItemId,
+        id: &ItemId,
+        done: bool,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
+        self.change(
+            if done {
+                "check criterion"
+            } else {
+                "uncheck criterion"
+            },
+            now,
+            |doc| {
+                let list = criteria_obj(doc, story)?;
+                let obj = item(doc, &list, "criterion", id)?;
+                doc.put(&obj, key::DONE, done)?;
+                Ok(())
+            },
+        )
     }
 
-    pub fn set_criterion_kind(&mut self, story: &ItemId, id: &ItemId, kind: CriterionKind, now: UnixMillis) -> Result<(), EditError> {
+    pub fn set_criterion_kind(
+        &mut self,
+        story: &ItemId,
+        id: &ItemId,
+        kind: CriterionKind,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("set criterion kind", now, |doc| {
             let list = criteria_obj(doc, story)?;
             let obj = item(doc, &list, "criterion", id)?;
@@ -494,7 +583,12 @@ impl Spec {
     }
 
     /// Moves a constraint to `index` within its story's track.
-    pub fn move_constraint(&mut self, id: &ItemId, index: usize, now: UnixMillis) -> Result<(), EditError> {
+    pub fn move_constraint(
+        &mut self,
+        id: &ItemId,
+        index: usize,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("move constraint", now, |doc| {
             let (list, items) = Self::ranked_part(doc, key::CONSTRAINTS)?;
             let obj = item(doc, &list, "constraint", id)?;
@@ -512,7 +606,12 @@ impl Spec {
         item(doc, &list, "constraint", id)
     }
 
-    pub fn set_constraint_kind(&mut self, id: &ItemId, kind: ConstraintKind, now: UnixMillis) -> Result<(), EditError> {
+    pub fn set_constraint_kind(
+        &mut self,
+        id: &ItemId,
+        kind: ConstraintKind,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("set constraint kind", now, |doc| {
             let obj = Self::constraint_obj(doc, id)?;
             doc.put(&obj, key::KIND, kind.as_stored())?;
@@ -520,7 +619,12 @@ impl Spec {
         })
     }
 
-    pub fn set_constraint_severity(&mut self, id: &ItemId, severity: Severity, now: UnixMillis) -> Result<(), EditError> {
+    pub fn set_constraint_severity(
+        &mut self,
+        id: &ItemId,
+        severity: Severity,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("set constraint severity", now, |doc| {
             let obj = Self::constraint_obj(doc, id)?;
             doc.put(&obj, key::SEVERITY, severity.as_stored())?;
@@ -528,7 +632,12 @@ impl Spec {
         })
     }
 
-    pub fn set_constraint_status(&mut self, id: &ItemId, status: ConstraintStatus, now: UnixMillis) -> Result<(), EditError> {
+    pub fn set_constraint_status(
+        &mut self,
+        id: &ItemId,
+        status: ConstraintStatus,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("set constraint status", now, |doc| {
             let obj = Self::constraint_obj(doc, id)?;
             doc.put(&obj, key::STATUS, status.as_stored())?;
@@ -557,7 +666,12 @@ impl Spec {
 
     /// Attaches a constraint to the story as a whole (drops its anchor), optionally moving
     /// it to another story — how a constraint leaves the triage list.
-    pub fn unanchor_constraint(&mut self, id: &ItemId, story: &ItemId, now: UnixMillis) -> Result<(), EditError> {
+    pub fn unanchor_constraint(
+        &mut self,
+        id: &ItemId,
+        story: &ItemId,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("unanchor constraint", now, |doc| {
             let obj = Self::constraint_obj(doc, id)?;
             story_obj(doc, story)?;
@@ -574,7 +688,13 @@ impl Spec {
     // ---- decision log ----
 
     /// Records a decision at `index` of the log, decided by the local author at `now`.
-    pub fn add_decision(&mut self, id: &ItemId, index: usize, new: &NewDecision, now: UnixMillis) -> Result<(), EditError> {
+    pub fn add_decision(
+        &mut self,
+        id: &ItemId,
+        index: usize,
+        new: &NewDecision,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         let author = self.author.user().as_str().to_owned();
         self.change("add decision", now, |doc| {
             let (list, items) = Self::ranked_part(doc, key::DECISIONS)?;
@@ -585,8 +705,18 @@ impl Spec {
             let obj = doc.put_object(&list, id.as_str(), ObjType::Map)?;
             place(doc, &items, index, &obj, id)?;
             put_text(doc, &obj, DecisionField::Title.as_stored(), &new.title)?;
-            put_text(doc, &obj, DecisionField::Decision.as_stored(), &new.decision)?;
-            put_text(doc, &obj, DecisionField::Rationale.as_stored(), &new.rationale)?;
+            put_text(
+                doc,
+                &obj,
+                DecisionField::Decision.as_stored(),
+                &new.decision,
+            )?;
+            put_text(
+                doc,
+                &obj,
+                DecisionField::Rationale.as_stored(),
+                &new.rationale,
+            )?;
             let links = doc.put_object(&obj, key::STORIES, ObjType::Map)?;
             for story in &new.stories {
                 doc.put(&links, story.as_str(), true)?;
@@ -598,7 +728,12 @@ impl Spec {
     }
 
     /// Sets which stories a decision concerns.
-    pub fn set_decision_stories(&mut self, id: &ItemId, stories: &[ItemId], now: UnixMillis) -> Result<(), EditError> {
+    pub fn set_decision_stories(
+        &mut self,
+        id: &ItemId,
+        stories: &[ItemId],
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.change("link decision", now, |doc| {
             let list = part(doc, key::DECISIONS, ObjType::Map)?;
             let obj = item(doc, &list, "decision", id)?;
@@ -628,14 +763,25 @@ impl Spec {
         self.remove_item("decision", id, now)
     }
 
-    pub fn move_decision(&mut self, id: &ItemId, index: usize, now: UnixMillis) -> Result<(), EditError> {
+    pub fn move_decision(
+        &mut self,
+        id: &ItemId,
+        index: usize,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.move_item("decision", id, index, now)
     }
 
     // ---- open questions ----
 
     /// Asks a question (at `index` of the list) as the local author.
-    pub fn add_question(&mut self, id: &ItemId, index: usize, question: &str, now: UnixMillis) -> Result<(), EditError> {
+    pub fn add_question(
+        &mut self,
+        id: &ItemId,
+        index: usize,
+        question: &str,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         let author = self.author.user().as_str().to_owned();
         self.change("ask question", now, |doc| {
             let (list, items) = Self::ranked_part(doc, key::QUESTIONS)?;
@@ -652,7 +798,12 @@ impl Spec {
 
     /// Answers (or re-answers) a question as the local author: sets the answer text by its
     /// smallest splice and records who answered.
-    pub fn answer_question(&mut self, id: &ItemId, answer: &str, now: UnixMillis) -> Result<(), EditError> {
+    pub fn answer_question(
+        &mut self,
+        id: &ItemId,
+        answer: &str,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         let author = self.author.user().as_str().to_owned();
         self.change("answer question", now, |doc| {
             let list = part(doc, key::QUESTIONS, ObjType::Map)?;
@@ -664,7 +815,11 @@ impl Spec {
             if deleted > 0 || !inserted.is_empty() {
                 doc.splice_text(&text, start, deleted as isize, inserted)?;
             }
-            let answered_by = if answer.is_empty() { String::new() } else { author };
+            let answered_by = if answer.is_empty() {
+                String::new()
+            } else {
+                author
+            };
             if read::string(doc, &obj, key::ANSWERED_BY) != answered_by {
                 doc.put(&obj, key::ANSWERED_BY, answered_by)?;
             }
@@ -676,7 +831,12 @@ impl Spec {
         self.remove_item("question", id, now)
     }
 
-    pub fn move_question(&mut self, id: &ItemId, index: usize, now: UnixMillis) -> Result<(), EditError> {
+    pub fn move_question(
+        &mut self,
+        id: &ItemId,
+        index: usize,
+        now: UnixMillis,
+    ) -> Result<(), EditError> {
         self.move_item("question", id, index, now)
     }
 }
@@ -692,17 +852,21 @@ impl Spec {
         decided_at: Option<UnixMillis>,
     ) -> Result<(), EditError> {
         let (list_key, kind) = list_of(kind);
-        self.change("import attribution", decided_at.unwrap_or(UnixMillis(0)), |doc| {
-            let list = part(doc, list_key, ObjType::Map)?;
-            let obj = item(doc, &list, kind, id)?;
-            for (name, value) in values {
-                doc.put(&obj, *name, *value)?;
-            }
-            if let Some(at) = decided_at {
-                doc.put(&obj, key::DECIDED_AT, at.0)?;
-            }
-            Ok(())
-        })
+        self.change(
+            "import attribution",
+            decided_at.unwrap_or(UnixMillis(0)),
+            |doc| {
+                let list = part(doc, list_key, ObjType::Map)?;
+                let obj = item(doc, &list, kind, id)?;
+                for (name, value) in values {
+                    doc.put(&obj, *name, *value)?;
+                }
+                if let Some(at) = decided_at {
+                    doc.put(&obj, key::DECIDED_AT, at.0)?;
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Adds a constraint whose story does not exist (it was removed before the export).
@@ -736,7 +900,12 @@ impl Spec {
     }
 
     /// Records an anchor whose text is gone: the field and the quote, no position.
-    pub(crate) fn set_orphaned_anchor(&mut self, id: &ItemId, field: StoryField, quote: &str) -> Result<(), EditError> {
+    pub(crate) fn set_orphaned_anchor(
+        &mut self,
+        id: &ItemId,
+        field: StoryField,
+        quote: &str,
+    ) -> Result<(), EditError> {
         self.change("import anchor", UnixMillis(0), |doc| {
             let obj = Self::constraint_obj(doc, id)?;
             let anchor = doc.put_object(&obj, key::ANCHOR, ObjType::Map)?;

@@ -22,7 +22,9 @@ pub enum LoadError {
     NotAutomerge(String),
     #[error("an Automerge document, but not a Duet spec: {0}")]
     NotASpec(String),
-    #[error("the spec uses schema version {found}, newer than this Duet understands ({supported})")]
+    #[error(
+        "the spec uses schema version {found}, newer than this Duet understands ({supported})"
+    )]
     NewerSchema { found: u64, supported: u64 },
 }
 
@@ -34,7 +36,11 @@ pub enum EditError {
     #[error("an item with id {0} already exists")]
     DuplicateId(ItemId),
     #[error("text range {start}..{end} is outside a field of length {len}")]
-    OutOfRange { start: usize, end: usize, len: usize },
+    OutOfRange {
+        start: usize,
+        end: usize,
+        len: usize,
+    },
     #[error("position {0} splits a character (positions count UTF-16 code units)")]
     NotCharBoundary(usize),
     #[error("an anchor needs a non-empty span of the story's text")]

@@ -116,7 +116,9 @@ impl From<UserId> for String {
 }
 
 /// Milliseconds since the Unix epoch. The model never reads a clock: callers pass the time in.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct UnixMillis(pub i64);
 
 impl UnixMillis {
@@ -221,7 +223,10 @@ mod tests {
             vec![0xD7, 1, 0, 0, 0, 0, 0, 0, 0, 0, b' '],
             ActorId::random().to_bytes().to_vec(),
         ] {
-            assert!(Author::from_actor(&ActorId::from(bytes.clone())).is_err(), "{bytes:?}");
+            assert!(
+                Author::from_actor(&ActorId::from(bytes.clone())).is_err(),
+                "{bytes:?}"
+            );
         }
     }
 

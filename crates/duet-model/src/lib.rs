@@ -21,7 +21,7 @@ pub use schema::{
     ConstraintKind, ConstraintStatus, CriterionKind, DecisionField, MetricField, QuestionField,
     Severity, StoryField, StoryStatus, TextField, SCHEMA_VERSION,
 };
-pub use spec::Spec;
+pub use spec::{load_doc, Spec};
 pub use view::{
     view_of, Anchor, ConstraintView, CriterionView, DecisionView, MetricView, QuestionView,
     SpecView, StoryView,

@@ -72,7 +72,11 @@ pub fn unescape(text: &str) -> String {
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
         if c == '\\' {
-            if let Some(next) = rest[1..].chars().next().filter(|n| n.is_ascii_punctuation()) {
+            if let Some(next) = rest[1..]
+                .chars()
+                .next()
+                .filter(|n| n.is_ascii_punctuation())
+            {
                 out.push(next);
                 rest = &rest[1 + next.len_utf8()..];
                 continue;
@@ -153,7 +157,13 @@ pub fn export(spec: &SpecView) -> String {
         block(
             spec.metrics
                 .iter()
-                .map(|m| line(&format!("- {}{TARGET} {}", escape(&m.name), escape(&m.target))))
+                .map(|m| {
+                    line(&format!(
+                        "- {}{TARGET} {}",
+                        escape(&m.name),
+                        escape(&m.target)
+                    ))
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
         );
@@ -253,7 +263,10 @@ fn occurrences(text: &str, quote: &str) -> Vec<usize> {
 
 fn constraint_lines(constraints: &[ConstraintView], stories: &[StoryView]) -> String {
     let story_text = |c: &ConstraintView, field: &StoryField| -> Option<&str> {
-        stories.iter().find(|s| s.id.as_str() == c.story).map(|s| s.field(*field))
+        stories
+            .iter()
+            .find(|s| s.id.as_str() == c.story)
+            .map(|s| s.field(*field))
     };
     let mut lines = Vec::new();
     for c in constraints {
@@ -269,13 +282,23 @@ fn constraint_lines(constraints: &[ConstraintView], stories: &[StoryView]) -> St
         }
         match &c.anchor {
             Anchor::Story => {}
-            Anchor::Span { field, start, text, .. } => {
+            Anchor::Span {
+                field, start, text, ..
+            } => {
                 // Which occurrence of the quote, when it is not the first.
                 let n = story_text(c, field)
                     .map(|t| occurrences(t, text).iter().filter(|at| *at < start).count())
                     .unwrap_or(0);
-                let nth = if n > 0 { format!(" (occurrence {})", n + 1) } else { String::new() };
-                lines.push(format!("  - Anchored to **{}**{nth}: {}", field.label(), escape(text)))
+                let nth = if n > 0 {
+                    format!(" (occurrence {})", n + 1)
+                } else {
+                    String::new()
+                };
+                lines.push(format!(
+                    "  - Anchored to **{}**{nth}: {}",
+                    field.label(),
+                    escape(text)
+                ))
             }
             Anchor::Orphaned { field, quote } => lines.push(line(&format!(
                 "  - Orphaned from **{}**: {}",
@@ -391,7 +414,12 @@ fn parse_anchor(line: &str) -> Option<(StoryField, String, bool, usize)> {
         None => (1, rest.strip_prefix(':')?),
     };
     let quote = quote.strip_prefix(' ').unwrap_or(quote);
-    Some((StoryField::from_label(label)?, unescape(quote), orphaned, nth))
+    Some((
+        StoryField::from_label(label)?,
+        unescape(quote),
+        orphaned,
+        nth,
+    ))
 }
 
 fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
@@ -426,7 +454,8 @@ fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
             continue;
         }
         if !seen_title {
-            let title = after(line, "#").ok_or_else(|| err("the spec must start with its `# title`"))?;
+            let title =
+                after(line, "#").ok_or_else(|| err("the spec must start with its `# title`"))?;
             spec.title = unescape(title);
             seen_title = true;
             continue;
@@ -435,13 +464,17 @@ fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
             Section::Start => return Err(err("expected `## Problem` after the title")),
             Section::Problem => {
                 if spec.problem.is_some() {
-                    return Err(err("the problem is one paragraph (newlines are written `<br>`)"));
+                    return Err(err(
+                        "the problem is one paragraph (newlines are written `<br>`)",
+                    ));
                 }
                 spec.problem = Some(unescape(line));
             }
             Section::Metrics => {
-                let rest = after(line, "-").ok_or_else(|| err("expected a metric `- name — **Target:** target`"))?;
-                let at = find_raw(rest, TARGET).ok_or_else(|| err("a metric needs ` — **Target:**`"))?;
+                let rest = after(line, "-")
+                    .ok_or_else(|| err("expected a metric `- name — **Target:** target`"))?;
+                let at =
+                    find_raw(rest, TARGET).ok_or_else(|| err("a metric needs ` — **Target:**`"))?;
                 let target = &rest[at + TARGET.len()..];
                 let target = target.strip_prefix(' ').unwrap_or(target);
                 spec.metrics.push((unescape(&rest[..at]), unescape(target)));
@@ -451,7 +484,8 @@ fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
                     let (_, status) = rest
                         .split_once(" · ")
                         .ok_or_else(|| err("expected `### Story N · Status`"))?;
-                    let status = StoryStatus::from_label(status).ok_or_else(|| err("unknown story status"))?;
+                    let status = StoryStatus::from_label(status)
+                        .ok_or_else(|| err("unknown story status"))?;
                     spec.stories.push(ParsedStory {
                         status,
                         fields: [None, None, None],
@@ -473,7 +507,8 @@ fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
                     .strip_prefix("#### ")
                     .and_then(|h| h.strip_suffix(" criteria"))
                 {
-                    let kind = CriterionKind::from_label(kind).ok_or_else(|| err("unknown criteria kind"))?;
+                    let kind = CriterionKind::from_label(kind)
+                        .ok_or_else(|| err("unknown criteria kind"))?;
                     section = Section::Criteria(kind);
                     continue;
                 }
@@ -482,7 +517,9 @@ fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
                         let found = StoryField::ALL.iter().enumerate().find_map(|(i, f)| {
                             after(line, &format!("- **{}**", f.label())).map(|t| (i, t))
                         });
-                        let (i, text) = found.ok_or_else(|| err("expected `- **As a**`, `- **I want**` or `- **So that**`"))?;
+                        let (i, text) = found.ok_or_else(|| {
+                            err("expected `- **As a**`, `- **I want**` or `- **So that**`")
+                        })?;
                         if story.fields[i].is_some() {
                             return Err(err("this story field appears twice"));
                         }
@@ -498,7 +535,7 @@ fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
                         };
                         story.criteria.push((kind, done, unescape(text)));
                     }
-                    _ => constraint_line(&mut story.constraints, line).map_err(|m| err(m))?,
+                    _ => constraint_line(&mut story.constraints, line).map_err(err)?,
                 }
             }
             Section::Decisions => {
@@ -509,7 +546,10 @@ fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
                     });
                     continue;
                 }
-                let d = spec.decisions.last_mut().ok_or_else(|| err("expected a decision `### title`"))?;
+                let d = spec
+                    .decisions
+                    .last_mut()
+                    .ok_or_else(|| err("expected a decision `### title`"))?;
                 if let Some(t) = after(line, "- **Decision:**") {
                     d.decision = unescape(t);
                 } else if let Some(t) = after(line, "- **Why:**") {
@@ -524,7 +564,8 @@ fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
                         d.stories.push(n - 1);
                     }
                 } else if let Some(t) = after(line, "- **Decided by**") {
-                    let at = find_raw(t, DECIDED_ON).ok_or_else(|| err("expected `**on** <time>`"))?;
+                    let at =
+                        find_raw(t, DECIDED_ON).ok_or_else(|| err("expected `**on** <time>`"))?;
                     d.decided_by = unescape(&t[..at]);
                     d.decided_at = parse_time(&t[at + DECIDED_ON.len()..])
                         .ok_or_else(|| err("expected an RFC 3339 time"))?;
@@ -540,7 +581,10 @@ fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
                     });
                     continue;
                 }
-                let q = spec.questions.last_mut().ok_or_else(|| err("expected a question `- **Q:** …`"))?;
+                let q = spec
+                    .questions
+                    .last_mut()
+                    .ok_or_else(|| err("expected a question `- **Q:** …`"))?;
                 if let Some(a) = after(line, "  - **A:**") {
                     q.answer = unescape(a);
                 } else if let Some(a) = after(line, "  - Asked by") {
@@ -551,7 +595,7 @@ fn parse(md: &str) -> Result<ParsedSpec, ImportError> {
                     return Err(err("unexpected line in a question"));
                 }
             }
-            Section::Detached => constraint_line(&mut spec.detached, line).map_err(|m| err(m))?,
+            Section::Detached => constraint_line(&mut spec.detached, line).map_err(err)?,
         }
     }
     if !seen_title {
@@ -577,7 +621,9 @@ fn constraint_line(list: &mut Vec<ParsedConstraint>, line: &str) -> Result<(), &
         list.push(c);
         return Ok(());
     }
-    let c = list.last_mut().ok_or("expected a constraint `- **Severity** · Kind · Status — text`")?;
+    let c = list
+        .last_mut()
+        .ok_or("expected a constraint `- **Severity** · Kind · Status — text`")?;
     if let Some(author) = after(line, "  - Raised by") {
         c.author = unescape(author);
     } else if let Some(anchor) = parse_anchor(line) {
@@ -590,18 +636,30 @@ fn constraint_line(list: &mut Vec<ParsedConstraint>, line: &str) -> Result<(), &
 
 /// Builds a new spec from Markdown in the export format, as one change by `author`.
 /// Fresh item ids come from `rng`.
-pub fn import(md: &str, author: Author, now: UnixMillis, rng: &mut impl RngCore) -> Result<Spec, ImportError> {
+pub fn import(
+    md: &str,
+    author: Author,
+    now: UnixMillis,
+    rng: &mut impl RngCore,
+) -> Result<Spec, ImportError> {
     let parsed = parse(md)?;
     let mut spec = Spec::new(author);
-    spec.batch("import markdown", now, |spec| build(spec, &parsed, now, rng))
-        .map_err(|e| ImportError {
-            line: 0,
-            message: format!("the spec could not be built: {e}"),
-        })?;
+    spec.batch("import markdown", now, |spec| {
+        build(spec, &parsed, now, rng)
+    })
+    .map_err(|e| ImportError {
+        line: 0,
+        message: format!("the spec could not be built: {e}"),
+    })?;
     Ok(spec)
 }
 
-fn build(spec: &mut Spec, p: &ParsedSpec, now: UnixMillis, rng: &mut impl RngCore) -> Result<(), EditError> {
+fn build(
+    spec: &mut Spec,
+    p: &ParsedSpec,
+    now: UnixMillis,
+    rng: &mut impl RngCore,
+) -> Result<(), EditError> {
     use crate::schema::TextField;
     spec.set_text(&TextField::Title, &p.title, now)?;
     spec.set_text(&TextField::Problem, p.problem.as_deref().unwrap_or(""), now)?;
@@ -612,7 +670,11 @@ fn build(spec: &mut Spec, p: &ParsedSpec, now: UnixMillis, rng: &mut impl RngCor
     for (i, s) in p.stories.iter().enumerate() {
         let id = ItemId::random(rng);
         let [as_a, i_want, so_that] = s.fields.clone().map(Option::unwrap_or_default);
-        let new = NewStory { as_a, i_want, so_that };
+        let new = NewStory {
+            as_a,
+            i_want,
+            so_that,
+        };
         spec.add_story(&id, i, &new, now)?;
         if s.status != StoryStatus::Draft {
             spec.set_story_status(&id, s.status, now)?;
@@ -628,11 +690,13 @@ fn build(spec: &mut Spec, p: &ParsedSpec, now: UnixMillis, rng: &mut impl RngCor
             let anchor = match &c.anchor {
                 Some((field, quote, false, nth)) => {
                     let text = new.field(*field);
-                    occurrences(text, quote).get(nth - 1).map(|start| AnchorSpan {
-                        field: *field,
-                        start: *start,
-                        end: start + read::utf16_len(quote),
-                    })
+                    occurrences(text, quote)
+                        .get(nth - 1)
+                        .map(|start| AnchorSpan {
+                            field: *field,
+                            start: *start,
+                            end: start + read::utf16_len(quote),
+                        })
                 }
                 _ => None,
             };
@@ -654,15 +718,31 @@ fn build(spec: &mut Spec, p: &ParsedSpec, now: UnixMillis, rng: &mut impl RngCor
             title: d.title.clone(),
             decision: d.decision.clone(),
             rationale: d.rationale.clone(),
-            stories: d.stories.iter().filter_map(|n| story_ids.get(*n).cloned()).collect(),
+            stories: d
+                .stories
+                .iter()
+                .filter_map(|n| story_ids.get(*n).cloned())
+                .collect(),
         };
         spec.add_decision(&id, i, &new, now)?;
-        spec.set_attribution("decision", &id, &[("decided_by", &d.decided_by)], Some(d.decided_at))?;
+        spec.set_attribution(
+            "decision",
+            &id,
+            &[("decided_by", &d.decided_by)],
+            Some(d.decided_at),
+        )?;
     }
     for (i, q) in p.questions.iter().enumerate() {
         let id = ItemId::random(rng);
         spec.add_question(&id, i, &q.question, now)?;
-        spec.set_text(&TextField::Question { question: id.clone(), field: crate::schema::QuestionField::Answer }, &q.answer, now)?;
+        spec.set_text(
+            &TextField::Question {
+                question: id.clone(),
+                field: crate::schema::QuestionField::Answer,
+            },
+            &q.answer,
+            now,
+        )?;
         spec.set_attribution(
             "question",
             &id,
@@ -684,7 +764,13 @@ fn build(spec: &mut Spec, p: &ParsedSpec, now: UnixMillis, rng: &mut impl RngCor
 }
 
 /// Status, author and an anchor that could not be placed, for an imported constraint.
-fn finish_constraint(spec: &mut Spec, id: &ItemId, c: &ParsedConstraint, anchored: bool, now: UnixMillis) -> Result<(), EditError> {
+fn finish_constraint(
+    spec: &mut Spec,
+    id: &ItemId,
+    c: &ParsedConstraint,
+    anchored: bool,
+    now: UnixMillis,
+) -> Result<(), EditError> {
     if c.status != ConstraintStatus::Open {
         spec.set_constraint_status(id, c.status, now)?;
     }

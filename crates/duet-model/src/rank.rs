@@ -20,7 +20,10 @@ fn digits(rank: &str) -> Option<Vec<u8>> {
 }
 
 fn render(digits: &[u8]) -> String {
-    digits.iter().map(|d| char::from(DIGITS[usize::from(*d)])).collect()
+    digits
+        .iter()
+        .map(|d| char::from(DIGITS[usize::from(*d)]))
+        .collect()
 }
 
 /// Digits strictly between `a` (None = 0) and `b` (None = 1); requires `a < b`.
@@ -68,7 +71,10 @@ fn after(a: &[u8]) -> Vec<u8> {
     }
     if value < max {
         let next = value + 1;
-        let mut out = vec![(next / u16::from(BASE)) as u8, (next % u16::from(BASE)) as u8];
+        let mut out = vec![
+            (next / u16::from(BASE)) as u8,
+            (next % u16::from(BASE)) as u8,
+        ];
         while out.last() == Some(&0) {
             out.pop();
         }
@@ -168,7 +174,10 @@ mod tests {
 
     #[test]
     fn first_rank_is_the_middle() {
-        assert_eq!(between(None, None, "x").map(|r| r[..1].to_owned()), Some("i".into()));
+        assert_eq!(
+            between(None, None, "x").map(|r| r[..1].to_owned()),
+            Some("i".into())
+        );
     }
 
     #[test]

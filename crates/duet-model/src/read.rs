@@ -1,7 +1,7 @@
 //! Lenient readers over the Automerge document: a document is untrusted, so a missing or mistyped value reads as a default.
 
-use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use automerge::{ObjId, Prop};
+use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
 
 use crate::ids::ItemId;
 use crate::schema::key;

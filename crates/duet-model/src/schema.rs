@@ -196,12 +196,29 @@ string_enum!(
 pub enum TextField {
     Title,
     Problem,
-    Metric { metric: ItemId, field: MetricField },
-    Story { story: ItemId, field: StoryField },
-    Criterion { story: ItemId, criterion: ItemId },
-    Constraint { constraint: ItemId },
-    Decision { decision: ItemId, field: DecisionField },
-    Question { question: ItemId, field: QuestionField },
+    Metric {
+        metric: ItemId,
+        field: MetricField,
+    },
+    Story {
+        story: ItemId,
+        field: StoryField,
+    },
+    Criterion {
+        story: ItemId,
+        criterion: ItemId,
+    },
+    Constraint {
+        constraint: ItemId,
+    },
+    Decision {
+        decision: ItemId,
+        field: DecisionField,
+    },
+    Question {
+        question: ItemId,
+        field: QuestionField,
+    },
 }
 
 impl TextField {

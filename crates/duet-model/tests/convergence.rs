@@ -11,9 +11,15 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Step {
-    Edit { replica: u8, op: Op },
+    Edit {
+        replica: u8,
+        op: Op,
+    },
     /// `to` merges everything `from` has.
-    Merge { from: u8, to: u8 },
+    Merge {
+        from: u8,
+        to: u8,
+    },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -39,12 +45,24 @@ fn check_invariants(spec: &Spec, ledger: &Ledger) -> Result<(), TestCaseError> {
     // Stories: exactly those created and not removed.
     let stories: HashSet<ItemId> = v.stories.iter().map(|s| s.id.clone()).collect();
     prop_assert_eq!(stories.len(), v.stories.len(), "a story is duplicated");
-    let expected: HashSet<ItemId> = ledger.stories.difference(&ledger.removed_stories).cloned().collect();
+    let expected: HashSet<ItemId> = ledger
+        .stories
+        .difference(&ledger.removed_stories)
+        .cloned()
+        .collect();
     prop_assert_eq!(&stories, &expected);
     // Criteria: created, not removed, and their story still exists.
-    let criteria: Vec<ItemId> = v.stories.iter().flat_map(|s| s.criteria.iter().map(|c| c.id.clone())).collect();
+    let criteria: Vec<ItemId> = v
+        .stories
+        .iter()
+        .flat_map(|s| s.criteria.iter().map(|c| c.id.clone()))
+        .collect();
     let criteria_set: HashSet<ItemId> = criteria.iter().cloned().collect();
-    prop_assert_eq!(criteria.len(), criteria_set.len(), "a criterion is duplicated");
+    prop_assert_eq!(
+        criteria.len(),
+        criteria_set.len(),
+        "a criterion is duplicated"
+    );
     let expected: HashSet<ItemId> = ledger
         .criteria
         .iter()
@@ -55,13 +73,27 @@ fn check_invariants(spec: &Spec, ledger: &Ledger) -> Result<(), TestCaseError> {
     // Constraints: every one not explicitly removed is shown exactly once, in a track or detached.
     let constraints: Vec<ItemId> = v.all_constraints().map(|c| c.id.clone()).collect();
     let constraint_set: HashSet<ItemId> = constraints.iter().cloned().collect();
-    prop_assert_eq!(constraints.len(), constraint_set.len(), "a constraint is duplicated");
-    let expected: HashSet<ItemId> = ledger.constraints.difference(&ledger.removed_constraints).cloned().collect();
+    prop_assert_eq!(
+        constraints.len(),
+        constraint_set.len(),
+        "a constraint is duplicated"
+    );
+    let expected: HashSet<ItemId> = ledger
+        .constraints
+        .difference(&ledger.removed_constraints)
+        .cloned()
+        .collect();
     prop_assert_eq!(&constraint_set, &expected);
     // Each constraint either resolves to its story's text or is reported for triage.
     for s in &v.stories {
         for c in &s.constraints {
-            if let Anchor::Span { field, start, end, text } = &c.anchor {
+            if let Anchor::Span {
+                field,
+                start,
+                end,
+                text,
+            } = &c.anchor
+            {
                 let units: Vec<u16> = s.field(*field).encode_utf16().collect();
                 prop_assert!(start < end && *end <= units.len());
                 prop_assert_eq!(&String::from_utf16_lossy(&units[*start..*end]), text);
@@ -70,8 +102,13 @@ fn check_invariants(spec: &Spec, ledger: &Ledger) -> Result<(), TestCaseError> {
     }
     let triage: HashSet<ItemId> = v.triage().iter().map(|c| c.id.clone()).collect();
     for c in v.all_constraints() {
-        let resolvable = matches!(c.anchor, Anchor::Story | Anchor::Span { .. }) && !v.detached.iter().any(|d| d.id == c.id);
-        prop_assert!(resolvable != triage.contains(&c.id), "constraint {} neither placed nor in triage", c.id);
+        let resolvable = matches!(c.anchor, Anchor::Story | Anchor::Span { .. })
+            && !v.detached.iter().any(|d| d.id == c.id);
+        prop_assert!(
+            resolvable != triage.contains(&c.id),
+            "constraint {} neither placed nor in triage",
+            c.id
+        );
     }
     // Decisions, questions and metrics.
     let others: Vec<ItemId> = v
@@ -83,7 +120,11 @@ fn check_invariants(spec: &Spec, ledger: &Ledger) -> Result<(), TestCaseError> {
         .collect();
     let other_set: HashSet<ItemId> = others.iter().cloned().collect();
     prop_assert_eq!(others.len(), other_set.len());
-    let expected: HashSet<ItemId> = ledger.others.difference(&ledger.removed_others).cloned().collect();
+    let expected: HashSet<ItemId> = ledger
+        .others
+        .difference(&ledger.removed_others)
+        .cloned()
+        .collect();
     prop_assert_eq!(&other_set, &expected);
     // Every view renders.
     let md = markdown::export(&v);
@@ -143,11 +184,13 @@ fn concurrent_moves_of_one_story_keep_it_once() {
     let mut r = rng(5);
     let ids: Vec<ItemId> = (0..4).map(|_| ItemId::random(&mut r)).collect();
     for (i, id) in ids.iter().enumerate() {
-        a.add_story(id, i, &duet_model::NewStory::default(), NOW).expect("add");
+        a.add_story(id, i, &duet_model::NewStory::default(), NOW)
+            .expect("add");
     }
     let mut b = Spec::load(&a.save(), author("b", 2)).expect("load");
     a.move_story(&ids[0], 4, NOW).expect("a moves to the end");
-    b.move_story(&ids[0], 2, NOW).expect("b moves to the middle");
+    b.move_story(&ids[0], 2, NOW)
+        .expect("b moves to the middle");
     a.merge(&mut b).expect("merge");
     b.merge(&mut a).expect("merge");
     let va = a.view();

@@ -16,22 +16,70 @@ fn sample() -> Spec {
     let mut spec = Spec::new(author("pm", 1));
     let mut r = rng(1);
     let t = NOW;
-    spec.set_text(&TextField::Title, "Export to CSV", t).expect("title");
-    spec.set_text(&TextField::Problem, "Analysts copy tables by hand.\nIt takes *hours*.", t).expect("problem");
-    spec.add_metric(&ItemId::random(&mut r), 0, "Time to export", "< 5 s for 1M rows", t).expect("metric");
+    spec.set_text(&TextField::Title, "Export to CSV", t)
+        .expect("title");
+    spec.set_text(
+        &TextField::Problem,
+        "Analysts copy tables by hand.\nIt takes *hours*.",
+        t,
+    )
+    .expect("problem");
+    spec.add_metric(
+        &ItemId::random(&mut r),
+        0,
+        "Time to export",
+        "< 5 s for 1M rows",
+        t,
+    )
+    .expect("metric");
     let s = ItemId::random(&mut r);
-    let new = NewStory { as_a: "analyst".into(), i_want: "to export any table to CSV".into(), so_that: "I can share numbers".into() };
+    let new = NewStory {
+        as_a: "analyst".into(),
+        i_want: "to export any table to CSV".into(),
+        so_that: "I can share numbers".into(),
+    };
     spec.add_story(&s, 0, &new, t).expect("story");
-    spec.set_story_status(&s, StoryStatus::InProgress, t).expect("status");
+    spec.set_story_status(&s, StoryStatus::InProgress, t)
+        .expect("status");
     let c1 = ItemId::random(&mut r);
-    spec.add_criterion(&s, &c1, 0, CriterionKind::Technical, "streams rows", t).expect("criterion");
+    spec.add_criterion(&s, &c1, 0, CriterionKind::Technical, "streams rows", t)
+        .expect("criterion");
     spec.set_criterion_done(&s, &c1, true, t).expect("done");
-    spec.add_criterion(&s, &ItemId::random(&mut r), 1, CriterionKind::Ux, "shows progress", t).expect("criterion");
-    let anchor = AnchorSpan { field: StoryField::IWant, start: 23, end: 26 };
-    let c = NewConstraint { kind: ConstraintKind::Security, severity: Severity::Blocker, text: "escape formulas (CSV injection)".into(), anchor: Some(anchor) };
-    spec.add_constraint(&s, &ItemId::random(&mut r), 0, &c, t).expect("constraint");
-    let d = NewDecision { title: "Stream, don't buffer".into(), decision: "Write rows as they are read".into(), rationale: "Memory stays flat".into(), stories: vec![s.clone()] };
-    spec.add_decision(&ItemId::random(&mut r), 0, &d, UnixMillis(1_764_050_400_123)).expect("decision");
+    spec.add_criterion(
+        &s,
+        &ItemId::random(&mut r),
+        1,
+        CriterionKind::Ux,
+        "shows progress",
+        t,
+    )
+    .expect("criterion");
+    let anchor = AnchorSpan {
+        field: StoryField::IWant,
+        start: 23,
+        end: 26,
+    };
+    let c = NewConstraint {
+        kind: ConstraintKind::Security,
+        severity: Severity::Blocker,
+        text: "escape formulas (CSV injection)".into(),
+        anchor: Some(anchor),
+    };
+    spec.add_constraint(&s, &ItemId::random(&mut r), 0, &c, t)
+        .expect("constraint");
+    let d = NewDecision {
+        title: "Stream, don't buffer".into(),
+        decision: "Write rows as they are read".into(),
+        rationale: "Memory stays flat".into(),
+        stories: vec![s.clone()],
+    };
+    spec.add_decision(
+        &ItemId::random(&mut r),
+        0,
+        &d,
+        UnixMillis(1_764_050_400_123),
+    )
+    .expect("decision");
     let q = ItemId::random(&mut r);
     spec.add_question(&q, 0, "Max rows?", t).expect("question");
     spec.answer_question(&q, "10M", t).expect("answer");
@@ -105,7 +153,10 @@ fn without_ids(v: &SpecView) -> String {
         .iter()
         .flat_map(|s| std::iter::once(s.id.clone()).chain(s.criteria.iter().map(|c| c.id.clone())))
         .chain(v.all_constraints().map(|c| c.id.clone()))
-        .chain(v.all_constraints().map(|c| ItemId::parse(&c.story).unwrap_or_else(|_| c.id.clone())))
+        .chain(
+            v.all_constraints()
+                .map(|c| ItemId::parse(&c.story).unwrap_or_else(|_| c.id.clone())),
+        )
         .chain(v.decisions.iter().map(|d| d.id.clone()))
         .chain(v.questions.iter().map(|q| q.id.clone()))
         .chain(v.metrics.iter().map(|m| m.id.clone()))
@@ -125,17 +176,39 @@ fn import_of_the_sample_rebuilds_the_same_spec() {
 
 #[test]
 fn import_is_one_change_by_the_importer() {
-    let mut imported = markdown::import(SAMPLE_MD, author("eng", 2), NOW, &mut rng(2)).expect("import");
+    let mut imported =
+        markdown::import(SAMPLE_MD, author("eng", 2), NOW, &mut rng(2)).expect("import");
     let changes = imported.doc_mut().get_changes(&[]);
     assert_eq!(changes.len(), 2, "the shared skeleton and the import");
     let import = changes[1];
-    assert_eq!(import.message().map(String::as_str), Some("import markdown"));
-    assert_eq!(duet_model::change_author(import).map(|a| a.user().as_str().to_owned()), Some("eng".into()));
+    assert_eq!(
+        import.message().map(String::as_str),
+        Some("import markdown")
+    );
+    assert_eq!(
+        duet_model::change_author(import).map(|a| a.user().as_str().to_owned()),
+        Some("eng".into())
+    );
 }
 
 #[test]
 fn escaping_round_trips_markdown_special_text() {
-    for text in ["", " ", "a\nb", "# not a heading", "- not a list", "1. not a list", "**Target:** x", "\\", "a\\", "&#32;", "<br>", "\t\r", "😀 ", "[x] done"] {
+    for text in [
+        "",
+        " ",
+        "a\nb",
+        "# not a heading",
+        "- not a list",
+        "1. not a list",
+        "**Target:** x",
+        "\\",
+        "a\\",
+        "&#32;",
+        "<br>",
+        "\t\r",
+        "😀 ",
+        "[x] done",
+    ] {
         assert_eq!(unescape(&escape(text)), text, "{text:?}");
         assert!(!escape(text).contains('\n'));
     }
@@ -145,33 +218,102 @@ fn escaping_round_trips_markdown_special_text() {
 fn orphaned_and_detached_constraints_survive_a_round_trip() {
     let mut pm = Spec::new(author("pm", 1));
     let s = ItemId::parse("s1").expect("id");
-    pm.add_story(&s, 0, &NewStory { as_a: "user".into(), i_want: "fast export".into(), so_that: String::new() }, NOW).expect("story");
-    let anchored = NewConstraint { kind: ConstraintKind::Performance, severity: Severity::Major, text: "budget".into(), anchor: Some(AnchorSpan { field: StoryField::IWant, start: 0, end: 4 }) };
-    pm.add_constraint(&s, &ItemId::parse("c1").expect("id"), 0, &anchored, NOW).expect("constraint");
-    pm.splice(&TextField::Story { story: s.clone(), field: StoryField::IWant }, 0, 5, "", NOW).expect("delete the anchored word");
+    pm.add_story(
+        &s,
+        0,
+        &NewStory {
+            as_a: "user".into(),
+            i_want: "fast export".into(),
+            so_that: String::new(),
+        },
+        NOW,
+    )
+    .expect("story");
+    let anchored = NewConstraint {
+        kind: ConstraintKind::Performance,
+        severity: Severity::Major,
+        text: "budget".into(),
+        anchor: Some(AnchorSpan {
+            field: StoryField::IWant,
+            start: 0,
+            end: 4,
+        }),
+    };
+    pm.add_constraint(&s, &ItemId::parse("c1").expect("id"), 0, &anchored, NOW)
+        .expect("constraint");
+    pm.splice(
+        &TextField::Story {
+            story: s.clone(),
+            field: StoryField::IWant,
+        },
+        0,
+        5,
+        "",
+        NOW,
+    )
+    .expect("delete the anchored word");
     let mut eng = Spec::load(&pm.save(), author("eng", 2)).expect("load");
     let s2 = ItemId::parse("s2").expect("id");
-    eng.add_story(&s2, 1, &NewStory::default(), NOW).expect("story");
+    eng.add_story(&s2, 1, &NewStory::default(), NOW)
+        .expect("story");
     pm.add_story(&s2, 1, &NewStory::default(), NOW).ok();
-    let late = NewConstraint { kind: ConstraintKind::Cost, severity: Severity::Minor, text: "late".into(), anchor: None };
-    eng.add_constraint(&s, &ItemId::parse("c2").expect("id"), 1, &late, NOW).expect("constraint");
-    eng.set_constraint_status(&ItemId::parse("c2").expect("id"), ConstraintStatus::Addressed, NOW).expect("status");
+    let late = NewConstraint {
+        kind: ConstraintKind::Cost,
+        severity: Severity::Minor,
+        text: "late".into(),
+        anchor: None,
+    };
+    eng.add_constraint(&s, &ItemId::parse("c2").expect("id"), 1, &late, NOW)
+        .expect("constraint");
+    eng.set_constraint_status(
+        &ItemId::parse("c2").expect("id"),
+        ConstraintStatus::Addressed,
+        NOW,
+    )
+    .expect("status");
     pm.remove_story(&s, NOW).expect("remove");
     let mut eng2 = Spec::load(&eng.save(), author("eng", 3)).expect("load");
-    eng2.remove_constraint(&ItemId::parse("c1").expect("id"), NOW).ok();
+    eng2.remove_constraint(&ItemId::parse("c1").expect("id"), NOW)
+        .ok();
     pm.merge(&mut eng).expect("merge");
     let v = pm.view();
     assert_eq!(v.detached.len(), 1);
     let md = markdown::export(&v);
-    assert!(md.contains("## Detached constraints\n\n- **Minor** · Cost · Addressed — late\n  - Raised by eng\n"), "{md}");
+    assert!(
+        md.contains(
+            "## Detached constraints\n\n- **Minor** · Cost · Addressed — late\n  - Raised by eng\n"
+        ),
+        "{md}"
+    );
     let back = markdown::import(&md, author("x", 4), NOW, &mut rng(4)).expect("import");
     assert_eq!(markdown::export(&back.view()), md);
 
     // An orphaned anchor (text deleted) is exported and imported as orphaned.
     let mut solo = Spec::new(author("pm", 5));
-    solo.add_story(&s, 0, &NewStory { as_a: "user".into(), i_want: "fast export".into(), so_that: String::new() }, NOW).expect("story");
-    solo.add_constraint(&s, &ItemId::parse("c1").expect("id"), 0, &anchored, NOW).expect("constraint");
-    solo.splice(&TextField::Story { story: s.clone(), field: StoryField::IWant }, 0, 5, "", NOW).expect("delete");
+    solo.add_story(
+        &s,
+        0,
+        &NewStory {
+            as_a: "user".into(),
+            i_want: "fast export".into(),
+            so_that: String::new(),
+        },
+        NOW,
+    )
+    .expect("story");
+    solo.add_constraint(&s, &ItemId::parse("c1").expect("id"), 0, &anchored, NOW)
+        .expect("constraint");
+    solo.splice(
+        &TextField::Story {
+            story: s.clone(),
+            field: StoryField::IWant,
+        },
+        0,
+        5,
+        "",
+        NOW,
+    )
+    .expect("delete");
     let md = markdown::export(&solo.view());
     assert!(md.contains("  - Orphaned from **I want**: fast\n"), "{md}");
     let back = markdown::import(&md, author("x", 6), NOW, &mut rng(6)).expect("import");
@@ -188,8 +330,14 @@ fn malformed_markdown_is_refused_with_its_line() {
         ("# T\n\n## User stories\n\n- **As a** x", 5),
         ("# T\n\n## User stories\n\n### Story 1 · Someday", 5),
         ("# T\n\n## Success metrics\n\n- no target", 5),
-        ("# T\n\n## Decision log\n\n### D\n\n- **Stories:** Story 9", 1),
-        ("# T\n\n## Decision log\n\n### D\n\n- **Decided by** a **on** yesterday", 7),
+        (
+            "# T\n\n## Decision log\n\n### D\n\n- **Stories:** Story 9",
+            1,
+        ),
+        (
+            "# T\n\n## Decision log\n\n### D\n\n- **Decided by** a **on** yesterday",
+            7,
+        ),
         ("# T\n\n## Problem\n\none\n\ntwo", 7),
     ];
     for (md, line) in cases {

@@ -3,9 +3,9 @@
 use std::collections::HashSet;
 
 use duet_model::{
-    Anchor, AnchorSpan, ConstraintKind, ConstraintStatus, CriterionKind, DecisionField,
-    ItemId, MetricField, NewConstraint, NewDecision, NewStory, QuestionField, Severity, Spec,
-    StoryField, StoryStatus, TextField, UnixMillis,
+    Anchor, AnchorSpan, ConstraintKind, ConstraintStatus, CriterionKind, DecisionField, ItemId,
+    MetricField, NewConstraint, NewDecision, NewStory, QuestionField, Severity, Spec, StoryField,
+    StoryStatus, TextField, UnixMillis,
 };
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -30,33 +30,122 @@ pub fn text() -> impl Strategy<Value = String> {
 /// One abstract edit. Numbers pick among what the replica currently has (modulo its size).
 #[derive(Debug, Clone)]
 pub enum Op {
-    Title { pos: u8, del: u8, text: String },
-    Problem { text: String },
-    AddStory { at: u8, text: String },
-    RemoveStory { pick: u8 },
-    MoveStory { pick: u8, to: u8 },
-    SpliceStory { pick: u8, field: u8, pos: u8, del: u8, text: String },
-    SetStatus { pick: u8, status: u8 },
-    AddCriterion { pick: u8, at: u8, kind: u8, text: String },
-    RemoveCriterion { pick: u8, which: u8 },
-    MoveCriterion { pick: u8, which: u8, to: u8 },
-    ToggleCriterion { pick: u8, which: u8 },
-    EditCriterion { pick: u8, which: u8, pos: u8, text: String },
-    AddConstraint { pick: u8, field: u8, pos: u8, len: u8, anchored: bool, text: String },
-    DeleteAnchoredText { which: u8 },
-    RemoveConstraint { which: u8 },
-    SetConstraint { which: u8, value: u8 },
-    MoveConstraint { which: u8, to: u8 },
-    Reanchor { which: u8, field: u8 },
-    AddDecision { at: u8, text: String, link: u8 },
-    EditDecision { which: u8, field: u8, text: String },
-    RemoveDecision { which: u8 },
-    AddQuestion { at: u8, text: String },
-    Answer { which: u8, text: String },
-    RemoveQuestion { which: u8 },
-    AddMetric { at: u8, text: String },
-    MoveMetric { which: u8, to: u8 },
-    RemoveMetric { which: u8 },
+    Title {
+        pos: u8,
+        del: u8,
+        text: String,
+    },
+    Problem {
+        text: String,
+    },
+    AddStory {
+        at: u8,
+        text: String,
+    },
+    RemoveStory {
+        pick: u8,
+    },
+    MoveStory {
+        pick: u8,
+        to: u8,
+    },
+    SpliceStory {
+        pick: u8,
+        field: u8,
+        pos: u8,
+        del: u8,
+        text: String,
+    },
+    SetStatus {
+        pick: u8,
+        status: u8,
+    },
+    AddCriterion {
+        pick: u8,
+        at: u8,
+        kind: u8,
+        text: String,
+    },
+    RemoveCriterion {
+        pick: u8,
+        which: u8,
+    },
+    MoveCriterion {
+        pick: u8,
+        which: u8,
+        to: u8,
+    },
+    ToggleCriterion {
+        pick: u8,
+        which: u8,
+    },
+    EditCriterion {
+        pick: u8,
+        which: u8,
+        pos: u8,
+        text: String,
+    },
+    AddConstraint {
+        pick: u8,
+        field: u8,
+        pos: u8,
+        len: u8,
+        anchored: bool,
+        text: String,
+    },
+    DeleteAnchoredText {
+        which: u8,
+    },
+    RemoveConstraint {
+        which: u8,
+    },
+    SetConstraint {
+        which: u8,
+        value: u8,
+    },
+    MoveConstraint {
+        which: u8,
+        to: u8,
+    },
+    Reanchor {
+        which: u8,
+        field: u8,
+    },
+    AddDecision {
+        at: u8,
+        text: String,
+        link: u8,
+    },
+    EditDecision {
+        which: u8,
+        field: u8,
+        text: String,
+    },
+    RemoveDecision {
+        which: u8,
+    },
+    AddQuestion {
+        at: u8,
+        text: String,
+    },
+    Answer {
+        which: u8,
+        text: String,
+    },
+    RemoveQuestion {
+        which: u8,
+    },
+    AddMetric {
+        at: u8,
+        text: String,
+    },
+    MoveMetric {
+        which: u8,
+        to: u8,
+    },
+    RemoveMetric {
+        which: u8,
+    },
 }
 
 pub fn op() -> impl Strategy<Value = Op> {
@@ -146,7 +235,11 @@ pub fn apply(spec: &mut Spec, op: &Op, rng: &mut StdRng, ledger: &mut Ledger, no
         Op::AddStory { at, text } => {
             let id = ItemId::random(rng);
             ledger.stories.insert(id.clone());
-            let new = NewStory { as_a: text.clone(), i_want: format!("{text}{text}"), so_that: "x".into() };
+            let new = NewStory {
+                as_a: text.clone(),
+                i_want: format!("{text}{text}"),
+                so_that: "x".into(),
+            };
             spec.add_story(&id, usize::from(*at), &new, now)
         }
         Op::RemoveStory { pick: p } => match pick(&v.stories, *p) {
@@ -163,62 +256,127 @@ pub fn apply(spec: &mut Spec, op: &Op, rng: &mut StdRng, ledger: &mut Ledger, no
             Some(s) => spec.move_story(&s.id, usize::from(*to) % (v.stories.len() + 1), now),
             None => Ok(()),
         },
-        Op::SpliceStory { pick: p, field, pos, del, text } => match pick(&v.stories, *p) {
+        Op::SpliceStory {
+            pick: p,
+            field,
+            pos,
+            del,
+            text,
+        } => match pick(&v.stories, *p) {
             Some(s) => {
                 let f = story_field(*field);
                 let (at, d) = range(s.field(f), *pos, *del);
-                spec.splice(&TextField::Story { story: s.id.clone(), field: f }, at, d, text, now)
+                spec.splice(
+                    &TextField::Story {
+                        story: s.id.clone(),
+                        field: f,
+                    },
+                    at,
+                    d,
+                    text,
+                    now,
+                )
             }
             None => Ok(()),
         },
         Op::SetStatus { pick: p, status } => match pick(&v.stories, *p) {
-            Some(s) => spec.set_story_status(&s.id, StoryStatus::ALL[usize::from(*status) % 4], now),
+            Some(s) => {
+                spec.set_story_status(&s.id, StoryStatus::ALL[usize::from(*status) % 4], now)
+            }
             None => Ok(()),
         },
-        Op::AddCriterion { pick: p, at, kind, text } => match pick(&v.stories, *p) {
+        Op::AddCriterion {
+            pick: p,
+            at,
+            kind,
+            text,
+        } => match pick(&v.stories, *p) {
             Some(s) => {
                 let id = ItemId::random(rng);
                 ledger.criteria.insert((s.id.clone(), id.clone()));
-                spec.add_criterion(&s.id, &id, usize::from(*at), CriterionKind::ALL[usize::from(*kind) % 3], text, now)
+                spec.add_criterion(
+                    &s.id,
+                    &id,
+                    usize::from(*at),
+                    CriterionKind::ALL[usize::from(*kind) % 3],
+                    text,
+                    now,
+                )
             }
             None => Ok(()),
         },
-        Op::RemoveCriterion { pick: p, which } => match pick(&v.stories, *p).and_then(|s| pick(&s.criteria, *which).map(|c| (s, c))) {
-            Some((s, c)) => {
-                ledger.removed_criteria.insert(c.id.clone());
-                spec.remove_criterion(&s.id, &c.id, now)
+        Op::RemoveCriterion { pick: p, which } => {
+            match pick(&v.stories, *p).and_then(|s| pick(&s.criteria, *which).map(|c| (s, c))) {
+                Some((s, c)) => {
+                    ledger.removed_criteria.insert(c.id.clone());
+                    spec.remove_criterion(&s.id, &c.id, now)
+                }
+                None => Ok(()),
             }
-            None => Ok(()),
-        },
-        Op::MoveCriterion { pick: p, which, to } => match pick(&v.stories, *p).and_then(|s| pick(&s.criteria, *which).map(|c| (s, c))) {
-            Some((s, c)) => spec.move_criterion(&s.id, &c.id, usize::from(*to) % 4, now),
-            None => Ok(()),
-        },
-        Op::ToggleCriterion { pick: p, which } => match pick(&v.stories, *p).and_then(|s| pick(&s.criteria, *which).map(|c| (s, c))) {
-            Some((s, c)) => spec.set_criterion_done(&s.id, &c.id, !c.done, now),
-            None => Ok(()),
-        },
-        Op::EditCriterion { pick: p, which, pos, text } => match pick(&v.stories, *p).and_then(|s| pick(&s.criteria, *which).map(|c| (s, c))) {
+        }
+        Op::MoveCriterion { pick: p, which, to } => {
+            match pick(&v.stories, *p).and_then(|s| pick(&s.criteria, *which).map(|c| (s, c))) {
+                Some((s, c)) => spec.move_criterion(&s.id, &c.id, usize::from(*to) % 4, now),
+                None => Ok(()),
+            }
+        }
+        Op::ToggleCriterion { pick: p, which } => {
+            match pick(&v.stories, *p).and_then(|s| pick(&s.criteria, *which).map(|c| (s, c))) {
+                Some((s, c)) => spec.set_criterion_done(&s.id, &c.id, !c.done, now),
+                None => Ok(()),
+            }
+        }
+        Op::EditCriterion {
+            pick: p,
+            which,
+            pos,
+            text,
+        } => match pick(&v.stories, *p).and_then(|s| pick(&s.criteria, *which).map(|c| (s, c))) {
             Some((s, c)) => {
                 let (at, _) = range(&c.text, *pos, 0);
-                spec.splice(&TextField::Criterion { story: s.id.clone(), criterion: c.id.clone() }, at, 0, text, now)
+                spec.splice(
+                    &TextField::Criterion {
+                        story: s.id.clone(),
+                        criterion: c.id.clone(),
+                    },
+                    at,
+                    0,
+                    text,
+                    now,
+                )
             }
             None => Ok(()),
         },
-        Op::AddConstraint { pick: p, field, pos, len, anchored, text } => match pick(&v.stories, *p) {
+        Op::AddConstraint {
+            pick: p,
+            field,
+            pos,
+            len,
+            anchored,
+            text,
+        } => match pick(&v.stories, *p) {
             Some(s) => {
                 let f = story_field(*field);
                 let b = boundaries(s.field(f));
                 let anchor = if *anchored && b.len() > 1 {
                     let i = usize::from(*pos) % (b.len() - 1);
                     let j = (i + 1 + usize::from(*len) % 3).min(b.len() - 1);
-                    Some(AnchorSpan { field: f, start: b[i], end: b[j] })
+                    Some(AnchorSpan {
+                        field: f,
+                        start: b[i],
+                        end: b[j],
+                    })
                 } else {
                     None
                 };
                 let id = ItemId::random(rng);
                 ledger.constraints.insert(id.clone());
-                let new = NewConstraint { kind: ConstraintKind::ALL[usize::from(*len) % 6], severity: Severity::ALL[usize::from(*pos) % 3], text: text.clone(), anchor };
+                let new = NewConstraint {
+                    kind: ConstraintKind::ALL[usize::from(*len) % 6],
+                    severity: Severity::ALL[usize::from(*pos) % 3],
+                    text: text.clone(),
+                    anchor,
+                };
                 spec.add_constraint(&s.id, &id, 0, &new, now)
             }
             None => Ok(()),
@@ -229,12 +387,23 @@ pub fn apply(spec: &mut Spec, op: &Op, rng: &mut StdRng, ledger: &mut Ledger, no
                 .iter()
                 .flat_map(|s| s.constraints.iter().map(move |c| (s, c)))
                 .filter_map(|(s, c)| match &c.anchor {
-                    Anchor::Span { field, start, end, .. } => Some((s.id.clone(), *field, *start, *end)),
+                    Anchor::Span {
+                        field, start, end, ..
+                    } => Some((s.id.clone(), *field, *start, *end)),
                     _ => None,
                 })
                 .collect();
             match pick(&anchored, *which) {
-                Some((story, field, start, end)) => spec.splice(&TextField::Story { story: story.clone(), field: *field }, *start, end - start, "", now),
+                Some((story, field, start, end)) => spec.splice(
+                    &TextField::Story {
+                        story: story.clone(),
+                        field: *field,
+                    },
+                    *start,
+                    end - start,
+                    "",
+                    now,
+                ),
                 None => Ok(()),
             }
         }
@@ -252,9 +421,21 @@ pub fn apply(spec: &mut Spec, op: &Op, rng: &mut StdRng, ledger: &mut Ledger, no
             let all: Vec<_> = v.all_constraints().collect();
             match pick(&all, *which) {
                 Some(c) => match value % 3 {
-                    0 => spec.set_constraint_severity(&c.id, Severity::ALL[usize::from(*value) % 3], now),
-                    1 => spec.set_constraint_status(&c.id, ConstraintStatus::ALL[usize::from(*value) % 3], now),
-                    _ => spec.set_constraint_kind(&c.id, ConstraintKind::ALL[usize::from(*value) % 6], now),
+                    0 => spec.set_constraint_severity(
+                        &c.id,
+                        Severity::ALL[usize::from(*value) % 3],
+                        now,
+                    ),
+                    1 => spec.set_constraint_status(
+                        &c.id,
+                        ConstraintStatus::ALL[usize::from(*value) % 3],
+                        now,
+                    ),
+                    _ => spec.set_constraint_kind(
+                        &c.id,
+                        ConstraintKind::ALL[usize::from(*value) % 6],
+                        now,
+                    ),
                 },
                 None => Ok(()),
             }
@@ -273,7 +454,16 @@ pub fn apply(spec: &mut Spec, op: &Op, rng: &mut StdRng, ledger: &mut Ledger, no
                     let f = story_field(*field);
                     let b = boundaries(s.field(f));
                     if b.len() > 1 {
-                        spec.anchor_constraint(&c.id, &s.id, AnchorSpan { field: f, start: 0, end: b[1] }, now)
+                        spec.anchor_constraint(
+                            &c.id,
+                            &s.id,
+                            AnchorSpan {
+                                field: f,
+                                start: 0,
+                                end: b[1],
+                            },
+                            now,
+                        )
                     } else {
                         spec.unanchor_constraint(&c.id, &s.id, now)
                     }
@@ -284,12 +474,26 @@ pub fn apply(spec: &mut Spec, op: &Op, rng: &mut StdRng, ledger: &mut Ledger, no
         Op::AddDecision { at, text, link } => {
             let id = ItemId::random(rng);
             ledger.others.insert(id.clone());
-            let stories = pick(&v.stories, *link).map(|s| vec![s.id.clone()]).unwrap_or_default();
-            let new = NewDecision { title: text.clone(), decision: "do".into(), rationale: text.clone(), stories };
+            let stories = pick(&v.stories, *link)
+                .map(|s| vec![s.id.clone()])
+                .unwrap_or_default();
+            let new = NewDecision {
+                title: text.clone(),
+                decision: "do".into(),
+                rationale: text.clone(),
+                stories,
+            };
             spec.add_decision(&id, usize::from(*at), &new, now)
         }
         Op::EditDecision { which, field, text } => match pick(&v.decisions, *which) {
-            Some(d) => spec.set_text(&TextField::Decision { decision: d.id.clone(), field: DecisionField::ALL[usize::from(*field) % 3] }, text, now),
+            Some(d) => spec.set_text(
+                &TextField::Decision {
+                    decision: d.id.clone(),
+                    field: DecisionField::ALL[usize::from(*field) % 3],
+                },
+                text,
+                now,
+            ),
             None => Ok(()),
         },
         Op::RemoveDecision { which } => match pick(&v.decisions, *which) {
@@ -309,7 +513,14 @@ pub fn apply(spec: &mut Spec, op: &Op, rng: &mut StdRng, ledger: &mut Ledger, no
                 if text.len() % 2 == 0 {
                     spec.answer_question(&q.id, text, now)
                 } else {
-                    spec.set_text(&TextField::Question { question: q.id.clone(), field: QuestionField::Question }, text, now)
+                    spec.set_text(
+                        &TextField::Question {
+                            question: q.id.clone(),
+                            field: QuestionField::Question,
+                        },
+                        text,
+                        now,
+                    )
                 }
             }
             None => Ok(()),
@@ -329,7 +540,10 @@ pub fn apply(spec: &mut Spec, op: &Op, rng: &mut StdRng, ledger: &mut Ledger, no
         Op::MoveMetric { which, to } => match pick(&v.metrics, *which) {
             Some(m) => {
                 let res = spec.move_metric(&m.id, usize::from(*to), now);
-                let target = TextField::Metric { metric: m.id.clone(), field: MetricField::Target };
+                let target = TextField::Metric {
+                    metric: m.id.clone(),
+                    field: MetricField::Target,
+                };
                 res.and_then(|_| spec.splice(&target, 0, 0, "≥", now))
             }
             None => Ok(()),
