@@ -201,6 +201,30 @@ fn check_range(text: &str, start: usize, end: usize) -> Result<(), EditError> {
     Ok(())
 }
 
+/// Checks `start..end` against a Text object without reading its whole text, so a
+/// keystroke costs O(log n) in the field's length: a position is a character boundary
+/// exactly when the character found at it starts there.
+fn check_range_in_doc(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    len: usize,
+    start: usize,
+    end: usize,
+) -> Result<(), EditError> {
+    if start > end || end > len {
+        return Err(EditError::OutOfRange { start, end, len });
+    }
+    for pos in [start, end] {
+        if pos < len {
+            let cursor = doc.get_cursor(obj, pos, None)?;
+            if doc.get_cursor_position(obj, &cursor, None)? != pos {
+                return Err(EditError::NotCharBoundary(pos));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The smallest splice turning `old` into `new`: (start, deleted, inserted), UTF-16 units.
 pub(crate) fn minimal_splice<'a>(old: &str, new: &'a str) -> (usize, usize, &'a str) {
     let prefix_bytes: usize = old
@@ -272,13 +296,13 @@ impl Spec {
         let message = format!("edit {}", field.part_name());
         self.change(&message, now, |doc| {
             let obj = text_obj(doc, field)?;
-            let text = doc.text(&obj)?;
+            let len = doc.length(&obj);
             let end = index.checked_add(delete).ok_or(EditError::OutOfRange {
                 start: index,
                 end: usize::MAX,
-                len: read::utf16_len(&text),
+                len,
             })?;
-            check_range(&text, index, end)?;
+            check_range_in_doc(doc, &obj, len, index, end)?;
             if delete > 0 || !insert.is_empty() {
                 doc.splice_text(&obj, index, delete as isize, insert)?;
             }
