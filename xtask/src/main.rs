@@ -104,9 +104,49 @@ fn test() -> Result<()> {
             "warnings",
         ],
     )?;
-    cmd("cargo", &["test", "--workspace", "--locked"])?;
+    cargo_test(&["test", "--workspace", "--locked"])?;
     eprintln!("==> all checks passed");
     Ok(())
+}
+
+/// Runs `cargo test`, echoing its output, and ends with one total line
+/// (`N passed, M failed`) so the many per-binary summaries add up to one figure.
+fn cargo_test(args: &[&str]) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("==> cargo {}", args.join(" "));
+    let mut child = Command::new("cargo")
+        .args(args)
+        .current_dir(workspace_root())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("could not start `cargo test`")?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line.context("reading `cargo test` output")?;
+            println!("{line}");
+            if let Some(rest) = line.strip_prefix("test result: ") {
+                passed += count_before(rest, " passed");
+                failed += count_before(rest, " failed");
+            }
+        }
+    }
+    let status = child.wait().context("waiting for `cargo test`")?;
+    println!("{passed} passed, {failed} failed");
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The number just before `label` in a cargo test summary ("ok. 12 passed; 0 failed; …").
+fn count_before(summary: &str, label: &str) -> u64 {
+    summary
+        .find(label)
+        .map(|end| &summary[..end])
+        .and_then(|head| head.rsplit(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn bench(extra: &[String]) -> Result<()> {

@@ -157,6 +157,37 @@ fn move_within(
     place(doc, &others, index, &target, id)
 }
 
+/// The constraints beside `story`, in track order.
+fn track(doc: &AutoCommit, constraints: &ObjId, story: &str) -> Vec<Ranked> {
+    read::ranked(doc, constraints)
+        .into_iter()
+        .filter(|c| read::string(doc, &c.obj, key::STORY) == story)
+        .collect()
+}
+
+/// Creates constraint `id` at `index` of `story`'s track (the story is not checked), Open.
+fn insert_constraint(
+    doc: &mut AutoCommit,
+    story: &ItemId,
+    id: &ItemId,
+    index: usize,
+    kind: ConstraintKind,
+    severity: Severity,
+    text: &str,
+) -> Result<ObjId, EditError> {
+    let list = part(doc, key::CONSTRAINTS, ObjType::Map)?;
+    ensure_free(doc, &list, id)?;
+    let track = track(doc, &list, story.as_str());
+    let obj = doc.put_object(&list, id.as_str(), ObjType::Map)?;
+    place(doc, &track, index, &obj, id)?;
+    doc.put(&obj, key::STORY, story.as_str())?;
+    doc.put(&obj, key::KIND, kind.as_stored())?;
+    doc.put(&obj, key::SEVERITY, severity.as_stored())?;
+    doc.put(&obj, key::STATUS, ConstraintStatus::Open.as_stored())?;
+    put_text(doc, &obj, key::TEXT, text)?;
+    Ok(obj)
+}
+
 /// The Text object addressed by `field`.
 pub(crate) fn text_obj(doc: &AutoCommit, field: &TextField) -> Result<ObjId, EditError> {
     let (parent, name): (ObjId, &str) = match field {
@@ -581,19 +612,7 @@ impl Spec {
         let author = self.author.user().as_str().to_owned();
         self.change("add constraint", now, |doc| {
             let story_obj = story_obj(doc, story)?;
-            let (list, items) = Self::ranked_part(doc, key::CONSTRAINTS)?;
-            ensure_free(doc, &list, id)?;
-            let track: Vec<Ranked> = items
-                .into_iter()
-                .filter(|c| read::string(doc, &c.obj, key::STORY) == story.as_str())
-                .collect();
-            let obj = doc.put_object(&list, id.as_str(), ObjType::Map)?;
-            place(doc, &track, index, &obj, id)?;
-            doc.put(&obj, key::STORY, story.as_str())?;
-            doc.put(&obj, key::KIND, new.kind.as_stored())?;
-            doc.put(&obj, key::SEVERITY, new.severity.as_stored())?;
-            doc.put(&obj, key::STATUS, ConstraintStatus::Open.as_stored())?;
-            put_text(doc, &obj, key::TEXT, &new.text)?;
+            let obj = insert_constraint(doc, story, id, index, new.kind, new.severity, &new.text)?;
             doc.put(&obj, key::AUTHOR, author)?;
             if let Some(span) = new.anchor {
                 write_anchor(doc, &story_obj, &obj, span)?;
@@ -614,13 +633,10 @@ impl Spec {
         now: UnixMillis,
     ) -> Result<(), EditError> {
         self.change("move constraint", now, |doc| {
-            let (list, items) = Self::ranked_part(doc, key::CONSTRAINTS)?;
+            let list = part(doc, key::CONSTRAINTS, ObjType::Map)?;
             let obj = item(doc, &list, "constraint", id)?;
             let story = read::string(doc, &obj, key::STORY);
-            let track: Vec<Ranked> = items
-                .into_iter()
-                .filter(|c| read::string(doc, &c.obj, key::STORY) == story)
-                .collect();
+            let track = track(doc, &list, &story);
             move_within(doc, track, "constraint", id, index)
         })
     }
@@ -906,20 +922,7 @@ impl Spec {
         now: UnixMillis,
     ) -> Result<(), EditError> {
         self.change("add constraint", now, |doc| {
-            let (list, items) = Self::ranked_part(doc, key::CONSTRAINTS)?;
-            ensure_free(doc, &list, id)?;
-            let track: Vec<Ranked> = items
-                .into_iter()
-                .filter(|c| read::string(doc, &c.obj, key::STORY) == story.as_str())
-                .collect();
-            let obj = doc.put_object(&list, id.as_str(), ObjType::Map)?;
-            place(doc, &track, index, &obj, id)?;
-            doc.put(&obj, key::STORY, story.as_str())?;
-            doc.put(&obj, key::KIND, kind.as_stored())?;
-            doc.put(&obj, key::SEVERITY, severity.as_stored())?;
-            doc.put(&obj, key::STATUS, ConstraintStatus::Open.as_stored())?;
-            put_text(doc, &obj, key::TEXT, text)?;
-            Ok(())
+            insert_constraint(doc, story, id, index, kind, severity, text).map(|_| ())
         })
     }
 

@@ -198,3 +198,30 @@ fn concurrent_moves_of_one_story_keep_it_once() {
     assert_eq!(va.stories.len(), 4);
     assert_eq!(va.stories.iter().filter(|s| s.id == ids[0]).count(), 1);
 }
+
+#[test]
+fn removing_a_story_while_another_replica_adds_a_criterion_converges() {
+    let mut pm = Spec::new(author("pm", 1));
+    let s = ItemId::parse("s1").expect("id");
+    pm.add_story(&s, 0, &duet_model::NewStory::default(), NOW)
+        .expect("add");
+    let mut eng = Spec::load(&pm.save(), author("eng", 2)).expect("load");
+    let c = ItemId::parse("c1").expect("id");
+    eng.add_criterion(
+        &s,
+        &c,
+        0,
+        duet_model::CriterionKind::Technical,
+        "p99 < 100 ms",
+        NOW,
+    )
+    .expect("criterion");
+    pm.remove_story(&s, NOW).expect("remove");
+    pm.merge(&mut eng).expect("merge");
+    eng.merge(&mut pm).expect("merge");
+    let v = pm.view();
+    assert_eq!(v, eng.view());
+    // The story and everything inside it is gone on both sides; nothing dangles.
+    assert!(v.stories.is_empty());
+    assert!(v.triage().is_empty());
+}
