@@ -1,4 +1,64 @@
-//! The Duet sync server. Not built yet: today this crate only links the spec model, so the
-//! workspace already has the shape the server will fill (websockets, storage, REST).
+//! The Duet sync server: automerge-repo websockets at `/sync`, REST under `/api`, embedded durable storage.
 
+pub mod config;
+pub mod docs;
+mod http;
+pub mod storage;
+mod ws;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
 pub use duet_model;
+
+use docs::Registry;
+use storage::{SqliteStorage, StoreHandle};
+
+/// Serves Duet on `listener` until `shutdown` completes, then closes every connection,
+/// flushes every open document and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let storage = SqliteStorage::open(&config.data_dir)
+        .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let store = StoreHandle::spawn(storage);
+    let tracker = TaskTracker::new();
+    let server_peer = duet_protocol::PeerId::random("duet-server", &mut rand::rng());
+    let registry = Registry::new(store, Arc::new(config), server_peer, tracker.clone());
+    let cancel = CancellationToken::new();
+    let state = http::AppState {
+        registry: registry.clone(),
+        next_conn: Arc::default(),
+        shutdown: cancel.clone(),
+        storage_id: format!("duet-{}", uuid_like(&mut rand::rng())),
+    };
+    let app = http::router(state);
+    let stop = cancel.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            stop.cancel();
+        })
+        .await
+        .context("serving http")?;
+    // Upgraded websockets are not tracked by axum: they watch `cancel` and close with 1001.
+    registry.shutdown().await;
+    tracker.close();
+    tracker.wait().await;
+    tracing::info!("stopped; every document flushed");
+    Ok(())
+}
+
+fn uuid_like(rng: &mut impl rand::RngCore) -> String {
+    let mut b = [0u8; 16];
+    rng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,12 +1,81 @@
-//! The `duet` command line. `duet serve` is not implemented yet; the binary says so plainly.
+//! The `duet` command line: `duet serve` starts the server.
 
-use std::process::ExitCode;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
-fn main() -> ExitCode {
-    eprintln!(
-        "duet: the sync server is not implemented yet (schema version {}); \
-         run `cargo xtask test` to exercise the spec model",
-        duet_server::duet_model::SCHEMA_VERSION
-    );
-    ExitCode::FAILURE
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "duet", about = "Duet: a live, offline-capable spec editor")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the app, the sync endpoint (/sync) and the REST API (/api).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "DUET_ADDR", default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Folder of the embedded store (created if missing).
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+        /// Largest websocket message accepted, in bytes.
+        #[arg(long, env = "DUET_MAX_MESSAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
+        max_message_bytes: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            addr,
+            data,
+            max_message_bytes,
+        } => {
+            let mut config = duet_server::Config::new(data);
+            config.max_message_bytes = max_message_bytes;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            let local = listener.local_addr()?;
+            println!(
+                "Duet is running at http://{local} (data in {})",
+                config.data_dir.display()
+            );
+            duet_server::run(listener, config, shutdown_signal()).await
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
 }

@@ -27,6 +27,13 @@ pub use view::{
     SpecView, StoryView,
 };
 
+/// The title of a document if it is a Duet spec (`None` for other Automerge documents).
+/// Cheap: reads the marker and the title only.
+pub fn spec_title(doc: &impl automerge::ReadDoc) -> Option<String> {
+    spec::check_is_spec(doc).ok()?;
+    Some(view::root_text(doc, schema::key::TITLE))
+}
+
 /// Who made a change, read from its actor id (`None` for actors that are not Duet authors).
 pub fn change_author(change: &automerge::Change) -> Option<Author> {
     Author::from_actor(change.actor_id()).ok()

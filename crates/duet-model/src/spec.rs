@@ -91,6 +91,11 @@ impl Spec {
         &mut self.doc
     }
 
+    /// Gives the document back (to sync it as a plain Automerge document).
+    pub fn into_doc(self) -> AutoCommit {
+        self.doc
+    }
+
     /// Merges another replica's changes into this one.
     pub fn merge(&mut self, other: &mut Spec) -> Result<(), EditError> {
         self.doc.merge(&mut other.doc)?;

@@ -154,11 +154,7 @@ pub fn view_of(doc: &impl ReadDoc) -> SpecView {
             .map(|l| read::ranked(doc, &l))
             .unwrap_or_default()
     };
-    let root_text = |name: &str| -> String {
-        read::part(doc, name, ObjType::Text)
-            .and_then(|t| doc.text(&t).ok())
-            .unwrap_or_default()
-    };
+    let root_text = |name: &str| root_text(doc, name);
 
     let metrics = list(key::METRICS)
         .into_iter()
@@ -230,6 +226,13 @@ pub fn view_of(doc: &impl ReadDoc) -> SpecView {
         questions,
         detached,
     }
+}
+
+/// The text of a root Text part, or "".
+pub(crate) fn root_text(doc: &impl ReadDoc, name: &str) -> String {
+    read::part(doc, name, ObjType::Text)
+        .and_then(|t| doc.text(&t).ok())
+        .unwrap_or_default()
 }
 
 fn story_view(doc: &impl ReadDoc, s: Ranked) -> StoryView {

@@ -1,0 +1,41 @@
+//! Server settings: where to listen, where data lives, and the limits that protect it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `duet serve` can be told.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the embedded store keeps its files.
+    pub data_dir: PathBuf,
+    /// Largest websocket message accepted; bigger ones close the connection with 1009.
+    pub max_message_bytes: usize,
+    /// How often the server pings each websocket; a peer silent for two intervals is dropped.
+    pub ping_interval: Duration,
+    /// How long a document with no peers stays in memory before it is flushed and unloaded.
+    pub idle_unload: Duration,
+    /// Messages waiting to be written to one peer; a peer that falls this far behind is
+    /// disconnected (it reconnects and resyncs) rather than silently skipped.
+    pub peer_outbox: usize,
+    /// Incremental chunks a document may accumulate before it is compacted to a snapshot.
+    pub compact_after_chunks: usize,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            data_dir: data_dir.into(),
+            max_message_bytes: 8 * 1024 * 1024,
+            ping_interval: Duration::from_secs(20),
+            idle_unload: Duration::from_secs(30),
+            peer_outbox: 1024,
+            compact_after_chunks: 2000,
+        }
+    }
+}
+
+/// The default listening address.
+pub fn default_addr() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}

@@ -1,0 +1,210 @@
+//! Open documents: the registry (one actor per document) and the commands connections send to an actor.
+
+mod actor;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use duet_protocol::{DocumentId, Message, PeerId};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::storage::StoreHandle;
+
+/// Identifies one websocket connection (one remote peer) for the lifetime of the process.
+pub type ConnId = u64;
+
+/// What a document actor hands a connection's writer.
+#[derive(Debug)]
+pub enum Outgoing {
+    Message(Message),
+    /// Send a close frame with this code and reason, then stop.
+    Close {
+        code: u16,
+        reason: String,
+    },
+}
+
+/// A connection as a document sees it.
+#[derive(Debug, Clone)]
+pub struct PeerLink {
+    pub conn: ConnId,
+    pub peer: PeerId,
+    /// Bounded: a peer whose outbox is full is disconnected, never silently skipped.
+    pub outbox: mpsc::Sender<Outgoing>,
+    /// Cancelled to drop the connection (slow peer, server-side failure).
+    pub kill: CancellationToken,
+}
+
+/// Why a document refused a REST operation.
+#[derive(Debug, thiserror::Error)]
+pub enum DocError {
+    #[error("the document already exists")]
+    AlreadyExists,
+    #[error("the document does not exist")]
+    NotFound,
+    #[error("the document could not be decoded: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("the document is unavailable")]
+    Gone,
+}
+
+/// Everything a document actor can be asked. One closed set of inputs.
+#[derive(Debug)]
+pub enum DocCommand {
+    /// A `request` (`request = true`) or `sync` message from a peer.
+    Sync {
+        link: PeerLink,
+        data: Vec<u8>,
+        request: bool,
+    },
+    /// Presence data to relay to the document's other peers.
+    Ephemeral {
+        link: PeerLink,
+        count: u64,
+        session: String,
+        data: Vec<u8>,
+    },
+    /// The connection is gone or stopped syncing this document.
+    Leave { conn: ConnId },
+    /// Creates the document from saved bytes (REST); fails if it exists.
+    Create {
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<(), DocError>>,
+    },
+    /// The document's saved bytes, for reading (Markdown export).
+    Read {
+        reply: oneshot::Sender<Result<Vec<u8>, DocError>>,
+    },
+    /// Flush and stop.
+    Shutdown { reply: oneshot::Sender<()> },
+}
+
+/// A cheap handle to one document's actor.
+#[derive(Debug, Clone)]
+pub struct DocHandle {
+    tx: mpsc::Sender<DocCommand>,
+}
+
+/// The open documents. The map is only locked briefly, never across an `.await`.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    docs: Arc<Mutex<HashMap<DocumentId, DocHandle>>>,
+    store: StoreHandle,
+    config: Arc<Config>,
+    server_peer: PeerId,
+    tracker: TaskTracker,
+    /// Set by `shutdown`: no document is started after it.
+    closed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Commands queued per document before senders wait.
+const DOC_QUEUE: usize = 1024;
+
+impl Registry {
+    pub fn new(
+        store: StoreHandle,
+        config: Arc<Config>,
+        server_peer: PeerId,
+        tracker: TaskTracker,
+    ) -> Registry {
+        Registry {
+            docs: Arc::default(),
+            store,
+            config,
+            server_peer,
+            tracker,
+            closed: Arc::default(),
+        }
+    }
+
+    pub fn server_peer(&self) -> &PeerId {
+        &self.server_peer
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DocumentId, DocHandle>> {
+        // A panic while holding this lock cannot leave the map half-updated (each
+        // operation is a single insert or remove), so a poisoned lock is still usable.
+        self.docs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The actor of `doc`, started (and loaded from storage) if it is not running;
+    /// `None` once the server is shutting down.
+    fn handle(&self, doc: DocumentId) -> Option<DocHandle> {
+        let mut docs = self.lock();
+        if let Some(h) = docs.get(&doc) {
+            if !h.tx.is_closed() {
+                return Some(h.clone());
+            }
+        }
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(DOC_QUEUE);
+        let handle = DocHandle { tx };
+        docs.insert(doc, handle.clone());
+        let actor = actor::DocActor::new(doc, self.clone());
+        self.tracker.spawn(actor.run(rx));
+        Some(handle)
+    }
+
+    /// Sends a command to `doc`'s actor, restarting the actor once if it had just unloaded.
+    pub async fn send(&self, doc: DocumentId, mut cmd: DocCommand) -> Result<(), DocError> {
+        for _ in 0..2 {
+            let handle = self.handle(doc).ok_or(DocError::Gone)?;
+            match handle.tx.send(cmd).await {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::SendError(back)) => cmd = back,
+            }
+        }
+        Err(DocError::Gone)
+    }
+
+    /// Sends a command only if `doc` is loaded (a `Leave` need not load a document).
+    pub async fn send_if_loaded(&self, doc: DocumentId, cmd: DocCommand) {
+        let handle = self.lock().get(&doc).cloned();
+        if let Some(h) = handle {
+            let _ = h.tx.send(cmd).await;
+        }
+    }
+
+    /// Removes `doc` from the map if `still_idle` says so (called by an unloading actor).
+    fn unload_if(&self, doc: &DocumentId, still_idle: impl FnOnce() -> bool) -> bool {
+        let mut docs = self.lock();
+        if still_idle() {
+            docs.remove(doc);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Asks every open document to flush and stop, and waits for them.
+    pub async fn shutdown(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        let handles: Vec<DocHandle> = self.lock().drain().map(|(_, h)| h).collect();
+        for h in handles {
+            let (reply, done) = oneshot::channel();
+            if h.tx.send(DocCommand::Shutdown { reply }).await.is_ok() {
+                let _ = done.await;
+            }
+        }
+    }
+
+    /// How many documents are loaded (for health and tests).
+    pub fn open_documents(&self) -> usize {
+        self.lock().len()
+    }
+}

@@ -1,0 +1,144 @@
+//! The storage thread: owns the `Storage`, serves loads, and group-commits writes from every document into one fsynced transaction.
+
+use std::time::Duration;
+
+use duet_protocol::DocumentId;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Chunk, DocumentMeta, Storage, StorageError, Write};
+
+/// Most commit requests merged into one transaction.
+const MAX_GROUP: usize = 256;
+/// How long the writer waits for more commits to join a group once one has arrived.
+/// Commits arriving while a transaction is being fsynced join the next group anyway,
+/// so this only matters on an idle server.
+const GROUP_WINDOW: Duration = Duration::from_millis(1);
+
+type Reply<T> = oneshot::Sender<Result<T, StorageError>>;
+
+enum Command {
+    Load(DocumentId, Reply<Option<Vec<Chunk>>>),
+    Commit(Vec<Write>, Reply<Vec<i64>>),
+    List(Reply<Vec<DocumentMeta>>),
+    Meta(DocumentId, Reply<Option<DocumentMeta>>),
+}
+
+/// A cheap handle to the storage thread.
+#[derive(Clone, Debug)]
+pub struct StoreHandle {
+    /// Bounded so a flood of writers waits instead of growing memory without limit.
+    tx: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Load(..) => "Load",
+            Command::Commit(..) => "Commit",
+            Command::List(..) => "List",
+            Command::Meta(..) => "Meta",
+        })
+    }
+}
+
+impl StoreHandle {
+    /// Starts the storage thread. It ends when every handle is dropped.
+    pub fn spawn(storage: impl Storage) -> StoreHandle {
+        let (tx, rx) = mpsc::channel(1024);
+        std::thread::Builder::new()
+            .name("duet-storage".into())
+            .spawn(move || run(storage, rx))
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!("could not start the storage thread: {e}"));
+        StoreHandle { tx }
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, StorageError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(make(reply))
+            .await
+            .map_err(|_| StorageError::WriterGone)?;
+        rx.await.map_err(|_| StorageError::WriterGone)?
+    }
+
+    pub async fn load(&self, doc: DocumentId) -> Result<Option<Vec<Chunk>>, StorageError> {
+        self.call(|r| Command::Load(doc, r)).await
+    }
+
+    /// Returns once the writes are durable on disk.
+    pub async fn commit(&self, writes: Vec<Write>) -> Result<Vec<i64>, StorageError> {
+        self.call(|r| Command::Commit(writes, r)).await
+    }
+
+    pub async fn list(&self) -> Result<Vec<DocumentMeta>, StorageError> {
+        self.call(Command::List).await
+    }
+
+    pub async fn meta(&self, doc: DocumentId) -> Result<Option<DocumentMeta>, StorageError> {
+        self.call(|r| Command::Meta(doc, r)).await
+    }
+}
+
+fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut group: Vec<(Vec<Write>, Reply<Vec<i64>>)> = Vec::new();
+        let mut pending = Some(first);
+        let mut waited = false;
+        loop {
+            match pending.take() {
+                Some(Command::Commit(writes, reply)) => group.push((writes, reply)),
+                Some(Command::Load(doc, reply)) => {
+                    let _ = reply.send(storage.load(&doc));
+                }
+                Some(Command::List(reply)) => {
+                    let _ = reply.send(storage.list());
+                }
+                Some(Command::Meta(doc, reply)) => {
+                    let _ = reply.send(storage.meta(&doc));
+                }
+                None => {}
+            }
+            if group.len() >= MAX_GROUP {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(next) => pending = Some(next),
+                Err(_) if !group.is_empty() && !waited => {
+                    waited = true;
+                    std::thread::sleep(GROUP_WINDOW);
+                    match rx.try_recv() {
+                        Ok(next) => pending = Some(next),
+                        Err(_) => break,
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if group.is_empty() {
+            continue;
+        }
+        let mut sizes = Vec::with_capacity(group.len());
+        let mut replies = Vec::with_capacity(group.len());
+        let mut all: Vec<Write> = Vec::new();
+        for (writes, reply) in group {
+            sizes.push(writes.len());
+            all.extend(writes);
+            replies.push(reply);
+        }
+        match storage.commit(&all) {
+            Ok(seqs) => {
+                let mut seqs = seqs.into_iter();
+                for (n, reply) in sizes.into_iter().zip(replies) {
+                    let _ = reply.send(Ok(seqs.by_ref().take(n).collect()));
+                }
+            }
+            Err(e) => {
+                tracing::error!("storage commit failed: {e}");
+                for reply in replies {
+                    let _ = reply.send(Err(StorageError::Io(e.to_string())));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The `/sync` websocket: the automerge-repo handshake, routing each message to its document's actor, and one writer task per socket.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use duet_protocol::{DocumentId, Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::docs::{ConnId, DocCommand, Outgoing, PeerLink};
+use crate::http::AppState;
+
+/// Close codes (RFC 6455).
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_PROTOCOL: u16 = 1002;
+const CLOSE_UNSUPPORTED: u16 = 1003;
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Most documents one connection may sync at once.
+const MAX_DOCS_PER_CONNECTION: usize = 4096;
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let max = state.registry.config().max_message_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| serve_socket(socket, state))
+}
+
+fn millis_since(start: Instant) -> u64 {
+    start.elapsed().as_millis() as u64
+}
+
+#[tracing::instrument(name = "conn", skip_all, fields(conn_id = tracing::field::Empty, peer_id = tracing::field::Empty))]
+async fn serve_socket(socket: WebSocket, state: AppState) {
+    let conn: ConnId = state.next_conn.fetch_add(1, Ordering::Relaxed);
+    tracing::Span::current().record("conn_id", conn);
+    let config = state.registry.config().clone();
+    let (mut sink, mut stream) = socket.split();
+    let (outbox, mut out_rx) = mpsc::channel::<Outgoing>(config.peer_outbox);
+    let kill = CancellationToken::new();
+    let start = Instant::now();
+    // Milliseconds since `start` at which the peer was last heard from.
+    let last_heard = Arc::new(AtomicU64::new(0));
+
+    let writer = {
+        let kill = kill.clone();
+        let last_heard = last_heard.clone();
+        let shutdown = state.shutdown.clone();
+        let ping_every = config.ping_interval;
+        tokio::spawn(async move {
+            let mut ping = tokio::time::interval(ping_every);
+            ping.tick().await;
+            let close = |code: u16, reason: &str| {
+                Frame::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                }))
+            };
+            loop {
+                tokio::select! {
+                    out = out_rx.recv() => match out {
+                        Some(Outgoing::Message(msg)) => {
+                            if sink.send(Frame::Binary(msg.encode().into())).await.is_err() {
+                                break;
+                            }
+                        }
+                        Some(Outgoing::Close { code, reason }) => {
+                            let _ = sink.send(close(code, &reason)).await;
+                            break;
+                        }
+                        None => break,
+                    },
+                    _ = kill.cancelled() => {
+                        let _ = sink.send(close(CLOSE_POLICY, "connection dropped by the server")).await;
+                        break;
+                    }
+                    _ = shutdown.cancelled() => {
+                        let _ = sink.send(close(CLOSE_GOING_AWAY, "server shutting down")).await;
+                        break;
+                    }
+                    _ = ping.tick() => {
+                        let silent = millis_since(start).saturating_sub(last_heard.load(Ordering::Relaxed));
+                        if silent > 2 * ping_every.as_millis() as u64 {
+                            debug!("peer silent for {silent} ms; dropping");
+                            let _ = sink.send(close(CLOSE_GOING_AWAY, "no pong")).await;
+                            break;
+                        }
+                        if sink.send(Frame::Ping(Vec::new().into())).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            let _ = sink.close().await;
+            kill.cancel();
+        })
+    };
+
+    let mut reader = Reader {
+        state: &state,
+        conn,
+        peer: None,
+        docs: HashSet::new(),
+        outbox: outbox.clone(),
+        kill: kill.clone(),
+    };
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            _ = kill.cancelled() => break,
+        };
+        let Some(frame) = frame else { break };
+        last_heard.store(millis_since(start), Ordering::Relaxed);
+        let keep_going = match frame {
+            Ok(Frame::Binary(bytes)) => reader.on_message(&bytes).await,
+            Ok(Frame::Text(_)) => {
+                reader.refuse(CLOSE_UNSUPPORTED, "messages are binary CBOR frames")
+            }
+            Ok(Frame::Ping(_)) | Ok(Frame::Pong(_)) => true,
+            Ok(Frame::Close(_)) => false,
+            Err(e) => {
+                let text = e.to_string();
+                if text.contains("too long")
+                    || text.contains("too big")
+                    || text.contains("Space limit")
+                {
+                    reader.refuse(CLOSE_TOO_BIG, "message too big")
+                } else {
+                    debug!("read failed: {text}");
+                    false
+                }
+            }
+        };
+        if !keep_going {
+            break;
+        }
+    }
+    for doc in std::mem::take(&mut reader.docs) {
+        state
+            .registry
+            .send_if_loaded(doc, DocCommand::Leave { conn })
+            .await;
+    }
+    drop(reader);
+    drop(outbox);
+    // Let the writer flush a pending close frame, but not forever.
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    debug!("connection closed");
+}
+
+struct Reader<'a> {
+    state: &'a AppState,
+    conn: ConnId,
+    /// Set by the handshake.
+    peer: Option<PeerId>,
+    docs: HashSet<DocumentId>,
+    outbox: mpsc::Sender<Outgoing>,
+    kill: CancellationToken,
+}
+
+impl Reader<'_> {
+    /// Sends a protocol `error` and closes; returns false (stop reading).
+    fn refuse(&self, code: u16, why: &str) -> bool {
+        warn!(code, "refusing peer: {why}");
+        let _ = self.outbox.try_send(Outgoing::Message(Message::Error {
+            sender: Some(self.state.registry.server_peer().clone()),
+            target: self.peer.clone(),
+            message: why.to_owned(),
+        }));
+        if self
+            .outbox
+            .try_send(Outgoing::Close {
+                code,
+                reason: why.to_owned(),
+            })
+            .is_err()
+        {
+            self.kill.cancel();
+        }
+        false
+    }
+
+    fn link(&self, peer: &PeerId) -> PeerLink {
+        PeerLink {
+            conn: self.conn,
+            peer: peer.clone(),
+            outbox: self.outbox.clone(),
+            kill: self.kill.clone(),
+        }
+    }
+
+    /// Handles one binary frame; returns false when the connection must end.
+    async fn on_message(&mut self, bytes: &[u8]) -> bool {
+        let msg = match Message::decode(bytes) {
+            Ok(msg) => msg,
+            Err(e) => return self.refuse(CLOSE_PROTOCOL, &format!("malformed message: {e}")),
+        };
+        let Some(me) = self.peer.clone() else {
+            return self.handshake(msg);
+        };
+        match msg {
+            Message::Join { .. } => self.refuse(CLOSE_POLICY, "join was already received"),
+            Message::Peer { .. } => self.refuse(CLOSE_PROTOCOL, "peer is sent by servers only"),
+            Message::Request {
+                sender,
+                document,
+                data,
+                ..
+            } if sender == me => self.sync(&me, document, data, true).await,
+            Message::Sync {
+                sender,
+                document,
+                data,
+                ..
+            } if sender == me => self.sync(&me, document, data, false).await,
+            Message::Ephemeral {
+                sender,
+                document,
+                count,
+                session,
+                data,
+                ..
+            } if sender == me => {
+                if !self.docs.contains(&document) {
+                    // Presence for a document this peer does not sync is dropped.
+                    return true;
+                }
+                let cmd = DocCommand::Ephemeral {
+                    link: self.link(&me),
+                    count,
+                    session,
+                    data,
+                };
+                self.state.registry.send(document, cmd).await.is_ok()
+            }
+            Message::Request { .. } | Message::Sync { .. } | Message::Ephemeral { .. } => {
+                self.refuse(CLOSE_POLICY, "senderId does not match the handshake")
+            }
+            Message::DocUnavailable { .. } | Message::Ignored { .. } => true,
+            Message::Leave { .. } => false,
+            Message::Error { message, .. } => {
+                info!("peer reported an error: {message}");
+                false
+            }
+        }
+    }
+
+    async fn sync(
+        &mut self,
+        me: &PeerId,
+        document: DocumentId,
+        data: Vec<u8>,
+        request: bool,
+    ) -> bool {
+        if !self.docs.contains(&document) && self.docs.len() >= MAX_DOCS_PER_CONNECTION {
+            return self.refuse(CLOSE_POLICY, "too many documents on one connection");
+        }
+        self.docs.insert(document);
+        let cmd = DocCommand::Sync {
+            link: self.link(me),
+            data,
+            request,
+        };
+        self.state.registry.send(document, cmd).await.is_ok()
+    }
+
+    fn handshake(&mut self, msg: Message) -> bool {
+        let Message::Join {
+            sender,
+            supported_versions,
+            ..
+        } = msg
+        else {
+            return self.refuse(CLOSE_PROTOCOL, "the first message must be join");
+        };
+        if !supported_versions.iter().any(|v| v == PROTOCOL_VERSION) {
+            return self.refuse(
+                CLOSE_PROTOCOL,
+                "unsupported protocol version (this server speaks 1)",
+            );
+        }
+        tracing::Span::current().record("peer_id", sender.as_str());
+        let reply = Message::Peer {
+            sender: self.state.registry.server_peer().clone(),
+            target: sender.clone(),
+            selected_version: PROTOCOL_VERSION.to_owned(),
+            metadata: Some(PeerMetadata {
+                storage_id: Some(self.state.storage_id.clone()),
+                is_ephemeral: false,
+            }),
+        };
+        self.peer = Some(sender);
+        self.outbox.try_send(Outgoing::Message(reply)).is_ok()
+    }
+}

@@ -1,0 +1,318 @@
+//! Test harness: a real `duet serve` on 127.0.0.1:0 with a temp data folder, and native automerge-repo clients over real websockets.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use duet_model::automerge::sync::{self, SyncDoc};
+use duet_model::automerge::{AutoCommit, ChangeHash};
+use duet_model::{Author, Spec, UserId};
+use duet_protocol::{DocumentId, Message, PeerId};
+use futures_util::{SinkExt, StreamExt};
+use rand::{rngs::StdRng, SeedableRng};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any wait in these tests may take before it fails.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<()>>>,
+}
+
+impl Server {
+    pub async fn start(data: &Path) -> Result<Server> {
+        Server::start_with(duet_server::Config::new(data)).await
+    }
+
+    pub async fn start_with(config: duet_server::Config) -> Result<Server> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let data = config.data_dir.clone();
+        let task = tokio::spawn(duet_server::run(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Server {
+            addr,
+            data,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/sync", self.addr)
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Graceful shutdown; returns once every document is flushed.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => tokio::time::timeout(DEADLINE, task)
+                .await
+                .context("shutdown timed out")??,
+            None => Ok(()),
+        }
+    }
+}
+
+pub fn author(user: &str, seed: u64) -> Author {
+    Author::new(
+        UserId::parse(user).expect("user id"),
+        &mut StdRng::seed_from_u64(seed),
+    )
+}
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A native automerge-repo peer syncing one spec.
+pub struct Client {
+    pub ws: Socket,
+    pub me: PeerId,
+    pub server: PeerId,
+    pub doc_id: DocumentId,
+    pub doc: AutoCommit,
+    pub author: Author,
+    pub state: sync::State,
+    /// Set when the server answered `doc-unavailable`.
+    pub unavailable: bool,
+}
+
+/// Connects and completes the join/peer handshake.
+pub async fn handshake(url: &str, me: &PeerId) -> Result<(Socket, PeerId)> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let join = Message::Join {
+        sender: me.clone(),
+        supported_versions: vec!["1".into()],
+        metadata: None,
+    };
+    ws.send(Frame::Binary(join.encode().into())).await?;
+    match next_message(&mut ws).await? {
+        Message::Peer {
+            sender,
+            selected_version,
+            ..
+        } if selected_version == "1" => Ok((ws, sender)),
+        other => bail!("expected peer, got {other:?}"),
+    }
+}
+
+/// The next protocol message (skipping pings), or an error on close or timeout.
+pub async fn next_message(ws: &mut Socket) -> Result<Message> {
+    loop {
+        let frame = tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .context("timed out waiting for a message")?
+            .ok_or_else(|| anyhow!("connection ended"))??;
+        match frame {
+            Frame::Binary(b) => return Ok(Message::decode(&b)?),
+            Frame::Close(c) => bail!("closed: {c:?}"),
+            _ => continue,
+        }
+    }
+}
+
+/// Reads until the server closes; returns the close code (and checks an `error` came first
+/// when `expect_error`).
+pub async fn expect_close(ws: &mut Socket) -> Result<(Option<CloseCode>, Vec<Message>)> {
+    let mut seen = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .context("timed out waiting for close")?;
+        match frame {
+            Some(Ok(Frame::Binary(b))) => seen.push(Message::decode(&b)?),
+            Some(Ok(Frame::Close(c))) => return Ok((c.map(|c| c.code), seen)),
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return Ok((None, seen)),
+        }
+    }
+}
+
+impl Client {
+    /// Joins and starts syncing `doc_id` from `doc` (an empty document asks with
+    /// `request`, a non-empty one offers with `sync`). Edits are made as `user`.
+    pub async fn open(
+        url: &str,
+        user: &str,
+        seed: u64,
+        doc_id: DocumentId,
+        doc: AutoCommit,
+    ) -> Result<Client> {
+        let me = PeerId::new(&format!("{user}-{seed}"))?;
+        let (ws, server) = handshake(url, &me).await?;
+        let mut client = Client {
+            ws,
+            me,
+            server,
+            doc_id,
+            doc,
+            author: author(user, seed),
+            state: sync::State::new(),
+            unavailable: false,
+        };
+        let empty = client.doc.get_heads().is_empty();
+        client.send_sync(empty).await?;
+        Ok(client)
+    }
+
+    /// A reader that starts with nothing and asks the server for the document.
+    pub async fn join_empty(
+        url: &str,
+        user: &str,
+        seed: u64,
+        doc_id: DocumentId,
+    ) -> Result<Client> {
+        Client::open(url, user, seed, doc_id, AutoCommit::new()).await
+    }
+
+    /// Edits the spec through the typed API, then offers the change to the server.
+    pub async fn edit<T>(
+        &mut self,
+        f: impl FnOnce(&mut Spec) -> Result<T, duet_model::EditError>,
+    ) -> Result<T> {
+        let doc = std::mem::take(&mut self.doc);
+        let mut spec = Spec::from_doc(doc, self.author.clone())?;
+        let result = f(&mut spec);
+        self.doc = spec.into_doc();
+        let value = result?;
+        self.send_sync(false).await?;
+        Ok(value)
+    }
+
+    /// The spec as this client sees it.
+    pub fn view(&self) -> Result<duet_model::SpecView> {
+        Ok(Spec::from_doc(self.doc.clone(), self.author.clone())?.view())
+    }
+
+    /// Sends what the server is missing, if anything.
+    pub async fn send_sync(&mut self, as_request: bool) -> Result<()> {
+        let msg = self.doc.sync().generate_sync_message(&mut self.state);
+        let Some(msg) = msg else { return Ok(()) };
+        let data = msg.encode();
+        let out = if as_request {
+            Message::Request {
+                sender: self.me.clone(),
+                target: self.server.clone(),
+                document: self.doc_id,
+                data,
+            }
+        } else {
+            Message::Sync {
+                sender: self.me.clone(),
+                target: self.server.clone(),
+                document: self.doc_id,
+                data,
+            }
+        };
+        self.ws.send(Frame::Binary(out.encode().into())).await?;
+        Ok(())
+    }
+
+    /// Handles one incoming message.
+    pub async fn pump_once(&mut self) -> Result<()> {
+        match next_message(&mut self.ws).await? {
+            Message::Sync { document, data, .. } if document == self.doc_id => {
+                let msg = sync::Message::decode(&data)?;
+                self.doc.sync().receive_sync_message(&mut self.state, msg)?;
+                self.send_sync(false).await?;
+            }
+            Message::DocUnavailable { .. } => self.unavailable = true,
+            Message::Error { message, .. } => bail!("server error: {message}"),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Pumps messages until `done` holds.
+    pub async fn until(&mut self, mut done: impl FnMut(&mut Client) -> bool) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        while !done(self) {
+            if tokio::time::Instant::now() > deadline {
+                bail!("condition not reached before the deadline");
+            }
+            self.pump_once().await?;
+        }
+        Ok(())
+    }
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    pub fn heads_sorted(&mut self) -> Vec<ChangeHash> {
+        let mut h = self.doc.get_heads();
+        h.sort();
+        h
+    }
+
+    /// Whether the server has acknowledged (holds) every local change.
+    pub fn acked(&mut self) -> bool {
+        let heads = self.heads();
+        heads.iter().all(|h| self.state.shared_heads.contains(h))
+    }
+
+    /// Pumps until the server holds every local change.
+    pub async fn until_acked(&mut self) -> Result<()> {
+        self.send_sync(false).await?;
+        self.until(|c| c.acked()).await
+    }
+
+    /// Pumps until the local heads equal `heads`.
+    pub async fn until_heads(&mut self, heads: &[ChangeHash]) -> Result<()> {
+        let mut want = heads.to_vec();
+        want.sort();
+        self.until(|c| {
+            let mut h = c.heads();
+            h.sort();
+            h == want
+        })
+        .await
+    }
+}
+
+/// A minimal HTTP/1.1 exchange over loopback: (status, body).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await?;
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut raw)).await??;
+    let text = String::from_utf8(raw)?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("no header end"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| anyhow!("no status in {head}"))?;
+    Ok((status, body.to_owned()))
+}

@@ -1,0 +1,230 @@
+//! The server as an automerge-repo peer: concurrent co-editing, late joiners, durability across restarts, REST.
+
+mod common;
+
+use common::{http, Client, Server};
+use duet_model::automerge::AutoCommit;
+use duet_model::{
+    markdown, ConstraintKind, ItemId, NewConstraint, NewStory, Severity, Spec, TextField,
+    UnixMillis,
+};
+use duet_protocol::DocumentId;
+use rand::{rngs::StdRng, SeedableRng};
+
+const NOW: UnixMillis = UnixMillis(1_764_000_000_000);
+
+fn new_doc() -> (DocumentId, AutoCommit) {
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut spec = Spec::new(common::author("pm", 1));
+    spec.set_text(&TextField::Title, "Export to CSV", NOW)
+        .expect("title");
+    (DocumentId::random(&mut rng), spec.into_doc())
+}
+
+#[tokio::test]
+async fn two_clients_co_edit_one_spec_and_a_late_joiner_catches_up() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let url = server.ws_url();
+    let (doc_id, doc) = new_doc();
+    // A creates the spec by pushing it, as automerge-repo clients do.
+    let mut a = Client::open(&url, "pm", 1, doc_id, doc).await?;
+    a.until_acked().await?;
+    let mut b = Client::join_empty(&url, "eng", 2, doc_id).await?;
+    let a_heads = a.heads();
+    b.until_heads(&a_heads).await?;
+
+    // Concurrent edits on both sides.
+    let story = ItemId::parse("s1")?;
+    a.edit(|s| {
+        s.add_story(
+            &story,
+            0,
+            &NewStory {
+                as_a: "analyst".into(),
+                ..NewStory::default()
+            },
+            NOW,
+        )
+    })
+    .await?;
+    b.edit(|s| s.splice(&TextField::Title, 0, 0, "Fast ", NOW))
+        .await?;
+    a.until_acked().await?;
+    b.until_acked().await?;
+    // Each side pumps until both have everything.
+    for _ in 0..50 {
+        if a.heads_sorted() == b.heads_sorted() {
+            break;
+        }
+        tokio::select! {
+            r = a.pump_once() => r?,
+            r = b.pump_once() => r?,
+        }
+    }
+    assert_eq!(a.heads_sorted(), b.heads_sorted());
+    let constraint = NewConstraint {
+        kind: ConstraintKind::Security,
+        severity: Severity::Blocker,
+        text: "escape formulas".into(),
+        anchor: None,
+    };
+    let c1 = ItemId::parse("c1")?;
+    b.edit(|s| s.add_constraint(&story, &c1, 0, &constraint, NOW))
+        .await?;
+    b.until_acked().await?;
+    let heads = b.heads();
+    a.until_heads(&heads).await?;
+    let view = a.view()?;
+    assert_eq!(view, b.view()?);
+    assert_eq!(view.title, "Fast Export to CSV");
+    assert_eq!(view.stories[0].constraints[0].text, "escape formulas");
+
+    // A third client joining late catches up.
+    let mut c = Client::join_empty(&url, "designer", 3, doc_id).await?;
+    c.until_heads(&heads).await?;
+    assert_eq!(c.view()?, view);
+
+    // The server's copy matches.
+    let (status, md) = http(
+        server.addr,
+        "GET",
+        &format!("/api/specs/{doc_id}/markdown"),
+        None,
+    )
+    .await?;
+    assert_eq!(status, 200);
+    assert_eq!(md, markdown::export(&view));
+    server.stop().await
+}
+
+#[tokio::test]
+async fn a_request_for_an_unknown_document_gets_doc_unavailable() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let doc_id = DocumentId::random(&mut StdRng::seed_from_u64(9));
+    let mut reader = Client::join_empty(&server.ws_url(), "reader", 1, doc_id).await?;
+    reader.until(|c| c.unavailable).await?;
+    server.stop().await
+}
+
+#[tokio::test]
+async fn every_acknowledged_change_survives_a_restart() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let (doc_id, doc) = new_doc();
+    let mut a = Client::open(&server.ws_url(), "pm", 1, doc_id, doc).await?;
+    for i in 0..40 {
+        a.edit(|s| s.splice(&TextField::Problem, 0, 0, &format!("{i} "), NOW))
+            .await?;
+        if i % 10 == 0 {
+            a.until_acked().await?;
+        }
+    }
+    a.until_acked().await?;
+    let heads = a.heads_sorted();
+    drop(a);
+    server.stop().await?;
+
+    let server = Server::start(dir.path()).await?;
+    let mut reader = Client::join_empty(&server.ws_url(), "reader", 2, doc_id).await?;
+    reader.until_heads(&heads).await?;
+    assert!(reader.view()?.problem.starts_with("39 38 37"));
+    server.stop().await
+}
+
+#[tokio::test]
+async fn rest_creates_lists_describes_and_exports_specs() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let (status, body) = http(server.addr, "GET", "/api/health", None).await?;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        "/api/specs",
+        Some(r#"{"title":"Export to CSV"}"#),
+    )
+    .await?;
+    assert_eq!(status, 201, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body)?;
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert_eq!(created["title"], "Export to CSV");
+    assert_eq!(created["url"], format!("automerge:{id}"));
+    assert_eq!(created["authors"], serde_json::json!(["duet-server"]));
+
+    let (status, body) = http(server.addr, "GET", "/api/specs", None).await?;
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_str(&body)?;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert_eq!(list[0]["id"], id.as_str());
+
+    let (status, body) = http(server.addr, "GET", &format!("/api/specs/{id}"), None).await?;
+    assert_eq!(
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&body)?["title"].clone()
+        ),
+        (200, "Export to CSV".into())
+    );
+    let (status, md) = http(
+        server.addr,
+        "GET",
+        &format!("/api/specs/{id}/markdown"),
+        None,
+    )
+    .await?;
+    assert_eq!(status, 200);
+    assert!(md.starts_with("# Export to CSV\n"), "{md}");
+
+    // A client can sync the REST-created spec.
+    let doc_id = DocumentId::parse(&id)?;
+    let mut c = Client::join_empty(&server.ws_url(), "eng", 1, doc_id).await?;
+    c.until(|c| {
+        c.view()
+            .map(|v| v.title == "Export to CSV")
+            .unwrap_or(false)
+    })
+    .await?;
+
+    // Errors are JSON with the right status.
+    let (status, body) = http(server.addr, "GET", "/api/specs/not-an-id", None).await?;
+    assert_eq!(status, 400);
+    assert!(serde_json::from_str::<serde_json::Value>(&body)?["error"].is_string());
+    let unknown = DocumentId::random(&mut StdRng::seed_from_u64(5));
+    let (status, _) = http(server.addr, "GET", &format!("/api/specs/{unknown}"), None).await?;
+    assert_eq!(status, 404);
+    let (status, _) = http(
+        server.addr,
+        "GET",
+        &format!("/api/specs/{unknown}/markdown"),
+        None,
+    )
+    .await?;
+    assert_eq!(status, 404);
+    let (status, _) = http(server.addr, "POST", "/api/specs", Some("{not json")).await?;
+    assert_eq!(status, 400);
+    let (status, body) = http(server.addr, "GET", "/nowhere", None).await?;
+    assert_eq!(status, 404, "{body}");
+    server.stop().await
+}
+
+#[tokio::test]
+async fn documents_that_are_not_specs_are_stored_but_not_listed() -> anyhow::Result<()> {
+    use duet_model::automerge::transaction::Transactable;
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let mut doc = AutoCommit::new();
+    doc.put(duet_model::automerge::ROOT, "todo", "milk")?;
+    doc.commit();
+    let doc_id = DocumentId::random(&mut StdRng::seed_from_u64(11));
+    let mut a = Client::open(&server.ws_url(), "other", 1, doc_id, doc).await?;
+    a.until_acked().await?;
+    let heads = a.heads_sorted();
+    let (_, body) = http(server.addr, "GET", "/api/specs", None).await?;
+    assert_eq!(body, "[]");
+    let mut b = Client::join_empty(&server.ws_url(), "other", 2, doc_id).await?;
+    b.until_heads(&heads).await?;
+    server.stop().await
+}
