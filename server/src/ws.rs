@@ -24,6 +24,9 @@ const CLOSE_UNSUPPORTED: u16 = 1003;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
 
+/// How long a connection we close waits for the peer to read the close frame.
+const LINGER: Duration = Duration::from_secs(1);
+
 /// Most documents one connection may sync at once.
 const MAX_DOCS_PER_CONNECTION: usize = 4096;
 
@@ -46,12 +49,15 @@ async fn serve_socket(socket: WebSocket, state: AppState) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut out_rx) = mpsc::channel::<Outgoing>(config.peer_outbox);
     let kill = CancellationToken::new();
+    // Cancelled when the peer's own close frame (or the end of its stream) is seen.
+    let peer_closed = CancellationToken::new();
     let start = Instant::now();
     // Milliseconds since `start` at which the peer was last heard from.
     let last_heard = Arc::new(AtomicU64::new(0));
 
     let writer = {
         let kill = kill.clone();
+        let peer_closed = peer_closed.clone();
         let last_heard = last_heard.clone();
         let shutdown = state.shutdown.clone();
         let ping_every = config.ping_interval;
@@ -74,6 +80,10 @@ async fn serve_socket(socket: WebSocket, state: AppState) {
                         }
                         Some(Outgoing::Close { code, reason }) => {
                             let _ = sink.send(close(code, &reason)).await;
+                            // Keep the socket open until the peer has read our close frame
+                            // (it answers with its own), at most a second: closing a socket
+                            // with unread input resets it, and the peer would lose the frame.
+                            let _ = tokio::time::timeout(LINGER, peer_closed.cancelled()).await;
                             break;
                         }
                         None => break,
@@ -112,6 +122,8 @@ async fn serve_socket(socket: WebSocket, state: AppState) {
         outbox: outbox.clone(),
         kill: kill.clone(),
     };
+    // Whether reading stopped on a transport error (the peer can no longer be read).
+    let mut read_failed = false;
     loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
@@ -127,6 +139,7 @@ async fn serve_socket(socket: WebSocket, state: AppState) {
             Ok(Frame::Ping(_)) | Ok(Frame::Pong(_)) => true,
             Ok(Frame::Close(_)) => false,
             Err(e) => {
+                read_failed = true;
                 let text = e.to_string();
                 if text.contains("too long")
                     || text.contains("too big")
@@ -142,6 +155,20 @@ async fn serve_socket(socket: WebSocket, state: AppState) {
         if !keep_going {
             break;
         }
+    }
+    if !read_failed {
+        // After refusing a peer, keep reading (and discarding) until it answers our close;
+        // then the writer may close the socket at once. After a read error the writer
+        // lingers instead, since the peer's answer can no longer be read.
+        let _ = tokio::time::timeout(LINGER, async {
+            while let Some(Ok(frame)) = stream.next().await {
+                if matches!(frame, Frame::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+        peer_closed.cancel();
     }
     for doc in std::mem::take(&mut reader.docs) {
         state

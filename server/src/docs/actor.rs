@@ -253,11 +253,18 @@ impl DocActor {
             link: link.clone(),
             state: sync::State::new(),
         });
-        let msg = match sync::Message::decode(data) {
+        let msg = match sync::Message::decode(data)
+            .map_err(|e| e.to_string())
+            .and_then(|msg| {
+                // Automerge skips change chunks it cannot parse; refuse them instead, so a
+                // peer sending garbage is told and dropped.
+                let checked = msg.changes.iter().try_for_each(check_change);
+                checked.map(|()| msg)
+            }) {
             Ok(msg) => msg,
             Err(e) => {
                 warn!(peer_id = %link.peer, "undecodable sync message: {e}");
-                refuse_peer(&link, &self.registry, "invalid sync message");
+                refuse_peer(&link, &self.registry, &format!("invalid sync message: {e}"));
                 self.peers.remove(&conn);
                 return false;
             }
@@ -442,6 +449,55 @@ impl DocActor {
         }
         unloaded
     }
+}
+
+/// Checks the chunks of one element of a sync message's change list: each must be an
+/// Automerge chunk, and each change chunk must parse as a change. Automerge itself would
+/// skip unparsable chunks silently; Duet tells the peer and drops it instead. (Peers that
+/// both speak sync v2 send a whole document chunk to a peer that has nothing; Automerge
+/// verifies those itself when loading them.)
+fn check_change(mut bytes: &[u8]) -> Result<(), String> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    const DOCUMENT: u8 = 0;
+    let invalid = |why: &str| Err(format!("invalid change: {why}"));
+    while !bytes.is_empty() {
+        // magic (4) | checksum (4) | type (1) | body length (LEB128) | body
+        if bytes.len() < 10 || bytes[..4] != MAGIC {
+            return invalid("not an Automerge chunk");
+        }
+        let kind = bytes[8];
+        let mut len: u64 = 0;
+        let mut at = 9;
+        let mut shift = 0;
+        loop {
+            let Some(&b) = bytes.get(at) else {
+                return invalid("truncated chunk");
+            };
+            len |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(u64::MAX);
+            at += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 63 {
+                return invalid("bad chunk length");
+            }
+        }
+        let end = usize::try_from(len).ok().and_then(|l| at.checked_add(l));
+        let Some(end) = end.filter(|e| *e <= bytes.len()) else {
+            return invalid("truncated chunk");
+        };
+        let (chunk, rest) = bytes.split_at(end);
+        if kind != DOCUMENT {
+            match catch_unwind(|| duet_model::automerge::Change::from_bytes(chunk.to_vec())) {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(format!("invalid change: {e}")),
+                Err(_) => return invalid("undecodable"),
+            }
+        }
+        bytes = rest;
+    }
+    Ok(())
 }
 
 /// Tells a peer why it is being dropped and closes its connection.
