@@ -121,6 +121,31 @@ impl Message {
         }
     }
 
+    /// A `request` (asking for a document the sender lacks) or a `sync` carrying `data`.
+    pub fn sync_or_request(
+        request: bool,
+        sender: PeerId,
+        target: PeerId,
+        document: DocumentId,
+        data: Vec<u8>,
+    ) -> Message {
+        if request {
+            Message::Request {
+                sender,
+                target,
+                document,
+                data,
+            }
+        } else {
+            Message::Sync {
+                sender,
+                target,
+                document,
+                data,
+            }
+        }
+    }
+
     /// Encodes the message as one CBOR map (a binary websocket frame).
     pub fn encode(&self) -> Vec<u8> {
         let mut e = Encoder::new(Vec::new());
@@ -432,21 +457,7 @@ impl Fields {
                 let target = peer(self.target, "targetId")?;
                 let document = document(self.document)?;
                 let data = self.data.ok_or(DecodeError::MissingField("data"))?;
-                if kind == "request" {
-                    Message::Request {
-                        sender,
-                        target,
-                        document,
-                        data,
-                    }
-                } else {
-                    Message::Sync {
-                        sender,
-                        target,
-                        document,
-                        data,
-                    }
-                }
+                Message::sync_or_request(kind == "request", sender, target, document, data)
             }
             "doc-unavailable" => Message::DocUnavailable {
                 sender: peer(self.sender, "senderId")?,

@@ -1,6 +1,6 @@
 //! One document's actor: it alone holds the Automerge document and each peer's sync state, persists changes before acknowledging them, and fans them out.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -173,6 +173,9 @@ impl DocActor {
         let mut shutdown = Vec::new();
         let mut created = Vec::new();
         let mut poisoned = false;
+        // Peers that sent sync messages in this batch: their replies acknowledge what they
+        // sent, so those wait for the fsync; everyone else hears the news at once.
+        let mut senders = HashSet::new();
         for cmd in batch {
             match cmd {
                 DocCommand::Sync {
@@ -180,6 +183,7 @@ impl DocActor {
                     data,
                     request,
                 } => {
+                    senders.insert(link.conn);
                     poisoned |= self.receive(link, &data, request);
                 }
                 DocCommand::Ephemeral {
@@ -214,6 +218,9 @@ impl DocActor {
             self.recover().await;
             return false;
         }
+        // Fan out before the fsync to peers who sent nothing: a copy on another peer is
+        // no promise to the author, and the author's acknowledgement still waits.
+        self.send_sync_messages(|conn| !senders.contains(conn));
         // Durable before acknowledged: persist what arrived, then reply.
         if let Err(e) = self.persist(&before).await {
             error!("storage failed; dropping unpersisted changes and peers: {e}");
@@ -228,7 +235,7 @@ impl DocActor {
         for reply in created {
             let _ = reply.send(Ok(()));
         }
-        self.send_sync_messages();
+        self.send_sync_messages(|_| true);
         if self.chunks >= self.registry.config.compact_after_chunks {
             self.compact(false).await;
         }
@@ -365,12 +372,12 @@ impl DocActor {
         Ok(())
     }
 
-    /// Sends each peer whatever it is missing. A peer that cannot keep up is dropped.
-    fn send_sync_messages(&mut self) {
+    /// Sends each chosen peer whatever it is missing. A peer that cannot keep up is dropped.
+    fn send_sync_messages(&mut self, to: impl Fn(&ConnId) -> bool) {
         let Some(doc) = &self.doc else { return };
         let server = self.registry.server_peer().clone();
         let mut dropped = Vec::new();
-        for (conn, peer) in &mut self.peers {
+        for (conn, peer) in self.peers.iter_mut().filter(|(conn, _)| to(conn)) {
             while let Some(msg) = doc.generate_sync_message(&mut peer.state) {
                 let out = Outgoing::Message(Message::Sync {
                     sender: server.clone(),

@@ -206,22 +206,13 @@ impl Client {
     pub async fn send_sync(&mut self, as_request: bool) -> Result<()> {
         let msg = self.doc.sync().generate_sync_message(&mut self.state);
         let Some(msg) = msg else { return Ok(()) };
-        let data = msg.encode();
-        let out = if as_request {
-            Message::Request {
-                sender: self.me.clone(),
-                target: self.server.clone(),
-                document: self.doc_id,
-                data,
-            }
-        } else {
-            Message::Sync {
-                sender: self.me.clone(),
-                target: self.server.clone(),
-                document: self.doc_id,
-                data,
-            }
-        };
+        let out = Message::sync_or_request(
+            as_request,
+            self.me.clone(),
+            self.server.clone(),
+            self.doc_id,
+            msg.encode(),
+        );
         self.ws.send(Frame::Binary(out.encode().into())).await?;
         Ok(())
     }

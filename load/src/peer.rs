@@ -1,0 +1,346 @@
+//! One simulated user: an automerge-repo websocket peer on one spec that types, and records when it sees others' edits and when the server holds its own.
+
+use std::collections::{HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use duet_model::automerge::sync::{self, SyncDoc};
+use duet_model::automerge::transaction::{CommitOptions, Transactable};
+use duet_model::automerge::{AutoCommit, Change, ChangeHash, ObjId, ReadDoc, ROOT};
+use duet_protocol::{DocumentId, Message, PeerId};
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The prefix of the change message of every timed edit: `dl <user> <seq> <sent µs>`.
+const EDIT_TAG: &str = "dl";
+
+/// What one peer measured.
+#[derive(Debug, Default)]
+pub struct PeerReport {
+    /// Timed edits this peer made.
+    pub sent: u64,
+    /// Timed edits by others this peer received.
+    pub received: u64,
+    /// Propagation latency of each received edit, in microseconds.
+    pub latencies_us: Vec<u64>,
+    /// Time from sending each own edit until the server's reply showed it held it.
+    pub acks_us: Vec<u64>,
+    /// Own edits never acknowledged.
+    pub unacked: u64,
+    /// The document's heads at the end.
+    pub heads: Vec<ChangeHash>,
+}
+
+/// A websocket automerge-repo peer syncing one document.
+#[derive(Debug)]
+pub struct Peer {
+    ws: Socket,
+    me: PeerId,
+    user: u32,
+    server: PeerId,
+    doc_id: DocumentId,
+    doc: AutoCommit,
+    state: sync::State,
+    text: Option<ObjId>,
+    epoch: Instant,
+    pending: VecDeque<(ChangeHash, Instant)>,
+    /// Changes known to be held by the server (so each is walked at most once).
+    held: HashSet<ChangeHash>,
+    seq: u64,
+    unavailable: bool,
+    pub report: PeerReport,
+}
+
+impl Peer {
+    /// Connects, completes the handshake and offers (or, if `doc` is empty, asks for) the document.
+    pub async fn connect(
+        url: &str,
+        user: u32,
+        doc_id: DocumentId,
+        doc: AutoCommit,
+        epoch: Instant,
+    ) -> Result<Peer> {
+        let me = PeerId::new(&format!("duet-load-{user}"))?;
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .with_context(|| format!("connecting to {url}"))?;
+        let join = Message::Join {
+            sender: me.clone(),
+            supported_versions: vec![duet_protocol::PROTOCOL_VERSION.into()],
+            metadata: None,
+        };
+        ws.send(Frame::Binary(join.encode().into())).await?;
+        let server = loop {
+            match next_frame(&mut ws, Duration::from_secs(30)).await? {
+                Message::Peer { sender, .. } => break sender,
+                Message::Error { message, .. } => bail!("server refused the join: {message}"),
+                _ => continue,
+            }
+        };
+        let mut peer = Peer {
+            ws,
+            me,
+            user,
+            server,
+            doc_id,
+            doc,
+            state: sync::State::new(),
+            text: None,
+            epoch,
+            pending: VecDeque::new(),
+            held: HashSet::new(),
+            seq: 0,
+            unavailable: false,
+            report: PeerReport::default(),
+        };
+        let empty = peer.doc.get_heads().is_empty();
+        peer.send_sync(empty).await?;
+        Ok(peer)
+    }
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        let mut heads = self.doc.get_heads();
+        heads.sort();
+        heads
+    }
+
+    /// Own edits the server has not yet shown it holds.
+    pub fn pending_acks(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether the server holds every change this peer has.
+    pub fn in_sync(&mut self) -> bool {
+        let heads = self.doc.get_heads();
+        !heads.is_empty()
+            && self.state.their_heads.as_ref().is_some_and(|theirs| {
+                let mut theirs = theirs.clone();
+                theirs.sort();
+                let mut ours = heads;
+                ours.sort();
+                theirs == ours
+            })
+    }
+
+    /// Receives until `done` holds or `limit` passes.
+    pub async fn pump_until(
+        &mut self,
+        limit: Duration,
+        mut done: impl FnMut(&mut Peer) -> bool,
+    ) -> Result<bool> {
+        let deadline = tokio::time::Instant::now() + limit;
+        while !done(self) {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            match tokio::time::timeout(left, self.ws.next()).await {
+                Err(_) => return Ok(false),
+                Ok(frame) => self.on_frame(frame).await?,
+            }
+            if self.unavailable {
+                bail!("the server does not have document {}", self.doc_id);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Types at `rate` edits per second for `duration`, answering the server all along.
+    pub async fn type_for(&mut self, rate: f64, duration: Duration) -> Result<()> {
+        let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+        // A random phase, so users do not all type in the same millisecond.
+        let phase = period.mul_f64(rand::rng().random::<f64>());
+        let start = tokio::time::Instant::now() + phase;
+        let end = tokio::time::Instant::now() + duration;
+        let mut ticker = tokio::time::interval_at(start, period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(end) => return Ok(()),
+                _ = ticker.tick() => self.type_one().await?,
+                frame = self.ws.next() => self.on_frame(frame).await?,
+            }
+        }
+    }
+
+    async fn type_one(&mut self) -> Result<()> {
+        let text = match &self.text {
+            Some(t) => t.clone(),
+            None => {
+                let (_, t) = self
+                    .doc
+                    .get(ROOT, "problem")?
+                    .ok_or_else(|| anyhow!("the document has no `problem` text"))?;
+                self.text = Some(t.clone());
+                t
+            }
+        };
+        let len = self.doc.length(&text);
+        let at = rand::rng().random_range(0..=len);
+        let ch = char::from(b'a' + (self.seq % 26) as u8);
+        self.doc.splice_text(&text, at, 0, &ch.to_string())?;
+        let sent = Instant::now();
+        let micros = sent.duration_since(self.epoch).as_micros();
+        let message = format!("{EDIT_TAG} {} {} {micros}", self.user, self.seq);
+        self.seq += 1;
+        let hash = self
+            .doc
+            .commit_with(CommitOptions::default().with_message(message))
+            .ok_or_else(|| anyhow!("the edit made no change"))?;
+        self.pending.push_back((hash, sent));
+        self.report.sent += 1;
+        self.send_sync(false).await
+    }
+
+    async fn on_frame(
+        &mut self,
+        frame: Option<Result<Frame, tokio_tungstenite::tungstenite::Error>>,
+    ) -> Result<()> {
+        let arrived = Instant::now();
+        let bytes = match frame {
+            None => bail!("the server closed the connection"),
+            Some(Err(e)) => bail!("websocket error: {e}"),
+            Some(Ok(Frame::Binary(b))) => b,
+            Some(Ok(Frame::Close(c))) => bail!("the server closed the connection: {c:?}"),
+            Some(Ok(_)) => return Ok(()),
+        };
+        match Message::decode(&bytes)? {
+            Message::Sync { data, .. } | Message::Request { data, .. } => {
+                let msg = sync::Message::decode(&data)?;
+                self.record_arrivals(&msg, arrived);
+                self.doc.sync().receive_sync_message(&mut self.state, msg)?;
+                self.record_acks(arrived);
+                self.send_sync(false).await?;
+            }
+            Message::DocUnavailable { .. } => self.unavailable = true,
+            Message::Error { message, .. } => bail!("server error: {message}"),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Notes the latency of every timed edit by another user that this message brings.
+    fn record_arrivals(&mut self, msg: &sync::Message, arrived: Instant) {
+        let now_us = arrived.duration_since(self.epoch).as_micros() as u64;
+        for chunk in msg.changes.iter() {
+            let Ok(change) = Change::from_bytes(chunk.to_vec()) else {
+                continue; // a whole-document chunk (first sync): nothing timed in it
+            };
+            if self.doc.get_change_by_hash(&change.hash()).is_some() {
+                continue; // already had it
+            }
+            let Some((user, sent_us)) = change.message().and_then(|m| parse_tag(m)) else {
+                continue;
+            };
+            if user != self.user {
+                self.report.received += 1;
+                self.report
+                    .latencies_us
+                    .push(now_us.saturating_sub(sent_us));
+            }
+        }
+    }
+
+    /// Own edits are acknowledged once they are ancestors of the server's heads. Each change
+    /// is walked at most once over the run.
+    fn record_acks(&mut self, arrived: Instant) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let Some(theirs) = self.state.their_heads.clone() else {
+            return;
+        };
+        let pending: HashSet<ChangeHash> = self.pending.iter().map(|(h, _)| *h).collect();
+        let mut newest_held: Option<usize> = None;
+        let mut stack: Vec<ChangeHash> = theirs;
+        while let Some(h) = stack.pop() {
+            if self.held.contains(&h) {
+                continue;
+            }
+            // A head we do not have yet is walked once it arrives.
+            let Some(change) = self.doc.get_change_by_hash(&h) else {
+                continue;
+            };
+            stack.extend(change.deps().iter().copied());
+            self.held.insert(h);
+            if pending.contains(&h) {
+                let i = self.pending.iter().position(|(p, _)| *p == h);
+                newest_held = newest_held.max(i);
+            }
+        }
+        // Own edits form a chain: when one is held, every earlier one is too.
+        if let Some(i) = newest_held {
+            for (_, sent) in self.pending.drain(..=i) {
+                self.report
+                    .acks_us
+                    .push(arrived.duration_since(sent).as_micros() as u64);
+            }
+        }
+    }
+
+    async fn send_sync(&mut self, as_request: bool) -> Result<()> {
+        let Some(msg) = self.doc.sync().generate_sync_message(&mut self.state) else {
+            return Ok(());
+        };
+        let m = Message::sync_or_request(
+            as_request,
+            self.me.clone(),
+            self.server.clone(),
+            self.doc_id,
+            msg.encode(),
+        );
+        self.ws.send(Frame::Binary(m.encode().into())).await?;
+        Ok(())
+    }
+
+    /// Ends the run: counts what was never acknowledged and records the heads.
+    pub async fn finish(mut self) -> PeerReport {
+        self.report.unacked = self.pending.len() as u64;
+        self.report.heads = self.heads();
+        let _ = self.ws.close(None).await;
+        self.report
+    }
+}
+
+/// `dl <user> <seq> <sent µs>` → (user, sent µs).
+fn parse_tag(message: &str) -> Option<(u32, u64)> {
+    let mut parts = message.split(' ');
+    if parts.next()? != EDIT_TAG {
+        return None;
+    }
+    let user = parts.next()?.parse().ok()?;
+    let _seq: u64 = parts.next()?.parse().ok()?;
+    let sent = parts.next()?.parse().ok()?;
+    Some((user, sent))
+}
+
+async fn next_frame(ws: &mut Socket, limit: Duration) -> Result<Message> {
+    loop {
+        let frame = tokio::time::timeout(limit, ws.next())
+            .await
+            .context("timed out waiting for the server")?
+            .ok_or_else(|| anyhow!("the server closed the connection"))??;
+        match frame {
+            Frame::Binary(b) => return Ok(Message::decode(&b)?),
+            Frame::Close(c) => bail!("the server closed the connection: {c:?}"),
+            _ => continue,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_tag;
+
+    #[test]
+    fn edit_tags_parse_and_other_messages_do_not() {
+        assert_eq!(parse_tag("dl 7 12 345"), Some((7, 345)));
+        assert_eq!(parse_tag("splice problem"), None);
+        assert_eq!(parse_tag("dl x 1 2"), None);
+    }
+}
