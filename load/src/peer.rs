@@ -7,6 +7,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use duet_model::automerge::sync::{self, SyncDoc};
 use duet_model::automerge::transaction::{CommitOptions, Transactable};
 use duet_model::automerge::{AutoCommit, Change, ChangeHash, ObjId, ReadDoc, ROOT};
+use duet_model::chunks::{chunks, Chunk, ChunkKind};
 use duet_protocol::{DocumentId, Message, PeerId};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
@@ -51,6 +52,8 @@ pub struct Peer {
     pending: VecDeque<(ChangeHash, Instant)>,
     /// Changes known to be held by the server (so each is walked at most once).
     held: HashSet<ChangeHash>,
+    /// Changes the server holds that had not reached this peer when last walked.
+    unknown: HashSet<ChangeHash>,
     seq: u64,
     unavailable: bool,
     pub report: PeerReport,
@@ -94,6 +97,7 @@ impl Peer {
             epoch,
             pending: VecDeque::new(),
             held: HashSet::new(),
+            unknown: HashSet::new(),
             seq: 0,
             unavailable: false,
             report: PeerReport::default(),
@@ -227,10 +231,19 @@ impl Peer {
     /// Notes the latency of every timed edit by another user that this message brings.
     fn record_arrivals(&mut self, msg: &sync::Message, arrived: Instant) {
         let now_us = arrived.duration_since(self.epoch).as_micros() as u64;
-        for chunk in msg.changes.iter() {
-            let Ok(change) = Change::from_bytes(chunk.to_vec()) else {
-                continue; // a whole-document chunk (first sync): nothing timed in it
-            };
+        // A V2 message concatenates its changes into one byte string.
+        let changes = msg
+            .changes
+            .iter()
+            .flat_map(chunks)
+            .filter_map(|chunk| match chunk {
+                Ok(Chunk {
+                    kind: ChunkKind::Change | ChunkKind::CompressedChange,
+                    bytes,
+                }) => Change::from_bytes(bytes.to_vec()).ok(),
+                _ => None, // a whole document (first sync): nothing timed in it
+            });
+        for change in changes {
             if self.doc.get_change_by_hash(&change.hash()).is_some() {
                 continue; // already had it
             }
@@ -258,12 +271,14 @@ impl Peer {
         let pending: HashSet<ChangeHash> = self.pending.iter().map(|(h, _)| *h).collect();
         let mut newest_held: Option<usize> = None;
         let mut stack: Vec<ChangeHash> = theirs;
+        // Changes met earlier before they had arrived: walk them now if they have.
+        stack.extend(self.unknown.drain());
         while let Some(h) = stack.pop() {
             if self.held.contains(&h) {
                 continue;
             }
-            // A head we do not have yet is walked once it arrives.
             let Some(change) = self.doc.get_change_by_hash(&h) else {
+                self.unknown.insert(h);
                 continue;
             };
             stack.extend(change.deps().iter().copied());

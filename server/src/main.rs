@@ -35,6 +35,8 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        // Logs go to stderr; stdout carries only the "Duet is running at …" line.
+        .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Serve {

@@ -228,3 +228,69 @@ async fn documents_that_are_not_specs_are_stored_but_not_listed() -> anyhow::Res
     b.until_heads(&heads).await?;
     server.stop().await
 }
+
+/// An author whose change and whose next reply reach the server in one batch must still
+/// be told the server holds the change (automerge alone would stay silent and leave the
+/// author waiting forever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_author_hears_its_change_acknowledged_even_when_its_next_reply_arrives_with_it(
+) -> anyhow::Result<()> {
+    use duet_model::automerge::sync::{self, SyncDoc};
+    use duet_model::automerge::transaction::Transactable;
+    use duet_model::automerge::ROOT;
+    use duet_protocol::Message;
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let url = server.ws_url();
+    let (doc_id, doc) = new_doc();
+    let mut a = Client::open(&url, "pm", 1, doc_id, doc).await?;
+    a.until_acked().await?;
+    let mut b = Client::join_empty(&url, "eng", 2, doc_id).await?;
+    b.until_heads(&a.heads()).await?;
+    let synced = |c: &mut Client| {
+        let mut ours = c.heads();
+        ours.sort();
+        c.state.their_heads.clone().map(|mut t| {
+            t.sort();
+            t
+        }) == Some(ours)
+    };
+    a.until(synced).await?;
+    for round in 0..10i64 {
+        // B edits; the server relays it to A, who has not read it yet.
+        b.edit(|s| s.splice(&TextField::Problem, 0, 0, "b", NOW))
+            .await?;
+        b.until_acked().await?;
+        let relayed = loop {
+            if let Message::Sync { data, .. } = common::next_message(&mut a.ws).await? {
+                break sync::Message::decode(&data)?;
+            }
+        };
+        // Meanwhile A made a change of its own and offered it…
+        a.doc.put(ROOT, "probe", round)?;
+        a.doc.commit();
+        let offer = a.doc.sync().generate_sync_message(&mut a.state);
+        // …then reads B's change and replies: both frames leave together.
+        a.doc.sync().receive_sync_message(&mut a.state, relayed)?;
+        let reply = a.doc.sync().generate_sync_message(&mut a.state);
+        for msg in [offer, reply].into_iter().flatten() {
+            let m = Message::sync_or_request(
+                false,
+                a.me.clone(),
+                a.server.clone(),
+                doc_id,
+                msg.encode(),
+            );
+            a.ws.feed(Frame::Binary(m.encode().into())).await?;
+        }
+        a.ws.flush().await?;
+        a.until(synced)
+            .await
+            .map_err(|e| anyhow::anyhow!("round {round}: no acknowledgement: {e}"))?;
+        b.until_heads(&a.heads()).await?;
+    }
+    server.stop().await
+}

@@ -3,6 +3,7 @@
 //! Nothing here touches sockets, files or clocks: time and randomness are passed in, so the
 //! same code runs in the server, in the browser (wasm32) and in tests.
 
+pub mod chunks;
 mod edit;
 mod error;
 mod ids;

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use duet_model::automerge::sync::{self, SyncDoc};
 use duet_model::automerge::{Automerge, ChangeHash};
+use duet_model::chunks::{chunks, ChunkKind};
 use duet_model::Author;
 use duet_protocol::{DocumentId, Message};
 use tokio::sync::mpsc;
@@ -173,9 +174,9 @@ impl DocActor {
         let mut shutdown = Vec::new();
         let mut created = Vec::new();
         let mut poisoned = false;
-        // Peers that sent sync messages in this batch: their replies acknowledge what they
-        // sent, so those wait for the fsync; everyone else hears the news at once.
-        let mut senders = HashSet::new();
+        // Peers that sent changes in this batch: their replies acknowledge those changes,
+        // so they wait for the fsync; everyone else hears the news at once.
+        let mut authors = HashSet::new();
         for cmd in batch {
             match cmd {
                 DocCommand::Sync {
@@ -183,8 +184,7 @@ impl DocActor {
                     data,
                     request,
                 } => {
-                    senders.insert(link.conn);
-                    poisoned |= self.receive(link, &data, request);
+                    poisoned |= self.receive(link, &data, request, &mut authors);
                 }
                 DocCommand::Ephemeral {
                     link,
@@ -220,7 +220,7 @@ impl DocActor {
         }
         // Fan out before the fsync to peers who sent nothing: a copy on another peer is
         // no promise to the author, and the author's acknowledgement still waits.
-        self.send_sync_messages(|conn| !senders.contains(conn));
+        self.send_sync_messages(|conn| !authors.contains(conn));
         // Durable before acknowledged: persist what arrived, then reply.
         if let Err(e) = self.persist(&before).await {
             error!("storage failed; dropping unpersisted changes and peers: {e}");
@@ -234,6 +234,14 @@ impl DocActor {
         }
         for reply in created {
             let _ = reply.send(Ok(()));
+        }
+        // Authors must hear back even if their own later message in this batch told us heads
+        // we now share: automerge then records those heads as sent and would stay silent,
+        // leaving the author waiting for an acknowledgement that never comes.
+        for conn in &authors {
+            if let Some(peer) = self.peers.get_mut(conn) {
+                peer.state.last_sent_heads.clear();
+            }
         }
         self.send_sync_messages(|_| true);
         if self.chunks >= self.registry.config.compact_after_chunks {
@@ -253,8 +261,15 @@ impl DocActor {
         true
     }
 
-    /// Applies one `request`/`sync`. Returns true if Automerge panicked (state unknown).
-    fn receive(&mut self, link: PeerLink, data: &[u8], request: bool) -> bool {
+    /// Applies one `request`/`sync`, noting in `authors` a peer whose message carried
+    /// changes. Returns true if Automerge panicked (state unknown).
+    fn receive(
+        &mut self,
+        link: PeerLink,
+        data: &[u8],
+        request: bool,
+        authors: &mut HashSet<ConnId>,
+    ) -> bool {
         let conn = link.conn;
         let peer = self.peers.entry(conn).or_insert_with(|| Peer {
             link: link.clone(),
@@ -276,6 +291,9 @@ impl DocActor {
                 return false;
             }
         };
+        if !msg.changes.is_empty() {
+            authors.insert(conn);
+        }
         let exists = self.doc.as_ref().is_some_and(|d| !d.get_heads().is_empty());
         let doc = match &mut self.doc {
             _ if !exists && request && msg.changes.is_empty() => {
@@ -463,46 +481,16 @@ impl DocActor {
 /// skip unparsable chunks silently; Duet tells the peer and drops it instead. (Peers that
 /// both speak sync v2 send a whole document chunk to a peer that has nothing; Automerge
 /// verifies those itself when loading them.)
-fn check_change(mut bytes: &[u8]) -> Result<(), String> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    const DOCUMENT: u8 = 0;
-    let invalid = |why: &str| Err(format!("invalid change: {why}"));
-    while !bytes.is_empty() {
-        // magic (4) | checksum (4) | type (1) | body length (LEB128) | body
-        if bytes.len() < 10 || bytes[..4] != MAGIC {
-            return invalid("not an Automerge chunk");
-        }
-        let kind = bytes[8];
-        let mut len: u64 = 0;
-        let mut at = 9;
-        let mut shift = 0;
-        loop {
-            let Some(&b) = bytes.get(at) else {
-                return invalid("truncated chunk");
-            };
-            len |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(u64::MAX);
-            at += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 63 {
-                return invalid("bad chunk length");
-            }
-        }
-        let end = usize::try_from(len).ok().and_then(|l| at.checked_add(l));
-        let Some(end) = end.filter(|e| *e <= bytes.len()) else {
-            return invalid("truncated chunk");
-        };
-        let (chunk, rest) = bytes.split_at(end);
-        if kind != DOCUMENT {
-            match catch_unwind(|| duet_model::automerge::Change::from_bytes(chunk.to_vec())) {
+fn check_change(bytes: &[u8]) -> Result<(), String> {
+    for chunk in chunks(bytes) {
+        let chunk = chunk.map_err(|e| format!("invalid change: {e}"))?;
+        if chunk.kind != ChunkKind::Document {
+            match catch_unwind(|| duet_model::automerge::Change::from_bytes(chunk.bytes.to_vec())) {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => return Err(format!("invalid change: {e}")),
-                Err(_) => return invalid("undecodable"),
+                Err(_) => return Err("invalid change: undecodable".into()),
             }
         }
-        bytes = rest;
     }
     Ok(())
 }
