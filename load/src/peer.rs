@@ -69,7 +69,7 @@ impl Peer {
         epoch: Instant,
     ) -> Result<Peer> {
         let me = PeerId::new(&format!("duet-load-{user}"))?;
-        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
             .with_context(|| format!("connecting to {url}"))?;
         let join = Message::Join {

@@ -101,3 +101,39 @@ async fn kill_9_during_writes_loses_no_acknowledged_change() -> Result<()> {
     child.wait()?;
     Ok(())
 }
+
+#[tokio::test]
+async fn sigterm_shuts_down_cleanly_and_keeps_every_document() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let doc_id = DocumentId::random(&mut StdRng::seed_from_u64(7));
+    let mut spec = Spec::new(common::author("pm", 1));
+    spec.set_text(&TextField::Title, "graceful", NOW)?;
+    let (mut child, addr) = start(dir.path())?;
+    let url = format!("ws://{addr}/sync");
+    let mut writer = Client::open(&url, "pm", 1, doc_id, spec.into_doc()).await?;
+    for i in 0..20 {
+        writer
+            .edit(|s| s.splice(&TextField::Problem, 0, 0, &format!("{i} "), NOW))
+            .await?;
+    }
+    writer.until_acked().await?;
+    let heads = writer.heads_sorted();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    assert!(status.success());
+    let exited = tokio::task::spawn_blocking(move || child.wait()).await??;
+    assert!(exited.success(), "duet exited with {exited} on SIGTERM");
+    // The connected client was told the server is going away.
+    let (code, _) = common::expect_close(&mut writer.ws).await?;
+    assert!(
+        matches!(code, Some(c) if u16::from(c) == 1001) || code.is_none(),
+        "{code:?}"
+    );
+    let (mut child, addr) = start(dir.path())?;
+    let mut reader = Client::join_empty(&format!("ws://{addr}/sync"), "reader", 2, doc_id).await?;
+    reader.until_heads(&heads).await?;
+    child.kill()?;
+    child.wait()?;
+    Ok(())
+}

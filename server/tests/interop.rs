@@ -98,8 +98,12 @@ fn log_of(doc: &Automerge) -> Vec<String> {
     let Ok(Some((_, list))) = doc.get(ROOT, "log") else {
         return Vec::new();
     };
+    // Rust peers write scalar strings; JS automerge-repo writes strings as Text objects.
     (0..doc.length(&list))
         .filter_map(|i| match doc.get(&list, i) {
+            Ok(Some((automerge_latest::Value::Object(ObjType::Text), text))) => {
+                doc.text(&text).ok()
+            }
             Ok(Some((value, _))) => value.into_string().ok(),
             _ => None,
         })
@@ -253,4 +257,76 @@ async fn samod_edits_a_duet_spec_and_the_server_sees_the_new_title() -> Result<(
     assert!(md.contains("Checkout v2"), "{md}");
     peer.stop().await;
     server.stop().await
+}
+
+/// Where the Node side of the interop tests lives (`npm install` there first;
+/// `cargo xtask test` does it).
+fn js_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/js")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn js_automerge_repo_and_samod_create_find_and_edit_each_others_documents_through_duet(
+) -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let js = js_dir();
+    if !js.join("node_modules/@automerge/automerge-repo").is_dir() {
+        bail!(
+            "the JS packages are not installed: run `npm install` in {} (cargo xtask test does)",
+            js.display()
+        );
+    }
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let alice = SamodPeer::connect(&server, "samod-alice").await?;
+    let d1 = alice.repo.create(plain_doc("samod")?).await?;
+    alice.until_server_has(&d1).await?;
+
+    let mut node = Command::new("node")
+        .arg(js.join("interop.mjs"))
+        .arg(server.ws_url())
+        .arg(d1.url().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("running node (is Node.js installed?)")?;
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let stdout = node.stdout.take().context("no stdout")?;
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    // JS found D1 (made by samod) and edited it; samod sees the edit live.
+    let d2_line = next_line(&mut lines).await?;
+    until_log_has(&d1, "js-edited").await?;
+    // JS created D2; samod finds it through the server, sees its content, replies.
+    let d2_url = d2_line
+        .strip_prefix("D2 automerge:")
+        .with_context(|| format!("unexpected line from node: {d2_line}"))?;
+    let d2_id: samod::DocumentId = d2_url.parse().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let d2 = alice
+        .find(&d2_id)
+        .await?
+        .context("samod could not find D2")?;
+    assert_eq!(d2.with_document(|d| log_of(d)), ["js-created"]);
+    push_log(&d2, "samod-replied")?;
+    assert_eq!(next_line(&mut lines).await?, "OK");
+    let status = tokio::task::spawn_blocking(move || node.wait()).await??;
+    assert!(status.success(), "node exited with {status}");
+
+    // Neither is a spec, so the spec list stays empty; both are stored.
+    let (_, body) = http(server.addr, "GET", "/api/specs", None).await?;
+    assert_eq!(body, "[]");
+    alice.stop().await;
+    server.stop().await
+}
+
+async fn next_line(lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> Result<String> {
+    tokio::time::timeout(DEADLINE * 3, lines.recv())
+        .await
+        .context("node printed nothing")?
+        .context("node exited early")
 }

@@ -28,10 +28,15 @@ fn main() -> Result<()> {
 
 /// Runs a command from the workspace root, failing with its name if it fails.
 fn cmd(program: &str, args: &[&str]) -> Result<()> {
+    cmd_in(&workspace_root(), program, args)
+}
+
+/// Runs a command in `dir`, failing with its name if it fails.
+fn cmd_in(dir: &std::path::Path, program: &str, args: &[&str]) -> Result<()> {
     eprintln!("==> {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
-        .current_dir(workspace_root())
+        .current_dir(dir)
         .status()
         .with_context(|| format!("could not start `{program}`"))?;
     if !status.success() {
@@ -63,8 +68,43 @@ fn ensure_wasm_target() -> Result<()> {
     Ok(())
 }
 
+/// Whether `program --version` runs.
+fn runs(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Installs Node.js (Debian packages) when missing, then the npm packages of `tests/js`
+/// (the JS automerge-repo interop test) when they are missing or older than the lock.
+fn ensure_node_packages() -> Result<()> {
+    if !runs("node") || !runs("npm") {
+        cmd("apt-get", &["update"])?;
+        cmd("apt-get", &["install", "-y", "nodejs", "npm"])
+            .context("Node.js is needed for the interop tests; install nodejs and npm")?;
+    }
+    let js = workspace_root().join("tests/js");
+    let installed = js.join("node_modules/.package-lock.json");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let stale = match (
+        modified(&installed),
+        modified(&js.join("package-lock.json")),
+    ) {
+        (Some(installed), Some(lock)) => lock > installed,
+        _ => true,
+    };
+    if stale {
+        // `npm install` with the committed lock (`npm ci` can fail on optional platform
+        // packages a registry mirror lacks).
+        cmd_in(&js, "npm", &["install", "--no-audit", "--no-fund"])?;
+    }
+    Ok(())
+}
+
 fn test() -> Result<()> {
     ensure_wasm_target()?;
+    ensure_node_packages()?;
     cmd("cargo", &["fmt", "--all", "--check"])?;
     cmd(
         "cargo",
@@ -78,7 +118,7 @@ fn test() -> Result<()> {
             "warnings",
         ],
     )?;
-    // The model must build for the browser as well as natively.
+    // The sans-IO crates must build for the browser as well as natively.
     cmd(
         "cargo",
         &[
@@ -86,6 +126,8 @@ fn test() -> Result<()> {
             "--locked",
             "-p",
             "duet-model",
+            "-p",
+            "duet-protocol",
             "--target",
             WASM_TARGET,
         ],
@@ -97,6 +139,8 @@ fn test() -> Result<()> {
             "--locked",
             "-p",
             "duet-model",
+            "-p",
+            "duet-protocol",
             "--target",
             WASM_TARGET,
             "--",

@@ -230,3 +230,37 @@ fn unknown_fields_are_skipped_and_trailing_bytes_refused() {
     trailing.push(0);
     assert_eq!(Message::decode(&trailing), Err(DecodeError::TrailingBytes));
 }
+
+#[test]
+fn a_join_as_the_js_client_encodes_it_decodes() {
+    // cbor-x (JS automerge-repo 2.x): 16-bit map headers, and an absent storage id written
+    // as CBOR `undefined`.
+    let raw = cbor(&[
+        &[0xB9, 0x00, 0x04],
+        &text("type"),
+        &text("join"),
+        &text("senderId"),
+        &text("js-a-1"),
+        &text("peerMetadata"),
+        &[0xB9, 0x00, 0x02],
+        &text("storageId"),
+        &[0xF7],
+        &text("isEphemeral"),
+        &[0xF5],
+        &[0x78, 25],
+        b"supportedProtocolVersions",
+        &[0x81],
+        &text("1"),
+    ]);
+    assert_eq!(
+        Message::decode(&raw),
+        Ok(Message::Join {
+            sender: PeerId::new("js-a-1").expect("peer id"),
+            supported_versions: vec!["1".into()],
+            metadata: Some(PeerMetadata {
+                storage_id: None,
+                is_ephemeral: true,
+            }),
+        })
+    );
+}

@@ -97,7 +97,7 @@ pub struct Client {
 
 /// Connects and completes the join/peer handshake.
 pub async fn handshake(url: &str, me: &PeerId) -> Result<(Socket, PeerId)> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
     let join = Message::Join {
         sender: me.clone(),
         supported_versions: vec!["1".into()],
