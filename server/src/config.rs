@@ -20,6 +20,9 @@ pub struct Config {
     pub peer_outbox: usize,
     /// Incremental chunks a document may accumulate before it is compacted to a snapshot.
     pub compact_after_chunks: usize,
+    /// The built browser app (`index.html`, the wasm and its glue), served at `/`. When it
+    /// has no `index.html`, `/` shows a page saying the app is not built.
+    pub frontend_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -31,6 +34,7 @@ impl Config {
             idle_unload: Duration::from_secs(30),
             peer_outbox: 1024,
             compact_after_chunks: 2000,
+            frontend_dir: None,
         }
     }
 }

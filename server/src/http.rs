@@ -73,24 +73,31 @@ impl From<DocError> for AppError {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(index))
+pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
+    let api = Router::new()
         .route("/sync", get(crate::ws::upgrade))
         .route("/api/health", get(health))
         .route("/api/specs", get(list_specs).post(create_spec))
         .route("/api/specs/{id}", get(spec_meta))
         .route("/api/specs/{id}/markdown", get(spec_markdown))
-        .fallback(not_found)
-        .with_state(state)
+        .route("/api/{*rest}", get(not_found).post(not_found))
+        .with_state(state);
+    match frontend.filter(|dir| dir.join("index.html").is_file()) {
+        // The app's files; any other path is a page of the app (client-side routes).
+        Some(dir) => api.fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
+        ),
+        None => api.route("/", get(index)).fallback(not_found),
+    }
 }
 
 async fn index() -> Html<&'static str> {
     Html(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Duet</title></head>\
-         <body><h1>Duet</h1><p>The Duet server is running. The browser app is not built yet; \
-         automerge-repo clients can sync at <code>/sync</code> and scripts can use \
-         <code>/api/specs</code>.</p></body></html>",
+         <body><h1>Duet</h1><p>The Duet server is running, but the browser app is not built: \
+         start Duet with <code>cargo xtask run</code>, which builds it. automerge-repo clients \
+         can sync at <code>/sync</code> and scripts can use <code>/api/specs</code>.</p></body></html>",
     )
 }
 

@@ -33,6 +33,7 @@ pub async fn run(
     let store = StoreHandle::spawn(storage);
     let tracker = TaskTracker::new();
     let server_peer = duet_protocol::PeerId::random("duet-server", &mut rand::rng());
+    let frontend = config.frontend_dir.clone();
     let registry = Registry::new(store, Arc::new(config), server_peer, tracker.clone());
     let cancel = CancellationToken::new();
     let state = http::AppState {
@@ -41,7 +42,7 @@ pub async fn run(
         shutdown: cancel.clone(),
         storage_id: format!("duet-{}", uuid_like(&mut rand::rng())),
     };
-    let app = http::router(state);
+    let app = http::router(state, frontend.as_deref());
     let stop = cancel.clone();
     // No Nagle: a keystroke is one small frame and must leave at once (with Nagle and
     // delayed ACKs, every other small write waits ~40 ms).

@@ -26,6 +26,9 @@ enum Command {
         /// Largest websocket message accepted, in bytes.
         #[arg(long, env = "DUET_MAX_MESSAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
         max_message_bytes: usize,
+        /// Folder of the built browser app (`cargo xtask run` builds it there).
+        #[arg(long, env = "DUET_FRONTEND", default_value = "./frontend/dist")]
+        frontend: PathBuf,
     },
 }
 
@@ -43,9 +46,17 @@ async fn main() -> anyhow::Result<()> {
             addr,
             data,
             max_message_bytes,
+            frontend,
         } => {
             let mut config = duet_server::Config::new(data);
             config.max_message_bytes = max_message_bytes;
+            if !frontend.join("index.html").is_file() {
+                tracing::warn!(
+                    "no browser app in {} (build it with `cargo xtask run`); serving the API only",
+                    frontend.display()
+                );
+            }
+            config.frontend_dir = Some(frontend);
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("binding {addr}"))?;

@@ -12,6 +12,7 @@ fn main() -> Result<()> {
         Some("test") | Some("ci") => test(),
         Some("bench") => bench(&args[1..]),
         Some("run") => run(&args[1..]),
+        Some("frontend") => build_frontend(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -19,7 +20,8 @@ fn main() -> Result<()> {
                  test    install what is missing, then run every check and test (what CI runs)\n  \
                  ci      same as test\n  \
                  bench   run the criterion benchmarks (extra args go to `cargo bench`)\n  \
-                 run     build and start Duet"
+                 run     build the browser app and start Duet\n  \
+                 frontend  build the browser app into frontend/dist"
             );
             bail!("unknown or missing command");
         }
@@ -102,6 +104,40 @@ fn ensure_node_packages() -> Result<()> {
     Ok(())
 }
 
+/// Installs Debian's Chromium when missing (Playwright's own browser download does not
+/// work everywhere; the tests use the system one).
+fn ensure_chromium() -> Result<()> {
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        return Ok(());
+    }
+    cmd("apt-get", &["update"])?;
+    cmd("apt-get", &["install", "-y", "chromium"])
+        .context("the browser tests need Debian's chromium package")
+}
+
+/// Builds the app and the server, then runs the Playwright tests in headless Chromium.
+fn browser_tests() -> Result<()> {
+    ensure_chromium()?;
+    build_frontend()?;
+    cmd(
+        "cargo",
+        &["build", "--locked", "-p", "duet-server", "--bin", "duet"],
+    )?;
+    let js = workspace_root().join("tests/js");
+    let bin = workspace_root().join("target/debug/duet");
+    eprintln!("==> npx playwright test");
+    let status = Command::new("npx")
+        .args(["playwright", "test"])
+        .current_dir(&js)
+        .env("DUET_BIN", bin)
+        .status()
+        .context("could not start npx")?;
+    if !status.success() {
+        bail!("browser tests failed ({status})");
+    }
+    Ok(())
+}
+
 fn test() -> Result<()> {
     ensure_wasm_target()?;
     ensure_node_packages()?;
@@ -141,6 +177,8 @@ fn test() -> Result<()> {
             "duet-model",
             "-p",
             "duet-protocol",
+            "-p",
+            "duet-frontend",
             "--target",
             WASM_TARGET,
             "--",
@@ -148,7 +186,16 @@ fn test() -> Result<()> {
             "warnings",
         ],
     )?;
-    cargo_test(&["test", "--workspace", "--locked"])?;
+    // The app has no native tests (its checks are clippy above and the browser tests);
+    // building Leptos natively for nothing would cost minutes.
+    cargo_test(&[
+        "test",
+        "--workspace",
+        "--locked",
+        "--exclude",
+        "duet-frontend",
+    ])?;
+    browser_tests()?;
     eprintln!("==> all checks passed");
     Ok(())
 }
@@ -199,7 +246,91 @@ fn bench(extra: &[String]) -> Result<()> {
     cmd("cargo", &args)
 }
 
+/// The `wasm-bindgen` version in Cargo.lock: the CLI must be exactly this version.
+fn locked_wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = "))
+            {
+                return Ok(v.trim_matches('"').to_owned());
+            }
+        }
+    }
+    bail!("wasm-bindgen is not in Cargo.lock")
+}
+
+/// Installs `wasm-bindgen-cli` at the locked version when missing or different.
+fn ensure_wasm_bindgen() -> Result<()> {
+    let want = locked_wasm_bindgen_version()?;
+    let have = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if have.as_deref() != Some(&format!("wasm-bindgen {want}")) {
+        // Not `--locked`: the CLI's own lock pins versions that no longer build.
+        cmd(
+            "cargo",
+            &["install", "wasm-bindgen-cli", "--version", &want, "--force"],
+        )?;
+    }
+    Ok(())
+}
+
+/// Builds the browser app into `frontend/dist`: the wasm (release), its JS glue from
+/// `wasm-bindgen`, and the static files.
+fn build_frontend() -> Result<()> {
+    ensure_wasm_target()?;
+    ensure_wasm_bindgen()?;
+    cmd(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "--profile",
+            "wasm-release",
+            "-p",
+            "duet-frontend",
+            "--target",
+            WASM_TARGET,
+        ],
+    )?;
+    let root = workspace_root();
+    let dist = root.join("frontend/dist");
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist)?;
+    }
+    std::fs::create_dir_all(&dist)?;
+    let wasm = root.join("target/wasm32-unknown-unknown/wasm-release/duet_frontend.wasm");
+    cmd(
+        "wasm-bindgen",
+        &[
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-dir",
+            &dist.to_string_lossy(),
+            &wasm.to_string_lossy(),
+        ],
+    )?;
+    for entry in std::fs::read_dir(root.join("frontend/static"))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), dist.join(entry.file_name()))?;
+    }
+    let size = std::fs::metadata(dist.join("duet_frontend_bg.wasm"))?.len();
+    eprintln!(
+        "==> frontend built in frontend/dist ({} KiB of wasm)",
+        size / 1024
+    );
+    Ok(())
+}
+
 fn run(extra: &[String]) -> Result<()> {
+    build_frontend()?;
     let mut args = vec![
         "run",
         "--release",

@@ -1,0 +1,30 @@
+// The spec list page: shows specs created anywhere, creates new ones, reads non-ASCII titles.
+import { test, expect } from "./fixtures.mjs"
+
+test("the list shows a spec created over REST with its title and author", async ({ page, duet }) => {
+  const res = await fetch(`${duet.url}/api/specs`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ title: "Export to CSV" }),
+  })
+  expect(res.status).toBe(201)
+  await page.goto(duet.url)
+  const row = page.locator("li.spec", { hasText: "Export to CSV" })
+  await expect(row).toBeVisible()
+  await expect(row.locator(".authors")).toHaveText("duet-server")
+})
+
+test("creating a spec from the page adds it to the list and to the server", async ({ page, duet }) => {
+  await page.goto(duet.url)
+  await page.getByLabel("Title of the new spec").fill("Offline mode 🛫 離線")
+  await page.getByRole("button", { name: "New spec" }).click()
+  await expect(page.locator("li.spec", { hasText: "Offline mode 🛫 離線" })).toBeVisible()
+  await expect(page.getByLabel("Title of the new spec")).toHaveValue("")
+  const specs = await (await fetch(`${duet.url}/api/specs`)).json()
+  expect(specs.map(s => s.title)).toContain("Offline mode 🛫 離線")
+})
+
+test("an unknown page path still loads the app", async ({ page, duet }) => {
+  await page.goto(`${duet.url}/specs/not-a-page-yet`)
+  await expect(page.getByRole("heading", { name: "Specs" })).toBeVisible()
+})

@@ -1,0 +1,29 @@
+// Playwright settings for Duet's browser tests: Debian's headless Chromium, one worker per spec file.
+import { defineConfig } from "@playwright/test"
+
+export default defineConfig({
+  testDir: "./browser",
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  fullyParallel: false,
+  workers: 1,
+  reporter: [["list"]],
+  use: {
+    browserName: "chromium",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+    screenshot: "only-on-failure",
+    trace: "off",
+  },
+  outputDir: "./test-results",
+})
