@@ -294,3 +294,79 @@ async fn an_author_hears_its_change_acknowledged_even_when_its_next_reply_arrive
     }
     server.stop().await
 }
+
+/// The browser's session logic (`duet-sync`) over a real websocket: two sessions on one
+/// spec; an edit is acknowledged only once the server holds it, and reaches the other.
+#[tokio::test]
+async fn duet_sync_sessions_exchange_edits_and_see_them_acknowledged() -> anyhow::Result<()> {
+    use duet_protocol::{Message, PeerId};
+    use duet_sync::{Event, Session};
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as Frame;
+
+    struct Tab {
+        ws: common::Socket,
+        session: Session,
+        doc: AutoCommit,
+    }
+    impl Tab {
+        async fn open(
+            url: &str,
+            name: &str,
+            id: DocumentId,
+            doc: AutoCommit,
+        ) -> anyhow::Result<Tab> {
+            let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+            let (session, join) = Session::new(PeerId::new(name)?);
+            let mut tab = Tab { ws, session, doc };
+            tab.send(join).await?;
+            tab.until(|t| t.session.is_ready()).await?;
+            let first = tab.session.open(id, &mut tab.doc);
+            if let Some(m) = first {
+                tab.send(m).await?;
+            }
+            Ok(tab)
+        }
+        async fn send(&mut self, m: Message) -> anyhow::Result<()> {
+            Ok(self.ws.send(Frame::Binary(m.encode().into())).await?)
+        }
+        async fn until(&mut self, mut done: impl FnMut(&mut Tab) -> bool) -> anyhow::Result<()> {
+            while !done(self) {
+                let m = common::next_message(&mut self.ws).await?;
+                let doc = Session::document_of(&m).map(|_| &mut self.doc);
+                let (event, replies) = self.session.receive(m, doc)?;
+                anyhow::ensure!(!matches!(event, Event::Unavailable(_)), "unavailable");
+                for r in replies {
+                    self.send(r).await?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let url = server.ws_url();
+    let (id, doc) = new_doc();
+    let mut a = Tab::open(&url, "tab-a", id, doc).await?;
+    a.until(|t| t.session.acknowledged(id, &mut t.doc)).await?;
+    let mut b = Tab::open(&url, "tab-b", id, AutoCommit::new()).await?;
+    let want = a.doc.get_heads();
+    b.until(|t| t.doc.get_heads() == want).await?;
+
+    let mut spec = Spec::from_doc(std::mem::take(&mut b.doc), common::author("eng", 2))?;
+    spec.splice(&TextField::Problem, 0, 0, "Säve 💾 保存", NOW)?;
+    b.doc = spec.into_doc();
+    assert!(!b.session.acknowledged(id, &mut b.doc));
+    let offer = b
+        .session
+        .local_change(id, &mut b.doc)
+        .expect("something to send");
+    b.send(offer).await?;
+    b.until(|t| t.session.acknowledged(id, &mut t.doc)).await?;
+    let want = b.doc.get_heads();
+    a.until(|t| t.doc.get_heads() == want).await?;
+    let view = Spec::from_doc(a.doc.clone(), common::author("pm", 1))?.view();
+    assert_eq!(view.problem, "Säve 💾 保存");
+    server.stop().await
+}

@@ -1,0 +1,232 @@
+//! duet-sync: one client's automerge-repo session over one connection — handshake, a sync state per document, acknowledgements. Sans-IO: bytes in, messages out.
+//!
+//! The caller owns the sockets and the documents. A [`Session`] is made per connection
+//! (a reconnect makes a new one, as the sync protocol requires fresh sync states), turns
+//! incoming [`Message`]s into [`Event`]s, and produces the messages to send.
+
+use std::collections::HashMap;
+
+use duet_model::automerge::sync::{self, SyncDoc};
+use duet_model::automerge::{AutoCommit, ChangeHash};
+use duet_protocol::{DocumentId, Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
+
+/// Why the session cannot go on; the connection should be closed and remade.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("the server refused the session: {0}")]
+    Refused(String),
+    #[error("the server selected protocol version {0:?}, which this client does not speak")]
+    Version(String),
+    #[error("a message arrived before the handshake completed: {0}")]
+    TooEarly(&'static str),
+    #[error("the server sent a sync message this client cannot apply: {0}")]
+    BadSync(String),
+}
+
+/// What an incoming message means to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The handshake completed: documents can be opened now.
+    Ready,
+    /// Changes were applied to `document` (the caller re-renders it).
+    Changed(DocumentId),
+    /// A sync message that brought nothing new (still worth checking `acknowledged`).
+    Synced(DocumentId),
+    /// Neither the server nor any peer has `document`.
+    Unavailable(DocumentId),
+    /// Presence or other passing data from another peer.
+    Ephemeral {
+        document: DocumentId,
+        sender: PeerId,
+        session: String,
+        count: u64,
+        data: Vec<u8>,
+    },
+    /// Something this client does not act on.
+    Ignored,
+}
+
+/// One connection's session.
+#[derive(Debug)]
+pub struct Session {
+    me: PeerId,
+    server: Option<PeerId>,
+    states: HashMap<DocumentId, sync::State>,
+    ephemeral_count: u64,
+}
+
+impl Session {
+    /// A session for peer `me`, and the `join` message to send first.
+    pub fn new(me: PeerId) -> (Session, Message) {
+        let join = Message::Join {
+            sender: me.clone(),
+            supported_versions: vec![PROTOCOL_VERSION.into()],
+            metadata: Some(PeerMetadata {
+                storage_id: None,
+                is_ephemeral: true,
+            }),
+        };
+        let session = Session {
+            me,
+            server: None,
+            states: HashMap::new(),
+            ephemeral_count: 0,
+        };
+        (session, join)
+    }
+
+    /// Whether the handshake has completed.
+    pub fn is_ready(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// Starts syncing `document`: a `request` if `doc` is empty (asking the server for it),
+    /// else a `sync` offering what `doc` has.
+    pub fn open(&mut self, document: DocumentId, doc: &mut AutoCommit) -> Option<Message> {
+        self.states.entry(document).or_default();
+        let request = doc.get_heads().is_empty();
+        self.outgoing(document, doc, request)
+    }
+
+    /// Stops syncing `document` on this connection.
+    pub fn close(&mut self, document: DocumentId) {
+        self.states.remove(&document);
+    }
+
+    /// The message carrying `doc`'s local changes to the server, if there is anything to say.
+    pub fn local_change(&mut self, document: DocumentId, doc: &mut AutoCommit) -> Option<Message> {
+        self.outgoing(document, doc, false)
+    }
+
+    /// The document an incoming message is about, so the caller can pass it to `receive`.
+    pub fn document_of(message: &Message) -> Option<DocumentId> {
+        match message {
+            Message::Sync { document, .. }
+            | Message::Request { document, .. }
+            | Message::DocUnavailable { document, .. }
+            | Message::Ephemeral { document, .. } => Some(*document),
+            _ => None,
+        }
+    }
+
+    /// Handles one incoming message; `doc` is the document it is about (see `document_of`),
+    /// or `None` if this client has not opened it. Returns what happened and the replies to
+    /// send, in order.
+    pub fn receive(
+        &mut self,
+        message: Message,
+        doc: Option<&mut AutoCommit>,
+    ) -> Result<(Event, Vec<Message>), SessionError> {
+        match message {
+            Message::Peer {
+                sender,
+                selected_version,
+                ..
+            } => {
+                if selected_version != PROTOCOL_VERSION {
+                    return Err(SessionError::Version(selected_version));
+                }
+                self.server = Some(sender);
+                Ok((Event::Ready, Vec::new()))
+            }
+            Message::Error { message, .. } => Err(SessionError::Refused(message)),
+            Message::Sync { document, data, .. } | Message::Request { document, data, .. } => {
+                if self.server.is_none() {
+                    return Err(SessionError::TooEarly("sync"));
+                }
+                let (Some(state), Some(doc)) = (self.states.get_mut(&document), doc) else {
+                    return Ok((Event::Ignored, Vec::new()));
+                };
+                let msg = sync::Message::decode(&data)
+                    .map_err(|e| SessionError::BadSync(e.to_string()))?;
+                let before = doc.get_heads();
+                doc.sync()
+                    .receive_sync_message(state, msg)
+                    .map_err(|e| SessionError::BadSync(e.to_string()))?;
+                let event = if doc.get_heads() == before {
+                    Event::Synced(document)
+                } else {
+                    Event::Changed(document)
+                };
+                let reply = self.outgoing(document, doc, false);
+                Ok((event, reply.into_iter().collect()))
+            }
+            Message::DocUnavailable { document, .. } => {
+                Ok((Event::Unavailable(document), Vec::new()))
+            }
+            Message::Ephemeral {
+                sender,
+                session,
+                count,
+                document,
+                data,
+                ..
+            } => Ok((
+                Event::Ephemeral {
+                    document,
+                    sender,
+                    session,
+                    count,
+                    data,
+                },
+                Vec::new(),
+            )),
+            Message::Join { .. } => Err(SessionError::TooEarly("join")),
+            Message::Leave { .. } | Message::Ignored { .. } => Ok((Event::Ignored, Vec::new())),
+        }
+    }
+
+    /// An ephemeral message (presence) for the document's other peers; `session` names this
+    /// tab so receivers can tell tabs of one person apart.
+    pub fn ephemeral(
+        &mut self,
+        document: DocumentId,
+        session: &str,
+        data: Vec<u8>,
+    ) -> Option<Message> {
+        let server = self.server.clone()?;
+        self.ephemeral_count += 1;
+        Some(Message::Ephemeral {
+            sender: self.me.clone(),
+            target: server,
+            count: self.ephemeral_count,
+            session: session.to_owned(),
+            document,
+            data,
+        })
+    }
+
+    /// Whether the server has shown it holds every change of `doc` (the server acknowledges
+    /// only after its fsync, so this means "saved on the server").
+    pub fn acknowledged(&self, document: DocumentId, doc: &mut AutoCommit) -> bool {
+        let Some(state) = self.states.get(&document) else {
+            return false;
+        };
+        let Some(theirs) = &state.their_heads else {
+            return false;
+        };
+        let mut ours: Vec<ChangeHash> = doc.get_heads();
+        ours.retain(|h| !theirs.contains(h));
+        // Every local head is among the server's heads, or an ancestor of them that the
+        // sync state already counts as shared.
+        ours.iter().all(|h| state.shared_heads.contains(h))
+    }
+
+    fn outgoing(
+        &mut self,
+        document: DocumentId,
+        doc: &mut AutoCommit,
+        request: bool,
+    ) -> Option<Message> {
+        let server = self.server.clone()?;
+        let state = self.states.get_mut(&document)?;
+        let msg = doc.sync().generate_sync_message(state)?;
+        Some(Message::sync_or_request(
+            request,
+            self.me.clone(),
+            server,
+            document,
+            msg.encode(),
+        ))
+    }
+}
