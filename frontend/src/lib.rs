@@ -2,17 +2,31 @@
 
 mod api;
 mod list;
+mod net;
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 pub use duet_model;
 
+/// This tab's peer id: random per page load.
+fn tab_peer_id() -> duet_protocol::PeerId {
+    let n = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+    duet_protocol::PeerId::new(&format!("browser-{n:08x}")).unwrap_or_else(|_| {
+        duet_protocol::PeerId::new("browser").expect("a valid constant peer id")
+    })
+}
+
 #[component]
 fn App() -> impl IntoView {
+    let (connection, status) = net::Connection::start(tab_peer_id());
+    // Pages reach the connection through the context (the editor syncs its spec on it).
+    provide_context(StoredValue::new_local(connection));
     view! {
         <nav class="top">
             <a class="brand" href="/">"Duet"</a>
+            <span class="spacer"></span>
+            <net::ConnectionStatus status=status />
         </nav>
         <list::SpecList />
     }

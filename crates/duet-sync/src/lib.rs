@@ -230,3 +230,30 @@ impl Session {
         ))
     }
 }
+
+const FIRST_DELAY_MS: f64 = 500.0;
+const MAX_DELAY_MS: f64 = 30_000.0;
+
+/// The delay before reconnect attempt `attempt` (1-based), given a `random` number in
+/// [0, 1): doubling from 0.5 s up to 30 s, drawn from the upper half of that ceiling so
+/// many clients coming back together do not all return in the same instant.
+pub fn backoff_ms(attempt: u32, random: f64) -> u32 {
+    let doublings = attempt.saturating_sub(1).min(16) as i32;
+    let ceiling = (FIRST_DELAY_MS * 2f64.powi(doublings)).min(MAX_DELAY_MS);
+    (ceiling * (0.5 + 0.5 * random.clamp(0.0, 1.0))) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_doubles_from_half_a_second_to_thirty_with_jitter_in_the_upper_half() {
+        assert_eq!(backoff_ms(1, 1.0), 500);
+        assert_eq!(backoff_ms(1, 0.0), 250);
+        assert_eq!(backoff_ms(2, 1.0), 1000);
+        assert_eq!(backoff_ms(7, 1.0), 30_000);
+        assert_eq!(backoff_ms(100, 0.0), 15_000);
+        assert_eq!(backoff_ms(0, 2.0), 500);
+    }
+}

@@ -8,12 +8,12 @@ import { createInterface } from "node:readline"
 
 const root = resolve(import.meta.dirname, "../../..")
 
-async function startDuet() {
+/// Starts `duet serve` on `addr` (port 0: any free port) with its data in `data`.
+async function spawnDuet(addr, data) {
   const bin = process.env.DUET_BIN ?? join(root, "target/debug/duet")
-  const data = mkdtempSync(join(tmpdir(), "duet-browser-"))
   const child = spawn(
     bin,
-    ["serve", "--addr", "127.0.0.1:0", "--data", data, "--frontend", join(root, "frontend/dist")],
+    ["serve", "--addr", addr, "--data", data, "--frontend", join(root, "frontend/dist")],
     { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, RUST_LOG: "warn" } },
   )
   const line = await new Promise((ok, fail) => {
@@ -23,11 +23,28 @@ async function startDuet() {
   })
   const url = line.match(/http:\/\/\S+/)?.[0]
   if (!url) throw new Error(`duet printed no address: ${line}`)
+  const stop = async () => {
+    if (child.exitCode !== null) return
+    child.kill("SIGTERM")
+    await new Promise(ok => child.once("exit", ok))
+  }
+  return { url, stop }
+}
+
+async function startDuet() {
+  const data = mkdtempSync(join(tmpdir(), "duet-browser-"))
+  let server = await spawnDuet("127.0.0.1:0", data)
+  const url = server.url
   return {
     url,
+    /// Stops the server (SIGTERM), runs `meanwhile`, starts it again on the same port and data.
+    async restart(meanwhile = async () => {}) {
+      await server.stop()
+      await meanwhile()
+      server = await spawnDuet(new URL(url).host, data)
+    },
     async stop() {
-      child.kill("SIGTERM")
-      await new Promise(ok => child.once("exit", ok))
+      await server.stop()
       rmSync(data, { recursive: true, force: true })
     },
   }
@@ -42,10 +59,13 @@ export const test = base.extend({
     },
     { scope: "worker" },
   ],
+  // Console errors a test expects (e.g. the failed reconnects while the server is down).
+  allowedConsoleErrors: [[], { option: true }],
   // Every page fails its test on a console error or an uncaught exception.
-  page: async ({ page }, use) => {
+  page: async ({ page, allowedConsoleErrors }, use) => {
     const problems = []
-    page.on("console", m => m.type() === "error" && problems.push(m.text()))
+    const allowed = text => allowedConsoleErrors.some(re => re.test(text))
+    page.on("console", m => m.type() === "error" && !allowed(m.text()) && problems.push(m.text()))
     page.on("pageerror", e => problems.push(String(e)))
     await use(page)
     expect(problems, "errors in the browser console").toEqual([])
