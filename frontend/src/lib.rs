@@ -3,8 +3,11 @@
 mod api;
 mod list;
 mod net;
+mod spec;
 
 use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 pub use duet_model;
@@ -28,7 +31,12 @@ fn App() -> impl IntoView {
             <span class="spacer"></span>
             <net::ConnectionStatus status=status />
         </nav>
-        <list::SpecList />
+        <Router>
+            <Routes fallback=|| view! { <main class="list"><p>"There is no such page."</p></main> }>
+                <Route path=path!("/") view=list::SpecList />
+                <Route path=path!("/specs/:id") view=spec::SpecPage />
+            </Routes>
+        </Router>
     }
 }
 

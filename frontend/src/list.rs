@@ -76,7 +76,7 @@ fn SpecRows(specs: Vec<SpecSummary>) -> impl IntoView {
                 let authors = spec.authors.join(", ");
                 view! {
                     <li class="spec" data-id=spec.id.clone()>
-                        <a class="spec-title" href=format!("/api/specs/{}/markdown", spec.id)>{title}</a>
+                        <a class="spec-title" href=format!("/specs/{}", spec.id)>{title}</a>
                         <span class="spec-meta">
                             "Updated " <time>{when(spec.updated_at)}</time>
                             {(!authors.is_empty()).then(|| view! { " · by " <span class="authors">{authors}</span> })}

@@ -1,10 +1,12 @@
 //! The connection to the server: one websocket at a time, reconnecting with exponential backoff and jitter, reacting to the browser's offline/online events; its state is a signal.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use duet_protocol::{Message, PeerId};
+use duet_model::automerge::AutoCommit;
+use duet_protocol::{DocumentId, Message, PeerId};
 use duet_sync::{backoff_ms, Event, Session};
 use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
@@ -25,8 +27,28 @@ pub enum Status {
     Offline,
 }
 
+/// What the page knows about an open document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocState {
+    /// Asked for, nothing received yet.
+    Loading,
+    /// Received (and kept in sync while connected).
+    Ready,
+    /// The server does not have it.
+    Unavailable,
+}
+
+/// An open document: its replica, and signals the page renders from.
+struct OpenDoc {
+    doc: AutoCommit,
+    /// Bumped on every change applied, so views re-read the document.
+    version: RwSignal<u64>,
+    state: RwSignal<DocState>,
+}
+
 struct Inner {
     url: String,
+    docs: HashMap<DocumentId, OpenDoc>,
     me: PeerId,
     ws: Option<WebSocket>,
     session: Option<Session>,
@@ -51,6 +73,7 @@ impl Connection {
         let conn = Connection {
             inner: Rc::new(RefCell::new(Inner {
                 url,
+                docs: HashMap::new(),
                 me,
                 ws: None,
                 session: None,
@@ -123,22 +146,36 @@ impl Connection {
         };
         let result = {
             let mut inner = self.inner.borrow_mut();
-            let Some(session) = inner.session.as_mut() else {
+            let Inner { session, docs, .. } = &mut *inner;
+            let Some(session) = session.as_mut() else {
                 return;
             };
-            session.receive(message, None)
+            let doc = Session::document_of(&message)
+                .and_then(|id| docs.get_mut(&id))
+                .map(|open| &mut open.doc);
+            session.receive(message, doc)
         };
         match result {
-            Ok((Event::Ready, replies)) => {
+            Ok((Event::Ready, _)) => {
                 let mut inner = self.inner.borrow_mut();
                 inner.attempt = 0;
                 inner.status.set(Status::Live);
+                // A new connection syncs every open document afresh.
+                let Inner { session, docs, .. } = &mut *inner;
+                let opens: Vec<Message> = match session.as_mut() {
+                    Some(session) => docs
+                        .iter_mut()
+                        .filter_map(|(id, open)| session.open(*id, &mut open.doc))
+                        .collect(),
+                    None => Vec::new(),
+                };
                 drop(inner);
-                for r in replies {
-                    let _ = self.send(&r);
+                for m in opens {
+                    let _ = self.send(&m);
                 }
             }
-            Ok((_, replies)) => {
+            Ok((event, replies)) => {
+                self.note(&event);
                 for r in replies {
                     let _ = self.send(&r);
                 }
@@ -148,6 +185,56 @@ impl Connection {
                 self.retry_later();
             }
         }
+    }
+
+    /// Updates the signals of the document an event is about.
+    fn note(&self, event: &Event) {
+        let mut inner = self.inner.borrow_mut();
+        let (id, unavailable) = match event {
+            Event::Changed(id) | Event::Synced(id) => (id, false),
+            Event::Unavailable(id) => (id, true),
+            _ => return,
+        };
+        let Some(open) = inner.docs.get_mut(id) else {
+            return;
+        };
+        if unavailable {
+            open.state.set(DocState::Unavailable);
+            return;
+        }
+        if matches!(event, Event::Changed(_)) {
+            open.version.update(|v| *v += 1);
+        }
+        if open.state.get_untracked() != DocState::Ready && !open.doc.get_heads().is_empty() {
+            open.state.set(DocState::Ready);
+        }
+    }
+
+    /// Opens `id` (asking the server for it) and returns the signals to render it from.
+    pub fn open(&self, id: DocumentId) -> (RwSignal<u64>, RwSignal<DocState>) {
+        let mut inner = self.inner.borrow_mut();
+        if let Some(open) = inner.docs.get(&id) {
+            return (open.version, open.state);
+        }
+        let fresh = OpenDoc {
+            doc: AutoCommit::new(),
+            version: RwSignal::new(0),
+            state: RwSignal::new(DocState::Loading),
+        };
+        let signals = (fresh.version, fresh.state);
+        let Inner { session, docs, .. } = &mut *inner;
+        let open = docs.entry(id).or_insert(fresh);
+        let first = session.as_mut().and_then(|s| s.open(id, &mut open.doc));
+        drop(inner);
+        if let Some(m) = first {
+            let _ = self.send(&m);
+        }
+        signals
+    }
+
+    /// Reads the replica of an open document.
+    pub fn read<R>(&self, id: DocumentId, f: impl FnOnce(&AutoCommit) -> R) -> Option<R> {
+        self.inner.borrow().docs.get(&id).map(|open| f(&open.doc))
     }
 
     /// The socket closed (server gone, network lost, refused).

@@ -24,7 +24,9 @@ test("creating a spec from the page adds it to the list and to the server", asyn
   expect(specs.map(s => s.title)).toContain("Offline mode 🛫 離線")
 })
 
-test("an unknown page path still loads the app", async ({ page, duet }) => {
-  await page.goto(`${duet.url}/specs/not-a-page-yet`)
-  await expect(page.getByRole("heading", { name: "Specs" })).toBeVisible()
+test("unknown paths load the app and say there is no such page", async ({ page, duet }) => {
+  await page.goto(`${duet.url}/no/such/page`)
+  await expect(page.getByText("There is no such page.")).toBeVisible()
+  await page.goto(`${duet.url}/specs/not-an-id`)
+  await expect(page.getByRole("alert")).toHaveText("This is not a link to a spec.")
 })

@@ -1,0 +1,40 @@
+// The spec page: opened from the list, kept live over the connection while another automerge-repo client edits.
+import { test, expect } from "./fixtures.mjs"
+import { Repo, splice } from "@automerge/automerge-repo"
+import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
+
+async function createSpec(duet, title) {
+  const res = await fetch(`${duet.url}/api/specs`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ title }),
+  })
+  expect(res.status).toBe(201)
+  return res.json()
+}
+
+test("a spec opened from the list shows its title and follows a remote edit live", async ({ page, duet }) => {
+  const spec = await createSpec(duet, "Checkout")
+  await page.goto(duet.url)
+  await page.getByRole("link", { name: "Checkout" }).click()
+  await expect(page).toHaveURL(new RegExp(`/specs/${spec.id}$`))
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Checkout")
+
+  // Another peer (JS automerge-repo) edits the title through the server.
+  const repo = new Repo({ network: [new WebSocketClientAdapter(duet.url.replace("http", "ws") + "/sync")] })
+  try {
+    const handle = await repo.find(spec.url)
+    handle.change(d => {
+      splice(d, ["title"], 8, 0, " — 結帳 ✓")
+    })
+    await expect(page.getByRole("heading", { level: 1 })).toHaveText("Checkout — 結帳 ✓")
+  } finally {
+    await repo.shutdown()
+  }
+})
+
+test("a spec the server does not have says so", async ({ page, duet }) => {
+  // A well-formed id nobody created (bs58check of 16 zero bytes).
+  await page.goto(`${duet.url}/specs/11111111111111114Ki9Gx`)
+  await expect(page.getByRole("alert")).toHaveText("There is no such spec on the server.")
+})
