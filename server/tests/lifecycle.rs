@@ -29,11 +29,7 @@ fn new_doc(seed: u64) -> (DocumentId, AutoCommit) {
 /// A's and B's clients, both synced on one new spec.
 async fn pair(server: &Server, seed: u64) -> Result<(Client, Client)> {
     let (id, doc) = new_doc(seed);
-    let mut a = Client::open(&server.ws_url(), "pm", seed, id, doc).await?;
-    a.until_acked().await?;
-    let mut b = Client::join_empty(&server.ws_url(), "eng", seed + 1, id).await?;
-    b.until_heads(&a.heads()).await?;
-    Ok((a, b))
+    common::synced_pair(server, id, doc, seed).await
 }
 
 #[tokio::test]

@@ -27,12 +27,8 @@ async fn two_clients_co_edit_one_spec_and_a_late_joiner_catches_up() -> anyhow::
     let server = Server::start(dir.path()).await?;
     let url = server.ws_url();
     let (doc_id, doc) = new_doc();
-    // A creates the spec by pushing it, as automerge-repo clients do.
-    let mut a = Client::open(&url, "pm", 1, doc_id, doc).await?;
-    a.until_acked().await?;
-    let mut b = Client::join_empty(&url, "eng", 2, doc_id).await?;
-    let a_heads = a.heads();
-    b.until_heads(&a_heads).await?;
+    // A creates the spec by pushing it, as automerge-repo clients do; B catches up.
+    let (mut a, mut b) = common::synced_pair(&server, doc_id, doc, 1).await?;
 
     // Concurrent edits on both sides.
     let story = ItemId::parse("s1")?;
@@ -244,12 +240,8 @@ async fn an_author_hears_its_change_acknowledged_even_when_its_next_reply_arrive
 
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path()).await?;
-    let url = server.ws_url();
     let (doc_id, doc) = new_doc();
-    let mut a = Client::open(&url, "pm", 1, doc_id, doc).await?;
-    a.until_acked().await?;
-    let mut b = Client::join_empty(&url, "eng", 2, doc_id).await?;
-    b.until_heads(&a.heads()).await?;
+    let (mut a, mut b) = common::synced_pair(&server, doc_id, doc, 1).await?;
     let synced = |c: &mut Client| {
         let mut ours = c.heads();
         ours.sort();

@@ -154,42 +154,23 @@ fn test() -> Result<()> {
             "warnings",
         ],
     )?;
-    // The sans-IO crates must build for the browser as well as natively.
-    cmd(
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "-p",
-            "duet-model",
-            "-p",
-            "duet-protocol",
-            "-p",
-            "duet-sync",
-            "--target",
-            WASM_TARGET,
-        ],
-    )?;
-    cmd(
-        "cargo",
-        &[
-            "clippy",
-            "--locked",
-            "-p",
-            "duet-model",
-            "-p",
-            "duet-protocol",
-            "-p",
-            "duet-sync",
-            "-p",
-            "duet-frontend",
-            "--target",
-            WASM_TARGET,
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
+    // The sans-IO crates must build for the browser as well as natively; the app is
+    // checked for the browser too (its release build comes with the browser tests).
+    const SANS_IO: [&str; 6] = ["-p", "duet-model", "-p", "duet-protocol", "-p", "duet-sync"];
+    let mut build = vec!["build", "--locked", "--target", WASM_TARGET];
+    build.extend(SANS_IO);
+    cmd("cargo", &build)?;
+    let mut clippy = vec![
+        "clippy",
+        "--locked",
+        "--target",
+        WASM_TARGET,
+        "-p",
+        "duet-frontend",
+    ];
+    clippy.extend(SANS_IO);
+    clippy.extend(["--", "-D", "warnings"]);
+    cmd("cargo", &clippy)?;
     // The app has no native tests (its checks are clippy above and the browser tests);
     // building Leptos natively for nothing would cost minutes.
     cargo_test(&[

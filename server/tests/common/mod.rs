@@ -307,3 +307,19 @@ pub async fn http(
         .ok_or_else(|| anyhow!("no status in {head}"))?;
     Ok((status, body.to_owned()))
 }
+
+/// "pm" creates the document on the server from `doc`; "eng" joins with nothing and
+/// catches up. Both clients are returned in sync.
+pub async fn synced_pair(
+    server: &Server,
+    id: DocumentId,
+    doc: AutoCommit,
+    seed: u64,
+) -> Result<(Client, Client)> {
+    let mut a = Client::open(&server.ws_url(), "pm", seed, id, doc).await?;
+    a.until_acked().await?;
+    let mut b = Client::join_empty(&server.ws_url(), "eng", seed + 1, id).await?;
+    let heads = a.heads();
+    b.until_heads(&heads).await?;
+    Ok((a, b))
+}
