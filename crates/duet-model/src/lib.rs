@@ -3,6 +3,7 @@
 //! Nothing here touches sockets, files or clocks: time and randomness are passed in, so the
 //! same code runs in the server, in the browser (wasm32) and in tests.
 
+mod caret;
 pub mod chunks;
 mod edit;
 mod error;
@@ -15,6 +16,7 @@ mod spec;
 mod view;
 
 pub use automerge;
+pub use caret::{caret_at, caret_position, input_splice, Caret, InputSplice};
 pub use edit::{AnchorSpan, NewConstraint, NewDecision, NewStory};
 pub use error::{EditError, IdError, ImportError, LoadError};
 pub use ids::{Author, ItemId, UnixMillis, UserId};
