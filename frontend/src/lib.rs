@@ -1,9 +1,11 @@
 //! The Duet browser app: a Leptos client-side app compiled to wasm32 and served by `duet serve`.
 
 mod api;
+mod editor;
 mod list;
+mod me;
 mod net;
-mod spec;
+mod text;
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -22,7 +24,17 @@ fn tab_peer_id() -> duet_protocol::PeerId {
 
 #[component]
 fn App() -> impl IntoView {
-    let (connection, status) = net::Connection::start(tab_peer_id());
+    // The first visit asks for a name; after that the app starts at once.
+    let (person, set_person) = signal(me::remembered());
+    move || match person.get() {
+        None => view! { <me::NamePrompt on_done=set_person /> }.into_any(),
+        Some(me) => view! { <Shell me=me /> }.into_any(),
+    }
+}
+
+#[component]
+fn Shell(me: me::Me) -> impl IntoView {
+    let (connection, status) = net::Connection::start(tab_peer_id(), me);
     // Pages reach the connection through the context (the editor syncs its spec on it).
     provide_context(StoredValue::new_local(connection));
     view! {
@@ -34,7 +46,7 @@ fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <main class="list"><p>"There is no such page."</p></main> }>
                 <Route path=path!("/") view=list::SpecList />
-                <Route path=path!("/specs/:id") view=spec::SpecPage />
+                <Route path=path!("/specs/:id") view=editor::EditorPage />
             </Routes>
         </Router>
     }

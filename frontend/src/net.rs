@@ -6,12 +6,15 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use duet_model::automerge::AutoCommit;
+use duet_model::{Author, EditError, Spec, UnixMillis};
 use duet_protocol::{DocumentId, Message, PeerId};
-use duet_sync::{backoff_ms, Event, Session};
+use duet_sync::{backoff_ms, Event, Presence, Roster, Session, HEARTBEAT_MS};
 use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, MessageEvent, WebSocket};
+
+use crate::me::Me;
 
 /// What the page shows about the connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,12 +47,32 @@ struct OpenDoc {
     /// Bumped on every change applied, so views re-read the document.
     version: RwSignal<u64>,
     state: RwSignal<DocState>,
+    /// Everyone else here, as their pages announce themselves.
+    roster: Roster,
+    people: RwSignal<Vec<Presence>>,
+    /// What this tab announces while the page is open (`None`: not announcing).
+    mine: Option<Presence>,
+}
+
+/// The signals a page renders an open document from.
+#[derive(Clone, Copy)]
+pub struct DocSignals {
+    pub version: RwSignal<u64>,
+    pub state: RwSignal<DocState>,
+    pub people: RwSignal<Vec<Presence>>,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
 }
 
 struct Inner {
     url: String,
     docs: HashMap<DocumentId, OpenDoc>,
     me: PeerId,
+    /// Who types here, and the author (actor) of this tab's changes.
+    person: Me,
+    author: Author,
     ws: Option<WebSocket>,
     session: Option<Session>,
     attempt: u32,
@@ -67,7 +90,7 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `/sync` of the page's own origin and keeps connected.
-    pub fn start(me: PeerId) -> (Connection, ReadSignal<Status>) {
+    pub fn start(me: PeerId, person: Me) -> (Connection, ReadSignal<Status>) {
         let (status, set_status) = signal(Status::Connecting);
         let url = sync_url();
         let conn = Connection {
@@ -75,6 +98,8 @@ impl Connection {
                 url,
                 docs: HashMap::new(),
                 me,
+                author: person.author(),
+                person,
                 ws: None,
                 session: None,
                 attempt: 0,
@@ -84,6 +109,7 @@ impl Connection {
             })),
         };
         conn.watch_network();
+        conn.heartbeat();
         conn.connect();
         (conn, status)
     }
@@ -161,14 +187,17 @@ impl Connection {
                 inner.attempt = 0;
                 inner.status.set(Status::Live);
                 // A new connection syncs every open document afresh.
+                let tab = inner_tab(&inner.me);
                 let Inner { session, docs, .. } = &mut *inner;
-                let opens: Vec<Message> = match session.as_mut() {
-                    Some(session) => docs
-                        .iter_mut()
-                        .filter_map(|(id, open)| session.open(*id, &mut open.doc))
-                        .collect(),
-                    None => Vec::new(),
-                };
+                let mut opens: Vec<Message> = Vec::new();
+                if let Some(session) = session.as_mut() {
+                    for (id, open) in docs.iter_mut() {
+                        opens.extend(session.open(*id, &mut open.doc));
+                        if let Some(p) = &open.mine {
+                            opens.extend(session.ephemeral(*id, &tab, p.encode()));
+                        }
+                    }
+                }
                 drop(inner);
                 for m in opens {
                     let _ = self.send(&m);
@@ -193,6 +222,22 @@ impl Connection {
         let (id, unavailable) = match event {
             Event::Changed(id) | Event::Synced(id) => (id, false),
             Event::Unavailable(id) => (id, true),
+            Event::Ephemeral {
+                document,
+                session,
+                data,
+                ..
+            } => {
+                // Presence from another tab; anything unreadable is ignored.
+                let (Some(open), Ok(p)) = (inner.docs.get_mut(document), Presence::decode(data))
+                else {
+                    return;
+                };
+                if open.roster.update(session, p, now_ms() as u64) {
+                    open.people.set(open.roster.people());
+                }
+                return;
+            }
             _ => return,
         };
         let Some(open) = inner.docs.get_mut(id) else {
@@ -211,17 +256,28 @@ impl Connection {
     }
 
     /// Opens `id` (asking the server for it) and returns the signals to render it from.
-    pub fn open(&self, id: DocumentId) -> (RwSignal<u64>, RwSignal<DocState>) {
+    pub fn open(&self, id: DocumentId) -> DocSignals {
         let mut inner = self.inner.borrow_mut();
         if let Some(open) = inner.docs.get(&id) {
-            return (open.version, open.state);
+            return DocSignals {
+                version: open.version,
+                state: open.state,
+                people: open.people,
+            };
         }
         let fresh = OpenDoc {
             doc: AutoCommit::new(),
             version: RwSignal::new(0),
             state: RwSignal::new(DocState::Loading),
+            roster: Roster::default(),
+            people: RwSignal::new(Vec::new()),
+            mine: None,
         };
-        let signals = (fresh.version, fresh.state);
+        let signals = DocSignals {
+            version: fresh.version,
+            state: fresh.state,
+            people: fresh.people,
+        };
         let Inner { session, docs, .. } = &mut *inner;
         let open = docs.entry(id).or_insert(fresh);
         let first = session.as_mut().and_then(|s| s.open(id, &mut open.doc));
@@ -235,6 +291,146 @@ impl Connection {
     /// Reads the replica of an open document.
     pub fn read<R>(&self, id: DocumentId, f: impl FnOnce(&AutoCommit) -> R) -> Option<R> {
         self.inner.borrow().docs.get(&id).map(|open| f(&open.doc))
+    }
+
+    /// Runs a typed edit on an open spec as this tab's author, then sends the change.
+    /// Returns `None` (and changes nothing) if the spec is not loaded or the edit failed.
+    pub fn edit<R>(
+        &self,
+        id: DocumentId,
+        f: impl FnOnce(&mut Spec, UnixMillis) -> Result<R, EditError>,
+    ) -> Option<R> {
+        let now = UnixMillis(now_ms() as i64);
+        let (result, version, message) = {
+            let mut inner = self.inner.borrow_mut();
+            let Inner {
+                docs,
+                session,
+                author,
+                ..
+            } = &mut *inner;
+            let open = docs.get_mut(&id)?;
+            let result = Spec::edit_in_place(&mut open.doc, author, |spec| f(spec, now));
+            let result = match result {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    warn(&format!("edit not applied: {e}"));
+                    return None;
+                }
+                Err(e) => {
+                    warn(&format!("not a spec: {e}"));
+                    return None;
+                }
+            };
+            let message = session
+                .as_mut()
+                .and_then(|s| s.local_change(id, &mut open.doc));
+            (result, open.version, message)
+        };
+        version.update(|v| *v += 1);
+        if let Some(m) = message {
+            let _ = self.send(&m);
+        }
+        Some(result)
+    }
+
+    /// The person typing in this tab.
+    pub fn person(&self) -> Me {
+        self.inner.borrow().person.clone()
+    }
+
+    /// Announces where this tab is in `id`: a field key and selection, or just "here".
+    pub fn announce(&self, id: DocumentId, field: Option<String>, selection: Option<(u32, u32)>) {
+        let changed = {
+            let mut inner = self.inner.borrow_mut();
+            let p = Presence {
+                user: inner.person.user.as_str().to_owned(),
+                name: inner.person.name.clone(),
+                color: inner.person.color.to_owned(),
+                field,
+                selection,
+                leaving: false,
+            };
+            let Some(open) = inner.docs.get_mut(&id) else {
+                return;
+            };
+            let changed = open.mine.as_ref() != Some(&p);
+            open.mine = Some(p);
+            changed
+        };
+        if changed {
+            self.send_presence(id);
+        }
+    }
+
+    /// Stops announcing in `id` and tells the others at once (the page is closing).
+    pub fn depart(&self, id: DocumentId) {
+        let mine = self
+            .inner
+            .borrow_mut()
+            .docs
+            .get_mut(&id)
+            .and_then(|o| o.mine.take());
+        if let Some(p) = mine {
+            self.send_ephemeral(id, &Presence { leaving: true, ..p });
+        }
+    }
+
+    fn send_presence(&self, id: DocumentId) {
+        let mine = self
+            .inner
+            .borrow()
+            .docs
+            .get(&id)
+            .and_then(|o| o.mine.clone());
+        if let Some(p) = mine {
+            self.send_ephemeral(id, &p);
+        }
+    }
+
+    fn send_ephemeral(&self, id: DocumentId, p: &Presence) {
+        let message = {
+            let mut inner = self.inner.borrow_mut();
+            let tab = inner_tab(&inner.me);
+            inner
+                .session
+                .as_mut()
+                .and_then(|s| s.ephemeral(id, &tab, p.encode()))
+        };
+        if let Some(m) = message {
+            let _ = self.send(&m);
+        }
+    }
+
+    /// Every `HEARTBEAT_MS`: announce this tab in each open spec, forget the silent.
+    fn heartbeat(&self) {
+        let me = self.clone();
+        let beat = move || {
+            let ids: Vec<DocumentId> = me.inner.borrow().docs.keys().copied().collect();
+            for id in ids {
+                me.send_presence(id);
+                let mut inner = me.inner.borrow_mut();
+                if let Some(open) = inner.docs.get_mut(&id) {
+                    if open.roster.expire(now_ms() as u64) {
+                        open.people.set(open.roster.people());
+                    }
+                }
+            }
+        };
+        let _ = set_interval_with_handle(beat, Duration::from_millis(HEARTBEAT_MS));
+        // Closing the tab: say goodbye in every open spec rather than waiting to expire.
+        let me = self.clone();
+        let pagehide = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            let ids: Vec<DocumentId> = me.inner.borrow().docs.keys().copied().collect();
+            for id in ids {
+                me.depart(id);
+            }
+        });
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .add_event_listener_with_callback("pagehide", pagehide.as_ref().unchecked_ref());
+        }
+        pagehide.forget();
     }
 
     /// The socket closed (server gone, network lost, refused).
@@ -252,6 +448,12 @@ impl Connection {
             let _ = ws.close();
         }
         inner.session = None;
+        // Presence restarts with the next connection.
+        for open in inner.docs.values_mut() {
+            if open.roster.clear() {
+                open.people.set(Vec::new());
+            }
+        }
     }
 
     fn retry_later(&self) {
@@ -305,6 +507,15 @@ impl Connection {
         offline.forget();
         online.forget();
     }
+}
+
+/// This tab's name in presence messages.
+fn inner_tab(me: &PeerId) -> String {
+    me.to_string()
+}
+
+fn warn(text: &str) {
+    web_sys::console::warn_1(&text.into());
 }
 
 fn online() -> bool {

@@ -66,6 +66,25 @@ impl Spec {
         })
     }
 
+    /// Runs typed edits on a document held elsewhere (a client's replica), as `author`.
+    /// Fails, leaving `doc` untouched, if it is not a Duet spec.
+    pub fn edit_in_place<R>(
+        doc: &mut AutoCommit,
+        author: &Author,
+        f: impl FnOnce(&mut Spec) -> R,
+    ) -> Result<R, LoadError> {
+        check_is_spec(doc)?;
+        let mut spec = Spec {
+            doc: std::mem::take(doc),
+            author: author.clone(),
+            batching: false,
+        };
+        spec.doc.set_actor(author.actor_id());
+        let result = f(&mut spec);
+        *doc = spec.doc;
+        Ok(result)
+    }
+
     /// The whole document, compacted.
     pub fn save(&mut self) -> Vec<u8> {
         self.doc.save()

@@ -76,3 +76,28 @@ fn a_caret_in_a_removed_field_has_no_position() {
     a.remove_story(&story, NOW).expect("remove");
     assert_eq!(caret_position(a.doc(), &field, &caret), None);
 }
+
+#[test]
+fn edits_in_place_change_a_held_replica_as_the_given_author() {
+    let (mut a, _) = pair("ab");
+    let mut doc = a.doc_mut().clone();
+    let bo = author("bo", 9);
+    duet_model::Spec::edit_in_place(&mut doc, &bo, |spec| {
+        spec.splice(&TextField::Title, 2, 0, "c", NOW)
+    })
+    .expect("a spec")
+    .expect("the edit");
+    assert_eq!(duet_model::view_of(&doc).title, "abc");
+    let last = doc
+        .get_changes(&[])
+        .last()
+        .map(|c| duet_model::change_author(c));
+    assert_eq!(
+        last.flatten()
+            .map(|a| a.user().as_str().to_owned())
+            .as_deref(),
+        Some("bo")
+    );
+    let mut plain = duet_model::automerge::AutoCommit::new();
+    assert!(duet_model::Spec::edit_in_place(&mut plain, &bo, |_| ()).is_err());
+}

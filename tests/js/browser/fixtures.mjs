@@ -50,6 +50,38 @@ async function startDuet() {
   }
 }
 
+/// Makes a page remember `name` as its person before the app loads (null: a first visit).
+export async function rememberName(pageOrContext, name) {
+  if (name === null) return
+  await pageOrContext.addInitScript(n => {
+    if (!localStorage.getItem("duet.name")) localStorage.setItem("duet.name", n)
+  }, name)
+}
+
+/// Watches a page for console errors and uncaught exceptions.
+export function watchConsole(page, allowed = []) {
+  const problems = []
+  const ok = text => allowed.some(re => re.test(text))
+  page.on("console", m => m.type() === "error" && !ok(m.text()) && problems.push(m.text()))
+  page.on("pageerror", e => problems.push(String(e)))
+  return problems
+}
+
+/// A second person in their own browser context, named `name`; `close()` checks their console.
+export async function person(browser, name) {
+  const context = await browser.newContext()
+  await rememberName(context, name)
+  const page = await context.newPage()
+  const problems = watchConsole(page)
+  return {
+    page,
+    async close() {
+      await context.close()
+      expect(problems, `errors in ${name}'s browser console`).toEqual([])
+    },
+  }
+}
+
 export const test = base.extend({
   duet: [
     async ({}, use) => {
@@ -61,12 +93,12 @@ export const test = base.extend({
   ],
   // Console errors a test expects (e.g. the failed reconnects while the server is down).
   allowedConsoleErrors: [[], { option: true }],
+  // The name the page's person has chosen (null: the page is a first visit).
+  personName: ["Ada Lovelace", { option: true }],
   // Every page fails its test on a console error or an uncaught exception.
-  page: async ({ page, allowedConsoleErrors }, use) => {
-    const problems = []
-    const allowed = text => allowedConsoleErrors.some(re => re.test(text))
-    page.on("console", m => m.type() === "error" && !allowed(m.text()) && problems.push(m.text()))
-    page.on("pageerror", e => problems.push(String(e)))
+  page: async ({ page, allowedConsoleErrors, personName }, use) => {
+    await rememberName(page, personName)
+    const problems = watchConsole(page, allowedConsoleErrors)
     await use(page)
     expect(problems, "errors in the browser console").toEqual([])
   },

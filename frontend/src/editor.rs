@@ -1,0 +1,1079 @@
+//! The spec editor: every part of a spec editable live, one memo per item so a keystroke re-renders only its own field; the constraints track beside each story; the triage list; who is here.
+
+use duet_model::{
+    Anchor, AnchorSpan, ConstraintKind, ConstraintStatus, ConstraintView, CriterionKind,
+    DecisionField, ItemId, MetricField, NewConstraint, NewDecision, NewStory, QuestionField,
+    Severity, SpecView, StoryField, StoryStatus, StoryView, TextField,
+};
+use duet_protocol::DocumentId;
+use duet_sync::Presence;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::me::{initials, BrowserRng};
+use crate::net::{Connection, DocState};
+use crate::text::{field_key, ActiveConstraint, FocusRequest, Highlight, People, TextBox};
+
+type Conn = StoredValue<Connection, LocalStorage>;
+type SpecMemo = Memo<Option<SpecView>>;
+
+fn new_id() -> ItemId {
+    ItemId::random(&mut BrowserRng)
+}
+
+#[component]
+pub fn EditorPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = params.with_untracked(|p| p.get("id").and_then(|s| DocumentId::parse(&s).ok()));
+    let Some(id) = id else {
+        return view! { <main class="spec"><p class="error" role="alert">"This is not a link to a spec."</p></main> }
+            .into_any();
+    };
+    let conn = expect_context::<Conn>();
+    let signals = conn.with_value(|c| c.open(id));
+    provide_context(People(signals.people));
+    provide_context(ActiveConstraint(RwSignal::new(None)));
+    provide_context(FocusRequest(RwSignal::new(None)));
+    let spec: SpecMemo = Memo::new(move |_| {
+        signals.version.track();
+        conn.with_value(|c| c.read(id, duet_model::view_of))
+    });
+    // Say we are here as soon as the spec is open; say goodbye when the page goes.
+    Effect::new(move |_| {
+        if signals.state.get() == DocState::Ready {
+            conn.with_value(|c| c.announce(id, None, None));
+        }
+    });
+    on_cleanup(move || conn.with_value(|c| c.depart(id)));
+    let state = signals.state;
+    view! {
+        <main class="spec" data-id=id.to_string()>
+            {move || match state.get() {
+                DocState::Loading => view! { <p class="muted">"Loading the spec…"</p> }.into_any(),
+                DocState::Unavailable => view! {
+                    <p class="error" role="alert">"There is no such spec on the server."</p>
+                }.into_any(),
+                DocState::Ready => view! { <Editor doc=id spec=spec /> }.into_any(),
+            }}
+        </main>
+    }
+    .into_any()
+}
+
+#[component]
+fn Editor(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
+    let title =
+        Memo::new(move |_| spec.with(|s| s.as_ref().map(|s| s.title.clone()).unwrap_or_default()));
+    let problem = Memo::new(move |_| {
+        spec.with(|s| s.as_ref().map(|s| s.problem.clone()).unwrap_or_default())
+    });
+    view! {
+        <header class="spec-head">
+            <TextBox doc=doc field=TextField::Title text=title label="Spec title"
+                placeholder="Untitled spec" single_line=true class="title" />
+            <PresenceBar spec=spec />
+        </header>
+        <section aria-labelledby="problem-h">
+            <h2 id="problem-h">"Problem"</h2>
+            <TextBox doc=doc field=TextField::Problem text=problem label="Problem"
+                placeholder="Users are struggling with…" class="prose" />
+        </section>
+        <Metrics doc=doc spec=spec />
+        <Stories doc=doc spec=spec />
+        <Triage doc=doc spec=spec />
+        <Decisions doc=doc spec=spec />
+        <Questions doc=doc spec=spec />
+    }
+}
+
+/// Words for where someone is, from their field key.
+fn place_of(key: &str, spec: &SpecView) -> String {
+    let story_no = |id: &str| {
+        spec.stories
+            .iter()
+            .position(|s| s.id.as_str() == id)
+            .map_or_else(|| "a story".to_owned(), |i| format!("story {}", i + 1))
+    };
+    let parts: Vec<&str> = key.split('/').collect();
+    match parts.as_slice() {
+        ["title"] => "the title".into(),
+        ["problem"] => "the problem".into(),
+        ["metric", ..] => "success metrics".into(),
+        ["story", id, field] => {
+            let label = StoryField::from_stored(field).map_or("", StoryField::label);
+            format!("{} · {label}", story_no(id))
+        }
+        ["criterion", story, _] => format!("{} · criteria", story_no(story)),
+        ["constraint", _] => "a constraint".into(),
+        ["decision", ..] => "the decision log".into(),
+        ["question", ..] => "open questions".into(),
+        _ => "the spec".into(),
+    }
+}
+
+#[component]
+fn PresenceBar(spec: SpecMemo) -> impl IntoView {
+    let People(people) = expect_context::<People>();
+    let conn = expect_context::<Conn>();
+    let me = conn.with_value(|c| c.person());
+    let others = move || {
+        people
+            .get()
+            .into_iter()
+            .map(|p: Presence| {
+                let place = p
+                    .field
+                    .as_deref()
+                    .map(|k| spec.with(|s| s.as_ref().map(|s| place_of(k, s)).unwrap_or_default()));
+                view! {
+                    <li class="person" data-user=p.user.clone()>
+                        <span class="avatar" style=format!("background: {}", p.color) aria-hidden="true">
+                            {initials(&p.name)}
+                        </span>
+                        <span class="person-name">{p.name.clone()}</span>
+                        {place.map(|w| view! { <span class="where">" in " {w}</span> })}
+                    </li>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <ul class="people" aria-label="People here">
+            <li class="person me">
+                <span class="avatar" style=format!("background: {}", me.color) aria-hidden="true">
+                    {initials(&me.name)}
+                </span>
+                <span class="person-name">{me.name.clone()} " (you)"</span>
+            </li>
+            {others}
+        </ul>
+    }
+}
+
+/// A `<select>` over one of the spec's closed sets of values.
+#[component]
+fn Choice(
+    #[prop(into)] label: String,
+    options: Vec<(&'static str, &'static str)>,
+    #[prop(into)] value: Signal<&'static str>,
+    on_pick: Callback<String>,
+    #[prop(optional)] class: &'static str,
+) -> impl IntoView {
+    view! {
+        <select class=class aria-label=label prop:value=value
+            on:change=move |ev| on_pick.run(event_target_value(&ev))>
+            {options.into_iter().map(|(stored, text)| view! { <option value=stored>{text}</option> }).collect_view()}
+        </select>
+    }
+}
+
+/// Where an item of `ids` can move one step up and one step down (the `index` argument of
+/// the model's move edits: a position among the other items).
+fn list_moves(
+    ids: Memo<Vec<ItemId>>,
+    id: ItemId,
+) -> (Signal<Option<usize>>, Signal<Option<usize>>) {
+    let id2 = id.clone();
+    let up = Signal::derive(move || {
+        ids.with(|ids| ids.iter().position(|i| *i == id))
+            .and_then(|i| i.checked_sub(1))
+    });
+    let down = Signal::derive(move || {
+        ids.with(|ids| {
+            ids.iter()
+                .position(|i| *i == id2)
+                .map(|i| i + 1)
+                .filter(|to| *to < ids.len())
+        })
+    });
+    (up, down)
+}
+
+/// Up, down and remove buttons for an item of a list; `up`/`down` are the move targets.
+#[component]
+fn ItemTools(
+    #[prop(into)] noun: String,
+    #[prop(into)] up: Signal<Option<usize>>,
+    #[prop(into)] down: Signal<Option<usize>>,
+    on_move: Callback<usize>,
+    on_remove: Callback<()>,
+) -> impl IntoView {
+    let up = move || up.get();
+    let down = move || down.get();
+    view! {
+        <span class="tools">
+            <button type="button" class="icon" aria-label=format!("Move {noun} up") title="Move up"
+                disabled=move || up().is_none()
+                on:click=move |_| if let Some(to) = up() { on_move.run(to) }>"↑"</button>
+            <button type="button" class="icon" aria-label=format!("Move {noun} down") title="Move down"
+                disabled=move || down().is_none()
+                on:click=move |_| if let Some(to) = down() { on_move.run(to) }>"↓"</button>
+            <button type="button" class="icon danger" aria-label=format!("Remove {noun}") title="Remove"
+                on:click=move |_| on_remove.run(())>"×"</button>
+        </span>
+    }
+}
+
+fn edit(
+    conn: Conn,
+    doc: DocumentId,
+    f: impl FnOnce(&mut duet_model::Spec, duet_model::UnixMillis) -> Result<(), duet_model::EditError>,
+) {
+    conn.with_value(|c| c.edit(doc, f));
+}
+
+// ---- success metrics ----
+
+#[component]
+fn Metrics(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let ids = Memo::new(move |_| {
+        spec.with(|s| {
+            s.as_ref()
+                .map(|s| s.metrics.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+    });
+    let focus = expect_context::<FocusRequest>();
+    let add = move |_| {
+        let id = new_id();
+        let at = ids.with_untracked(Vec::len);
+        focus.0.set(Some(field_key(&TextField::Metric {
+            metric: id.clone(),
+            field: MetricField::Name,
+        })));
+        edit(conn, doc, |s, now| s.add_metric(&id, at, "", "", now));
+    };
+    view! {
+        <section aria-labelledby="metrics-h">
+            <h2 id="metrics-h">"Success metrics"</h2>
+            <ul class="metrics">
+                <For each=move || ids.get() key=|id| id.clone() let(id)>
+                    <MetricRow doc=doc spec=spec id=id ids=ids />
+                </For>
+            </ul>
+            <button type="button" class="add" on:click=add>"Add metric"</button>
+        </section>
+    }
+}
+
+#[component]
+fn MetricRow(doc: DocumentId, spec: SpecMemo, id: ItemId, ids: Memo<Vec<ItemId>>) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let m = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            spec.with(|s| {
+                s.as_ref()
+                    .and_then(|s| s.metrics.iter().find(|m| m.id == id).cloned())
+            })
+        })
+    };
+    let name =
+        Memo::new(move |_| m.with(|m| m.as_ref().map(|m| m.name.clone()).unwrap_or_default()));
+    let target =
+        Memo::new(move |_| m.with(|m| m.as_ref().map(|m| m.target.clone()).unwrap_or_default()));
+    let (up, down) = list_moves(ids, id.clone());
+    let (mv, rm) = (id.clone(), id.clone());
+    view! {
+        <li class="metric" data-id=id.to_string()>
+            <TextBox doc=doc field=TextField::Metric { metric: id.clone(), field: MetricField::Name } text=name
+                label="Metric" placeholder="What is measured" single_line=true />
+            <TextBox doc=doc field=TextField::Metric { metric: id.clone(), field: MetricField::Target } text=target
+                label="Target" placeholder="Target" single_line=true />
+            <ItemTools noun="metric" up=up down=down
+                on_move=Callback::new(move |to| edit(conn, doc, |s, now| s.move_metric(&mv, to, now)))
+                on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_metric(&rm, now))) />
+        </li>
+    }
+}
+
+// ---- stories ----
+
+#[component]
+fn Stories(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let focus = expect_context::<FocusRequest>();
+    let ids = Memo::new(move |_| {
+        spec.with(|s| {
+            s.as_ref()
+                .map(|s| s.stories.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+    });
+    let add = move |_| {
+        let id = new_id();
+        let at = ids.with_untracked(Vec::len);
+        focus.0.set(Some(field_key(&TextField::Story {
+            story: id.clone(),
+            field: StoryField::AsA,
+        })));
+        edit(conn, doc, |s, now| {
+            s.add_story(&id, at, &NewStory::default(), now)
+        });
+    };
+    view! {
+        <section aria-labelledby="stories-h">
+            <h2 id="stories-h">"User stories"</h2>
+            {move || ids.with(Vec::is_empty).then(|| view! { <p class="muted">"No stories yet."</p> })}
+            <For each=move || ids.get() key=|id| id.clone() let(id)>
+                <StoryCard doc=doc spec=spec id=id ids=ids />
+            </For>
+            <button type="button" class="add" on:click=add>"Add story"</button>
+        </section>
+    }
+}
+
+/// The last non-empty selection made in one of a story's fields (for anchoring).
+type StorySelection = RwSignal<Option<AnchorSpan>>;
+
+#[component]
+fn StoryCard(doc: DocumentId, spec: SpecMemo, id: ItemId, ids: Memo<Vec<ItemId>>) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let story: Memo<Option<StoryView>> = {
+        let id = id.clone();
+        Memo::new(move |_| spec.with(|s| s.as_ref().and_then(|s| s.story(&id).cloned())))
+    };
+    let (up, down) = list_moves(ids, id.clone());
+    let number = {
+        let id = id.clone();
+        Signal::derive(move || {
+            ids.with(|ids| ids.iter().position(|i| *i == id))
+                .map_or(0, |i| i + 1)
+        })
+    };
+    let selection: StorySelection = RwSignal::new(None);
+    let status =
+        Memo::new(move |_| story.with(|s| s.as_ref().map_or(StoryStatus::Draft, |s| s.status)));
+    let (mv, rm, st) = (id.clone(), id.clone(), id.clone());
+    let fid = id.clone();
+    let field = move |f: StoryField, placeholder: &'static str| {
+        let text = Memo::new(move |_| {
+            story.with(|s| {
+                s.as_ref()
+                    .map(|s| s.field(f).to_owned())
+                    .unwrap_or_default()
+            })
+        });
+        let highlights = Memo::new(move |_| {
+            story.with(|s| {
+                s.as_ref()
+                    .map(|s| {
+                        s.constraints
+                            .iter()
+                            .filter_map(|c| match &c.anchor {
+                                Anchor::Span {
+                                    field, start, end, ..
+                                } if *field == f => Some(Highlight {
+                                    start: *start,
+                                    end: *end,
+                                    constraint: c.id.clone(),
+                                    severity: c.severity,
+                                }),
+                                _ => None,
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            })
+        });
+        let on_select = Callback::new(move |(start, end): (usize, usize)| {
+            if start < end {
+                selection.set(Some(AnchorSpan {
+                    field: f,
+                    start,
+                    end,
+                }));
+            } else if selection.with_untracked(|s| s.is_some_and(|s| s.field == f)) {
+                selection.set(None);
+            }
+        });
+        view! {
+            <div class="story-line">
+                <span class="lead" aria-hidden="true">{f.label()}</span>
+                <TextBox doc=doc field=TextField::Story { story: fid.clone(), field: f } text=text
+                    label=format!("{}", f.label()) placeholder=placeholder highlights=highlights
+                    on_select=on_select class="prose" />
+            </div>
+        }
+    };
+    view! {
+        <article class="story" data-id=id.to_string() aria-label=move || format!("Story {}", number.get())>
+            <div class="story-main">
+                <header class="item-head">
+                    <h3>"Story " {number}</h3>
+                    <Choice label="Story status" class="status-pick"
+                        options=StoryStatus::ALL.iter().map(|s| (s.as_stored(), s.label())).collect()
+                        value=Signal::derive(move || status.get().as_stored())
+                        on_pick=Callback::new(move |v: String| {
+                            if let Some(v) = StoryStatus::from_stored(&v) {
+                                edit(conn, doc, |s, now| s.set_story_status(&st, v, now));
+                            }
+                        }) />
+                    <ItemTools noun="story" up=up down=down
+                        on_move=Callback::new(move |to| edit(conn, doc, |s, now| s.move_story(&mv, to, now)))
+                        on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_story(&rm, now))) />
+                </header>
+                {field(StoryField::AsA, "who")}
+                {field(StoryField::IWant, "what they want to do")}
+                {field(StoryField::SoThat, "why it matters to them")}
+                <div class="criteria">
+                    <h4>"Acceptance criteria"</h4>
+                    {CriterionKind::ALL.iter().map(|&kind| view! {
+                        <CriteriaGroup doc=doc story_id=id.clone() story=story kind=kind />
+                    }).collect_view()}
+                </div>
+            </div>
+            <Track doc=doc story_id=id.clone() story=story selection=selection />
+        </article>
+    }
+}
+
+#[component]
+fn CriteriaGroup(
+    doc: DocumentId,
+    story_id: ItemId,
+    story: Memo<Option<StoryView>>,
+    kind: CriterionKind,
+) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let focus = expect_context::<FocusRequest>();
+    let all = Memo::new(move |_| {
+        story.with(|s| {
+            s.as_ref()
+                .map(|s| {
+                    s.criteria
+                        .iter()
+                        .map(|c| (c.id.clone(), c.kind))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    });
+    let ids = Memo::new(move |_| {
+        all.with(|all| {
+            all.iter()
+                .filter(|(_, k)| *k == kind)
+                .map(|(id, _)| id.clone())
+                .collect::<Vec<_>>()
+        })
+    });
+    let sid = story_id.clone();
+    let add = move |_| {
+        let id = new_id();
+        let at = all.with_untracked(Vec::len);
+        focus.0.set(Some(field_key(&TextField::Criterion {
+            story: sid.clone(),
+            criterion: id.clone(),
+        })));
+        edit(conn, doc, |s, now| {
+            s.add_criterion(&sid, &id, at, kind, "", now)
+        });
+    };
+    view! {
+        <div class=format!("criteria-group kind-{}", kind.as_stored())>
+            <h5>{kind.label()}</h5>
+            <ul>
+                <For each=move || ids.get() key=|id| id.clone() let(id)>
+                    <CriterionRow doc=doc story_id=story_id.clone() story=story id=id all=all />
+                </For>
+            </ul>
+            <button type="button" class="add small" on:click=add
+                aria-label=format!("Add {} criterion", kind.label())>"+ " {kind.label()} " criterion"</button>
+        </div>
+    }
+}
+
+#[component]
+fn CriterionRow(
+    doc: DocumentId,
+    story_id: ItemId,
+    story: Memo<Option<StoryView>>,
+    id: ItemId,
+    all: Memo<Vec<(ItemId, CriterionKind)>>,
+) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let c = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            story.with(|s| {
+                s.as_ref()
+                    .and_then(|s| s.criteria.iter().find(|c| c.id == id).cloned())
+            })
+        })
+    };
+    let text =
+        Memo::new(move |_| c.with(|c| c.as_ref().map(|c| c.text.clone()).unwrap_or_default()));
+    let done = Memo::new(move |_| c.with(|c| c.as_ref().is_some_and(|c| c.done)));
+    let kind =
+        Memo::new(move |_| c.with(|c| c.as_ref().map_or(CriterionKind::Technical, |c| c.kind)));
+    // Up and down move past the neighbour of the same kind, within the whole list.
+    let (up, down) = {
+        let (a, b) = (id.clone(), id.clone());
+        let up = Signal::derive(move || {
+            all.with(|all| {
+                let me = all.iter().position(|(i, _)| *i == a)?;
+                all[..me].iter().rposition(|(_, k)| *k == all[me].1)
+            })
+        });
+        let down = Signal::derive(move || {
+            all.with(|all| {
+                let me = all.iter().position(|(i, _)| *i == b)?;
+                let k = all[me].1;
+                all.iter()
+                    .enumerate()
+                    .skip(me + 1)
+                    .find(|(_, (_, kk))| *kk == k)
+                    .map(|(i, _)| i)
+            })
+        });
+        (up, down)
+    };
+    let (sd, sk, sm, sr) = (
+        story_id.clone(),
+        story_id.clone(),
+        story_id.clone(),
+        story_id.clone(),
+    );
+    let (d, k, m, r) = (id.clone(), id.clone(), id.clone(), id.clone());
+    view! {
+        <li class="criterion" class:done=done data-id=id.to_string()>
+            <input type="checkbox" aria-label="Done" prop:checked=done
+                on:change=move |ev| {
+                    let checked = event_target_checked(&ev);
+                    edit(conn, doc, |s, now| s.set_criterion_done(&sd, &d, checked, now));
+                } />
+            <TextBox doc=doc field=TextField::Criterion { story: story_id.clone(), criterion: id.clone() } text=text
+                label="Criterion" placeholder="It is done when…" />
+            <Choice label="Criterion kind" class="kind-pick"
+                options=CriterionKind::ALL.iter().map(|s| (s.as_stored(), s.label())).collect()
+                value=Signal::derive(move || kind.get().as_stored())
+                on_pick=Callback::new(move |v: String| {
+                    if let Some(v) = CriterionKind::from_stored(&v) {
+                        edit(conn, doc, |s, now| s.set_criterion_kind(&sk, &k, v, now));
+                    }
+                }) />
+            <ItemTools noun="criterion" up=up down=down
+                on_move=Callback::new(move |at: usize| edit(conn, doc, |s, now| s.move_criterion(&sm, &m, at, now)))
+                on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_criterion(&sr, &r, now))) />
+        </li>
+    }
+}
+
+// ---- the constraints track ----
+
+fn severity_options() -> Vec<(&'static str, &'static str)> {
+    Severity::ALL
+        .iter()
+        .map(|s| (s.as_stored(), s.label()))
+        .collect()
+}
+
+#[component]
+fn Track(
+    doc: DocumentId,
+    story_id: ItemId,
+    story: Memo<Option<StoryView>>,
+    selection: StorySelection,
+) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let focus = expect_context::<FocusRequest>();
+    // Orphaned constraints are shown in the triage list instead.
+    let ids = Memo::new(move |_| {
+        story.with(|s| {
+            s.as_ref()
+                .map(|s| {
+                    s.constraints
+                        .iter()
+                        .filter(|c| !matches!(c.anchor, Anchor::Orphaned { .. }))
+                        .map(|c| c.id.clone())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    });
+    let quote = move || {
+        let span = selection.get()?;
+        let text = story.with(|s| s.as_ref().map(|s| s.field(span.field).to_owned()))?;
+        let units: Vec<u16> = text.encode_utf16().collect();
+        let q = String::from_utf16_lossy(units.get(span.start..span.end)?);
+        Some(if q.chars().count() > 24 {
+            format!("{}…", q.chars().take(24).collect::<String>())
+        } else {
+            q
+        })
+    };
+    let sid = story_id.clone();
+    let add = move |_| {
+        let id = new_id();
+        let at = story.with_untracked(|s| s.as_ref().map_or(0, |s| s.constraints.len()));
+        let anchor = selection.get_untracked();
+        focus.0.set(Some(field_key(&TextField::Constraint {
+            constraint: id.clone(),
+        })));
+        let new = NewConstraint {
+            kind: ConstraintKind::Other,
+            severity: Severity::Major,
+            text: String::new(),
+            anchor,
+        };
+        edit(conn, doc, |s, now| {
+            s.add_constraint(&sid, &id, at, &new, now)
+        });
+        selection.set(None);
+    };
+    view! {
+        <aside class="track" aria-label="Constraints">
+            <For each=move || ids.get() key=|id| id.clone() let(id)>
+                <ConstraintCard doc=doc id=id constraint=Signal::stored(None) story=Some(story) />
+            </For>
+            <button type="button" class="add small" on:click=add>
+                {move || match quote() {
+                    Some(q) => format!("+ Constraint on “{q}”"),
+                    None => "+ Constraint".to_owned(),
+                }}
+            </button>
+        </aside>
+    }
+}
+
+#[component]
+fn ConstraintCard(
+    doc: DocumentId,
+    id: ItemId,
+    /// Where to read the constraint when not from a story (triage).
+    #[prop(into)]
+    constraint: Signal<Option<ConstraintView>>,
+    story: Option<Memo<Option<StoryView>>>,
+    #[prop(optional)] in_triage: bool,
+    #[prop(optional)] stories: Option<Memo<Vec<(ItemId, String)>>>,
+) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let ActiveConstraint(active) = expect_context::<ActiveConstraint>();
+    let c: Memo<Option<ConstraintView>> = {
+        let id = id.clone();
+        Memo::new(move |_| match story {
+            Some(story) => story.with(|s| {
+                s.as_ref()
+                    .and_then(|s| s.constraints.iter().find(|c| c.id == id).cloned())
+            }),
+            None => constraint.get(),
+        })
+    };
+    let severity =
+        Memo::new(move |_| c.with(|c| c.as_ref().map_or(Severity::Major, |c| c.severity)));
+    let kind = Memo::new(move |_| c.with(|c| c.as_ref().map_or(ConstraintKind::Other, |c| c.kind)));
+    let status =
+        Memo::new(move |_| c.with(|c| c.as_ref().map_or(ConstraintStatus::Open, |c| c.status)));
+    let text =
+        Memo::new(move |_| c.with(|c| c.as_ref().map(|c| c.text.clone()).unwrap_or_default()));
+    let anchor = Memo::new(move |_| c.with(|c| c.as_ref().map(|c| c.anchor.clone())));
+    let author =
+        Memo::new(move |_| c.with(|c| c.as_ref().map(|c| c.author.clone()).unwrap_or_default()));
+    let track_ids = Memo::new(move |_| {
+        story
+            .map(|st| {
+                st.with(|s| {
+                    s.as_ref()
+                        .map(|s| {
+                            s.constraints
+                                .iter()
+                                .map(|c| c.id.clone())
+                                .collect::<Vec<_>>()
+                        })
+                        .unwrap_or_default()
+                })
+            })
+            .unwrap_or_default()
+    });
+    let (up, down) = list_moves(track_ids, id.clone());
+    let pointed = {
+        let id = id.clone();
+        move || active.with(|a| a.as_ref() == Some(&id))
+    };
+    let (i1, i2, i3, i4, i5, i6) = (
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+    );
+    let (i5, i6) = (StoredValue::new(i5), StoredValue::new(i6));
+    let point = move || {
+        i5.with_value(|i| {
+            if active.get_untracked().as_ref() != Some(i) {
+                active.set(Some(i.clone()))
+            }
+        })
+    };
+    let unpoint = move || {
+        i6.with_value(|i| {
+            if active.get_untracked().as_ref() == Some(i) {
+                active.set(None)
+            }
+        })
+    };
+    let keep_on =
+        move |story: ItemId| edit(conn, doc, |s, now| s.unanchor_constraint(&i4, &story, now));
+    let keep_on = StoredValue::new(keep_on);
+    let story_of =
+        Memo::new(move |_| c.with(|c| c.as_ref().map(|c| c.story.clone()).unwrap_or_default()));
+    view! {
+        <div class=move || format!("constraint severity-{} status-{}", severity.get().as_stored(), status.get().as_stored())
+            class:active=pointed
+            data-id=id.to_string()
+            on:mouseenter=move |_| point() on:mouseleave=move |_| unpoint()
+            on:focusin=move |_| point() on:focusout=move |_| unpoint()>
+            <div class="constraint-head">
+                <span class="sev-badge">{move || severity.get().label()}</span>
+                <Choice label="Severity" class="sev-pick" options=severity_options()
+                    value=Signal::derive(move || severity.get().as_stored())
+                    on_pick=Callback::new(move |v: String| if let Some(v) = Severity::from_stored(&v) {
+                        edit(conn, doc, |s, now| s.set_constraint_severity(&i1, v, now));
+                    }) />
+                <Choice label="Kind" class="kind-pick"
+                    options=ConstraintKind::ALL.iter().map(|s| (s.as_stored(), s.label())).collect()
+                    value=Signal::derive(move || kind.get().as_stored())
+                    on_pick=Callback::new(move |v: String| if let Some(v) = ConstraintKind::from_stored(&v) {
+                        edit(conn, doc, |s, now| s.set_constraint_kind(&i2, v, now));
+                    }) />
+                <Choice label="Status" class="status-pick"
+                    options=ConstraintStatus::ALL.iter().map(|s| (s.as_stored(), s.label())).collect()
+                    value=Signal::derive(move || status.get().as_stored())
+                    on_pick=Callback::new(move |v: String| if let Some(v) = ConstraintStatus::from_stored(&v) {
+                        edit(conn, doc, |s, now| s.set_constraint_status(&i3, v, now));
+                    }) />
+            </div>
+            <TextBox doc=doc field=TextField::Constraint { constraint: id.clone() } text=text
+                label="Constraint" placeholder="What binds this story…" />
+            {move || match anchor.get() {
+                Some(Anchor::Span { text, .. }) => Some(view! { <p class="anchor">"on “" {text} "”"</p> }.into_any()),
+                Some(Anchor::Orphaned { quote, .. }) => Some(view! { <p class="anchor orphan">"was on “" {quote} "” (deleted)"</p> }.into_any()),
+                _ => None,
+            }}
+            <div class="constraint-foot">
+                <span class="author">"by " {author}</span>
+                {in_triage.then(|| {
+                    view! {
+                        <button type="button" class="small" on:click=move |_| {
+                            let home = story_of.get_untracked();
+                            let target = stories.and_then(|st| st.with_untracked(|all| {
+                                all.iter().find(|(i, _)| i.as_str() == home).or(all.first()).map(|(i, _)| i.clone())
+                            }));
+                            if let Some(t) = target { keep_on.with_value(|k| k(t)) }
+                        }>"Keep on the story"</button>
+                    }
+                })}
+                {(!in_triage).then(|| {
+                    let (m, r) = (id.clone(), id.clone());
+                    view! {
+                        <ItemTools noun="constraint" up=up down=down
+                            on_move=Callback::new(move |to| edit(conn, doc, |s, now| s.move_constraint(&m, to, now)))
+                            on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_constraint(&r, now))) />
+                    }
+                })}
+                {in_triage.then(|| {
+                    let r = id.clone();
+                    view! {
+                        <button type="button" class="small danger" on:click=move |_| edit(conn, doc, |s, now| s.remove_constraint(&r, now))>"Remove"</button>
+                    }
+                })}
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn Triage(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
+    let ids = Memo::new(move |_| {
+        spec.with(|s| {
+            s.as_ref()
+                .map(|s| {
+                    s.triage()
+                        .into_iter()
+                        .map(|c| c.id.clone())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    });
+    let stories = Memo::new(move |_| {
+        spec.with(|s| {
+            s.as_ref()
+                .map(|s| {
+                    s.stories
+                        .iter()
+                        .enumerate()
+                        .map(|(i, st)| (st.id.clone(), format!("Story {}", i + 1)))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    });
+    view! {
+        <Show when=move || ids.with(|i| !i.is_empty())>
+            <section class="triage" aria-labelledby="triage-h">
+                <h2 id="triage-h">"Triage " <span class="count">{move || ids.with(Vec::len)}</span></h2>
+                <p class="muted">"Constraints whose anchored text was deleted. Keep each on its story or remove it."</p>
+                <div class="triage-list">
+                    <For each=move || ids.get() key=|id| id.clone() let(id)>
+                        <ConstraintCard doc=doc id=id.clone() in_triage=true stories=stories story=None
+                            constraint=Signal::derive(move || spec.with(|s| s.as_ref().and_then(|s| s.all_constraints().find(|c| c.id == id).cloned()))) />
+                    </For>
+                </div>
+            </section>
+        </Show>
+    }
+}
+
+// ---- decision log ----
+
+#[component]
+fn Decisions(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let focus = expect_context::<FocusRequest>();
+    let ids = Memo::new(move |_| {
+        spec.with(|s| {
+            s.as_ref()
+                .map(|s| s.decisions.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+    });
+    let stories = Memo::new(move |_| {
+        spec.with(|s| {
+            s.as_ref()
+                .map(|s| {
+                    s.stories
+                        .iter()
+                        .enumerate()
+                        .map(|(i, st)| {
+                            let what: String = st.i_want.chars().take(40).collect();
+                            (
+                                st.id.clone(),
+                                if what.is_empty() {
+                                    format!("Story {}", i + 1)
+                                } else {
+                                    format!("Story {}: {what}", i + 1)
+                                },
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        })
+    });
+    let add = move |_| {
+        let id = new_id();
+        let at = ids.with_untracked(Vec::len);
+        focus.0.set(Some(field_key(&TextField::Decision {
+            decision: id.clone(),
+            field: DecisionField::Title,
+        })));
+        edit(conn, doc, |s, now| {
+            s.add_decision(&id, at, &NewDecision::default(), now)
+        });
+    };
+    view! {
+        <section aria-labelledby="decisions-h">
+            <h2 id="decisions-h">"Decision log"</h2>
+            <For each=move || ids.get() key=|id| id.clone() let(id)>
+                <DecisionRow doc=doc spec=spec id=id ids=ids stories=stories />
+            </For>
+            <button type="button" class="add" on:click=add>"Add decision"</button>
+        </section>
+    }
+}
+
+#[component]
+fn DecisionRow(
+    doc: DocumentId,
+    spec: SpecMemo,
+    id: ItemId,
+    ids: Memo<Vec<ItemId>>,
+    stories: Memo<Vec<(ItemId, String)>>,
+) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let d = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            spec.with(|s| {
+                s.as_ref()
+                    .and_then(|s| s.decisions.iter().find(|d| d.id == id).cloned())
+            })
+        })
+    };
+    let text = move |f: DecisionField| {
+        Memo::new(move |_| {
+            d.with(|d| {
+                d.as_ref()
+                    .map(|d| match f {
+                        DecisionField::Title => d.title.clone(),
+                        DecisionField::Decision => d.decision.clone(),
+                        DecisionField::Rationale => d.rationale.clone(),
+                    })
+                    .unwrap_or_default()
+            })
+        })
+    };
+    let linked =
+        Memo::new(move |_| d.with(|d| d.as_ref().map(|d| d.stories.clone()).unwrap_or_default()));
+    let who = Memo::new(move |_| {
+        d.with(|d| {
+            d.as_ref()
+                .map(|d| {
+                    let date =
+                        js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(d.decided_at.0 as f64));
+                    format!(
+                        "decided by {} · {}",
+                        d.decided_by,
+                        String::from(
+                            date.to_locale_date_string(
+                                "default",
+                                &wasm_bindgen::JsValue::UNDEFINED
+                            )
+                        )
+                    )
+                })
+                .unwrap_or_default()
+        })
+    });
+    let (up, down) = list_moves(ids, id.clone());
+    let (mv, rm, ln) = (id.clone(), id.clone(), id.clone());
+    let ln = StoredValue::new(ln);
+    let f = |field: DecisionField, placeholder: &'static str, single: bool| {
+        view! {
+            <TextBox doc=doc field=TextField::Decision { decision: id.clone(), field } text=text(field)
+                label=field.label() placeholder=placeholder single_line=single class="prose" />
+        }
+    };
+    view! {
+        <article class="decision" data-id=id.to_string()>
+            <header class="item-head">
+                {f(DecisionField::Title, "What was decided, in a few words", true)}
+                <ItemTools noun="decision" up=up down=down
+                    on_move=Callback::new(move |to| edit(conn, doc, |s, now| s.move_decision(&mv, to, now)))
+                    on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_decision(&rm, now))) />
+            </header>
+            <div class="labelled"><span class="lead">"Decision"</span>{f(DecisionField::Decision, "The decision", false)}</div>
+            <div class="labelled"><span class="lead">"Why"</span>{f(DecisionField::Rationale, "Why, and what else was considered", false)}</div>
+            <fieldset class="concerns">
+                <legend>"Concerns"</legend>
+                {move || stories.get().into_iter().map(|(sid, label)| {
+                    let checked = linked.with(|l| l.contains(&sid));
+                    view! {
+                        <label class="check">
+                            <input type="checkbox" prop:checked=checked on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                let mut now_linked = linked.get_untracked();
+                                now_linked.retain(|s| *s != sid);
+                                if on { now_linked.push(sid.clone()); }
+                                ln.with_value(|id| edit(conn, doc, |s, now| s.set_decision_stories(id, &now_linked, now)));
+                            } />
+                            {label}
+                        </label>
+                    }
+                }).collect_view()}
+            </fieldset>
+            <p class="muted small">{who}</p>
+        </article>
+    }
+}
+
+// ---- open questions ----
+
+#[component]
+fn Questions(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let focus = expect_context::<FocusRequest>();
+    let ids = Memo::new(move |_| {
+        spec.with(|s| {
+            s.as_ref()
+                .map(|s| s.questions.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
+    });
+    let add = move |_| {
+        let id = new_id();
+        let at = ids.with_untracked(Vec::len);
+        focus.0.set(Some(field_key(&TextField::Question {
+            question: id.clone(),
+            field: QuestionField::Question,
+        })));
+        edit(conn, doc, |s, now| s.add_question(&id, at, "", now));
+    };
+    view! {
+        <section aria-labelledby="questions-h">
+            <h2 id="questions-h">"Open questions"</h2>
+            <For each=move || ids.get() key=|id| id.clone() let(id)>
+                <QuestionRow doc=doc spec=spec id=id ids=ids />
+            </For>
+            <button type="button" class="add" on:click=add>"Add question"</button>
+        </section>
+    }
+}
+
+#[component]
+fn QuestionRow(
+    doc: DocumentId,
+    spec: SpecMemo,
+    id: ItemId,
+    ids: Memo<Vec<ItemId>>,
+) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let q = {
+        let id = id.clone();
+        Memo::new(move |_| {
+            spec.with(|s| {
+                s.as_ref()
+                    .and_then(|s| s.questions.iter().find(|q| q.id == id).cloned())
+            })
+        })
+    };
+    let question =
+        Memo::new(move |_| q.with(|q| q.as_ref().map(|q| q.question.clone()).unwrap_or_default()));
+    let answer =
+        Memo::new(move |_| q.with(|q| q.as_ref().map(|q| q.answer.clone()).unwrap_or_default()));
+    let who = Memo::new(move |_| {
+        q.with(|q| {
+            q.as_ref()
+                .map(|q| {
+                    if q.answered_by.is_empty() {
+                        format!("asked by {}", q.asked_by)
+                    } else {
+                        format!("asked by {} · answered by {}", q.asked_by, q.answered_by)
+                    }
+                })
+                .unwrap_or_default()
+        })
+    });
+    let (up, down) = list_moves(ids, id.clone());
+    let (mv, rm, an) = (id.clone(), id.clone(), id.clone());
+    // The first words of an answer record who answered; clearing it clears that.
+    let after_answer = Callback::new(move |()| {
+        let (text, by) = q.with_untracked(|q| {
+            q.as_ref()
+                .map(|q| (q.answer.clone(), q.answered_by.clone()))
+                .unwrap_or_default()
+        });
+        if text.is_empty() != by.is_empty() {
+            edit(conn, doc, |s, now| s.answer_question(&an, &text, now));
+        }
+    });
+    view! {
+        <article class="question" data-id=id.to_string()>
+            <header class="item-head">
+                <TextBox doc=doc field=TextField::Question { question: id.clone(), field: QuestionField::Question } text=question
+                    label="Question" placeholder="What do we not know yet?" class="prose" />
+                <ItemTools noun="question" up=up down=down
+                    on_move=Callback::new(move |to| edit(conn, doc, |s, now| s.move_question(&mv, to, now)))
+                    on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_question(&rm, now))) />
+            </header>
+            <div class="labelled"><span class="lead">"Answer"</span>
+                <TextBox doc=doc field=TextField::Question { question: id.clone(), field: QuestionField::Answer } text=answer
+                    label="Answer" placeholder="Not answered yet" class="prose" after_edit=after_answer />
+            </div>
+            <p class="muted small">{who}</p>
+        </article>
+    }
+}
