@@ -50,6 +50,22 @@ async function startDuet() {
   }
 }
 
+/// Creates a spec over REST; returns its summary ({ id, url, title, … }).
+export async function createSpec(duet, title) {
+  const res = await fetch(`${duet.url}/api/specs`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ title }),
+  })
+  expect(res.status).toBe(201)
+  return res.json()
+}
+
+/// The server's Markdown export of a spec.
+export async function markdown(duet, id) {
+  return (await fetch(`${duet.url}/api/specs/${id}/markdown`)).text()
+}
+
 /// Makes a page remember `name` as its person before the app loads (null: a first visit).
 export async function rememberName(pageOrContext, name) {
   if (name === null) return

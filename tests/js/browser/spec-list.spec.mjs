@@ -30,3 +30,29 @@ test("unknown paths load the app and say there is no such page", async ({ page, 
   await page.goto(`${duet.url}/specs/not-an-id`)
   await expect(page.getByRole("alert")).toHaveText("This is not a link to a spec.")
 })
+
+test.describe("a first visit", () => {
+  test.use({ personName: null })
+
+  test("asks for a name, remembers it in the browser and shows it as the author", async ({ page, duet }) => {
+    await page.goto(duet.url)
+    await page.getByRole("button", { name: "Continue" }).click()
+    await expect(page.getByRole("alert")).toHaveText("Please enter a name.")
+    await page.getByLabel("Your name").fill("Grace Hopper")
+    await page.getByRole("button", { name: "Continue" }).click()
+    await expect(page.getByRole("heading", { name: "Specs" })).toBeVisible()
+    expect(await page.evaluate(() => localStorage.getItem("duet.user"))).toBe("grace-hopper")
+
+    // The name is kept: a reload goes straight to the list, and edits carry the author.
+    await page.reload()
+    await page.getByLabel("Title of the new spec").fill("Compiler notes")
+    await page.getByRole("button", { name: "New spec" }).click()
+    await page.getByRole("link", { name: "Compiler notes" }).click()
+    await expect(page.locator(".person.me")).toContainText("Grace Hopper (you)")
+    await page.getByRole("textbox", { name: "Problem", exact: true }).fill("Bugs")
+    await expect.poll(async () => {
+      const specs = await (await fetch(`${duet.url}/api/specs`)).json()
+      return specs.find(s => s.title === "Compiler notes")?.authors ?? []
+    }).toContain("grace-hopper")
+  })
+})
