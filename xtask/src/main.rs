@@ -11,6 +11,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") | Some("ci") => test(),
         Some("bench") => bench(&args[1..]),
+        Some("bench-browser") => bench_browser(),
         Some("run") => run(&args[1..]),
         Some("frontend") => build_frontend(),
         _ => {
@@ -20,6 +21,7 @@ fn main() -> Result<()> {
                  test    install what is missing, then run every check and test (what CI runs)\n  \
                  ci      same as test\n  \
                  bench   run the criterion benchmarks (extra args go to `cargo bench`)\n  \
+                 bench-browser  time the editor in headless Chromium (keystroke → paint, load)\n  \
                  run     build the browser app and start Duet\n  \
                  frontend  build the browser app into frontend/dist"
             );
@@ -79,14 +81,20 @@ fn runs(program: &str) -> bool {
 }
 
 /// Installs Node.js (Debian packages) when missing, then the npm packages of `tests/js`
-/// (the JS automerge-repo interop test) when they are missing or older than the lock.
+/// (the JS automerge-repo interop test and the browser tests) when they are missing or
+/// older than the lock.
 fn ensure_node_packages() -> Result<()> {
+    npm_install(&workspace_root().join("tests/js"))
+}
+
+/// Installs Node.js when missing, then the npm packages of `js` (a folder with a
+/// `package.json` and its committed lock) when missing or older than the lock.
+fn npm_install(js: &std::path::Path) -> Result<()> {
     if !runs("node") || !runs("npm") {
         cmd("apt-get", &["update"])?;
         cmd("apt-get", &["install", "-y", "nodejs", "npm"])
-            .context("Node.js is needed for the interop tests; install nodejs and npm")?;
+            .context("Node.js is needed (wasm-opt, browser tests); install nodejs and npm")?;
     }
-    let js = workspace_root().join("tests/js");
     let installed = js.join("node_modules/.package-lock.json");
     let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let stale = match (
@@ -99,7 +107,7 @@ fn ensure_node_packages() -> Result<()> {
     if stale {
         // `npm install` with the committed lock (`npm ci` can fail on optional platform
         // packages a registry mirror lacks).
-        cmd_in(&js, "npm", &["install", "--no-audit", "--no-fund"])?;
+        cmd_in(js, "npm", &["install", "--no-audit", "--no-fund"])?;
     }
     Ok(())
 }
@@ -231,6 +239,26 @@ fn bench(extra: &[String]) -> Result<()> {
     cmd("cargo", &args)
 }
 
+/// Times the editor in headless Chromium against a release `duet serve`.
+fn bench_browser() -> Result<()> {
+    ensure_node_packages()?;
+    ensure_chromium()?;
+    build_frontend()?;
+    let mut build = vec!["build"];
+    build.extend(RELEASE_DUET);
+    cmd("cargo", &build)?;
+    let root = workspace_root();
+    let status = std::process::Command::new("node")
+        .arg("bench/editor-timings.mjs")
+        .current_dir(root.join("tests/js"))
+        .env("DUET_BIN", root.join("target/release/duet"))
+        .status()?;
+    if !status.success() {
+        bail!("the browser benchmark failed");
+    }
+    Ok(())
+}
+
 /// The `wasm-bindgen` version in Cargo.lock: the CLI must be exactly this version.
 fn locked_wasm_bindgen_version() -> Result<String> {
     let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))?;
@@ -302,6 +330,26 @@ fn build_frontend() -> Result<()> {
             &wasm.to_string_lossy(),
         ],
     )?;
+    // wasm-opt from npm `binaryen` (Debian's binaryen 108 writes modules Chromium rejects):
+    // about 2.5x smaller; the features are those rustc enables for wasm32 by default.
+    npm_install(&root.join("frontend"))?;
+    let module = dist.join("duet_frontend_bg.wasm");
+    let module = module.to_string_lossy();
+    cmd(
+        &root
+            .join("frontend/node_modules/.bin/wasm-opt")
+            .to_string_lossy(),
+        &[
+            "-Oz",
+            "--enable-bulk-memory",
+            "--enable-nontrapping-float-to-int",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+            &module,
+            "-o",
+            &module,
+        ],
+    )?;
     for entry in std::fs::read_dir(root.join("frontend/static"))? {
         let entry = entry?;
         std::fs::copy(entry.path(), dist.join(entry.file_name()))?;
@@ -314,19 +362,21 @@ fn build_frontend() -> Result<()> {
     Ok(())
 }
 
+/// Cargo arguments selecting the release `duet` binary.
+const RELEASE_DUET: [&str; 6] = [
+    "--release",
+    "--locked",
+    "-p",
+    "duet-server",
+    "--bin",
+    "duet",
+];
+
 fn run(extra: &[String]) -> Result<()> {
     build_frontend()?;
-    let mut args = vec![
-        "run",
-        "--release",
-        "--locked",
-        "-p",
-        "duet-server",
-        "--bin",
-        "duet",
-        "--",
-        "serve",
-    ];
+    let mut args = vec!["run"];
+    args.extend(RELEASE_DUET);
+    args.extend(["--", "serve"]);
     args.extend(extra.iter().map(String::as_str));
     cmd("cargo", &args)
 }
