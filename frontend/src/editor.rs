@@ -700,19 +700,21 @@ fn ConstraintCard(
         id.clone(),
     );
     let (i5, i6) = (StoredValue::new(i5), StoredValue::new(i6));
+    // Focus events can arrive after the card was taken off the page (a focused card that
+    // moves to triage gets `focusout` on removal): only ever use the `try_` accessors here.
     let point = move || {
-        i5.with_value(|i| {
-            if active.get_untracked().as_ref() != Some(i) {
-                active.set(Some(i.clone()))
+        i5.try_with_value(|i| {
+            if active.try_get_untracked().flatten().as_ref() != Some(i) {
+                active.try_set(Some(i.clone()));
             }
-        })
+        });
     };
     let unpoint = move || {
-        i6.with_value(|i| {
-            if active.get_untracked().as_ref() == Some(i) {
-                active.set(None)
+        i6.try_with_value(|i| {
+            if active.try_get_untracked().flatten().as_ref() == Some(i) {
+                active.try_set(None);
             }
-        })
+        });
     };
     let keep_on =
         move |story: ItemId| edit(conn, doc, |s, now| s.unanchor_constraint(&i4, &story, now));

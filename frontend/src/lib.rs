@@ -55,5 +55,9 @@ fn Shell(me: me::Me) -> impl IntoView {
 /// Entry point called by the wasm-bindgen glue when the module loads.
 #[wasm_bindgen(start)]
 pub fn start() {
+    // A panic aborts the module (panic = "abort"); say why in the console first.
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&format!("Duet stopped: {info}").into());
+    }));
     leptos::mount::mount_to_body(App);
 }

@@ -280,8 +280,9 @@ pub fn TextBox(
         composing.set_value(false);
         sync_in(&text.get_untracked());
     };
+    // Blur also fires when a focused field is taken off the page, after its owner is gone.
     let on_blur = move |_: web_sys::FocusEvent| {
-        conn.with_value(|c| c.announce(doc, None, None));
+        conn.try_with_value(|c| c.announce(doc, None, None));
     };
     // The mirror sits under the textarea: find a mark under the pointer there.
     let on_mousemove = move |ev: web_sys::MouseEvent| {
@@ -296,11 +297,11 @@ pub fn TextBox(
         }
     };
     let on_mouseleave = move |_: web_sys::MouseEvent| {
-        let mine = highlights.with_untracked(|hs| {
-            active.with_untracked(|a| hs.iter().any(|h| Some(&h.constraint) == a.as_ref()))
+        let mine = highlights.try_with_untracked(|hs| {
+            active.try_with_untracked(|a| hs.iter().any(|h| Some(&h.constraint) == a.as_ref()))
         });
-        if mine {
-            active.set(None);
+        if mine.flatten() == Some(true) {
+            active.try_set(None);
         }
     };
 

@@ -164,3 +164,36 @@ test("emoji, CJK and combining text typed in one browser arrive intact in the ot
   await close()
   expect(await markdown(duet, spec.id)).toContain("家族 👩‍👩‍👧 shopper")
 })
+
+test("delete-word, undo, cut, paste and IME composition each reach the other browser as the same text", async ({ browser, duet }) => {
+  const { ada, bo, close } = await pair(browser, duet, "Input kinds")
+  await ada.page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: duet.url })
+  const a = field(ada.page, "Problem")
+  const b = field(bo.page, "Problem")
+  await a.click()
+  await ada.page.keyboard.type("alpha beta gamma")
+  await a.press("Control+Backspace")
+  await expect(b).toHaveValue("alpha beta ")
+  await a.press("Control+z")
+  await expect(a).toHaveValue("alpha beta gamma")
+  await expect(b).toHaveValue("alpha beta gamma")
+
+  // Cut "beta " and paste it at the end.
+  await a.press("Home")
+  for (let i = 0; i < "alpha ".length; i++) await a.press("ArrowRight")
+  for (let i = 0; i < "beta ".length; i++) await a.press("Shift+ArrowRight")
+  await a.press("Control+x")
+  await expect(b).toHaveValue("alpha gamma")
+  await a.press("End")
+  await a.press("Control+v")
+  await expect(b).toHaveValue("alpha gammabeta ")
+
+  // An IME composition (as a Japanese keyboard produces it), then its commit.
+  const cdp = await ada.page.context().newCDPSession(ada.page)
+  await cdp.send("Input.imeSetComposition", { text: "に", selectionStart: 1, selectionEnd: 1 })
+  await cdp.send("Input.imeSetComposition", { text: "にほん", selectionStart: 3, selectionEnd: 3 })
+  await cdp.send("Input.insertText", { text: "日本" })
+  await expect(a).toHaveValue("alpha gammabeta 日本")
+  await expect(b).toHaveValue("alpha gammabeta 日本")
+  await close()
+})
