@@ -123,16 +123,21 @@ fn ensure_chromium() -> Result<()> {
         .context("the browser tests need Debian's chromium package")
 }
 
-/// Builds the app and the server, then runs the Playwright tests in headless Chromium.
+/// Builds the app, then runs the Playwright tests in headless Chromium against
+/// `target/debug/duet` — the binary `cargo test` just built for the server's own tests
+/// (building it again with `cargo build` would recompile a few crates for nothing, as
+/// the test build unifies features differently).
 fn browser_tests() -> Result<()> {
     ensure_chromium()?;
     build_frontend()?;
-    cmd(
-        "cargo",
-        &["build", "--locked", "-p", "duet-server", "--bin", "duet"],
-    )?;
     let js = workspace_root().join("tests/js");
     let bin = workspace_root().join("target/debug/duet");
+    if !bin.exists() {
+        cmd(
+            "cargo",
+            &["build", "--locked", "-p", "duet-server", "--bin", "duet"],
+        )?;
+    }
     eprintln!("==> npx playwright test");
     let status = Command::new("npx")
         .args(["playwright", "test"])
