@@ -41,7 +41,7 @@ pub fn EditorPage() -> impl IntoView {
     // Say we are here as soon as the spec is open; say goodbye when the page goes.
     Effect::new(move |_| {
         if signals.state.get() == DocState::Ready {
-            conn.with_value(|c| c.announce(id, None, None));
+            conn.with_value(|c| c.announce(id, None, None, false));
         }
     });
     on_cleanup(move || conn.with_value(|c| c.depart(id)));
@@ -62,11 +62,8 @@ pub fn EditorPage() -> impl IntoView {
 
 #[component]
 fn Editor(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
-    let title =
-        Memo::new(move |_| spec.with(|s| s.as_ref().map(|s| s.title.clone()).unwrap_or_default()));
-    let problem = Memo::new(move |_| {
-        spec.with(|s| s.as_ref().map(|s| s.problem.clone()).unwrap_or_default())
-    });
+    let title = from_spec(spec, |s| s.title.clone());
+    let problem = from_spec(spec, |s| s.problem.clone());
     view! {
         <header class="spec-head">
             <TextBox doc=doc field=TextField::Title text=title label="Spec title"
@@ -214,6 +211,39 @@ fn ItemTools(
     }
 }
 
+/// A memo of something read from the spec (the default until the spec is loaded); it
+/// notifies only when that thing changes.
+fn from_spec<T>(spec: SpecMemo, read: impl Fn(&SpecView) -> T + Send + Sync + 'static) -> Memo<T>
+where
+    T: Clone + PartialEq + Default + Send + Sync + 'static,
+{
+    Memo::new(move |_| spec.with(|s| s.as_ref().map(&read).unwrap_or_default()))
+}
+
+/// The click handler of an "Add …" button: adds an item at the end of the list whose ids
+/// are `ids`, then focuses the new item's field that `first` names.
+fn adder(
+    doc: DocumentId,
+    ids: Memo<Vec<ItemId>>,
+    first: impl Fn(ItemId) -> TextField + 'static,
+    add: impl Fn(
+            &mut duet_model::Spec,
+            &ItemId,
+            usize,
+            duet_model::UnixMillis,
+        ) -> Result<(), duet_model::EditError>
+        + 'static,
+) -> impl Fn(leptos::ev::MouseEvent) + 'static {
+    let conn = expect_context::<Conn>();
+    let FocusRequest(focus) = expect_context::<FocusRequest>();
+    move |_| {
+        let id = new_id();
+        let at = ids.with_untracked(Vec::len);
+        focus.set(Some(field_key(&first(id.clone()))));
+        edit(conn, doc, |s, now| add(s, &id, at, now));
+    }
+}
+
 fn edit(
     conn: Conn,
     doc: DocumentId,
@@ -226,24 +256,18 @@ fn edit(
 
 #[component]
 fn Metrics(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
-    let conn = expect_context::<Conn>();
-    let ids = Memo::new(move |_| {
-        spec.with(|s| {
-            s.as_ref()
-                .map(|s| s.metrics.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
+    let ids = from_spec(spec, |s| {
+        s.metrics.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
     });
-    let focus = expect_context::<FocusRequest>();
-    let add = move |_| {
-        let id = new_id();
-        let at = ids.with_untracked(Vec::len);
-        focus.0.set(Some(field_key(&TextField::Metric {
-            metric: id.clone(),
+    let add = adder(
+        doc,
+        ids,
+        |metric| TextField::Metric {
+            metric,
             field: MetricField::Name,
-        })));
-        edit(conn, doc, |s, now| s.add_metric(&id, at, "", "", now));
-    };
+        },
+        |s, id, at, now| s.add_metric(id, at, "", "", now),
+    );
     view! {
         <section aria-labelledby="metrics-h">
             <h2 id="metrics-h">"Success metrics"</h2>
@@ -262,11 +286,8 @@ fn MetricRow(doc: DocumentId, spec: SpecMemo, id: ItemId, ids: Memo<Vec<ItemId>>
     let conn = expect_context::<Conn>();
     let m = {
         let id = id.clone();
-        Memo::new(move |_| {
-            spec.with(|s| {
-                s.as_ref()
-                    .and_then(|s| s.metrics.iter().find(|m| m.id == id).cloned())
-            })
+        from_spec(spec, move |s| {
+            s.metrics.iter().find(|m| m.id == id).cloned()
         })
     };
     let name =
@@ -292,26 +313,18 @@ fn MetricRow(doc: DocumentId, spec: SpecMemo, id: ItemId, ids: Memo<Vec<ItemId>>
 
 #[component]
 fn Stories(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
-    let conn = expect_context::<Conn>();
-    let focus = expect_context::<FocusRequest>();
-    let ids = Memo::new(move |_| {
-        spec.with(|s| {
-            s.as_ref()
-                .map(|s| s.stories.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
+    let ids = from_spec(spec, |s| {
+        s.stories.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
     });
-    let add = move |_| {
-        let id = new_id();
-        let at = ids.with_untracked(Vec::len);
-        focus.0.set(Some(field_key(&TextField::Story {
-            story: id.clone(),
+    let add = adder(
+        doc,
+        ids,
+        |story| TextField::Story {
+            story,
             field: StoryField::AsA,
-        })));
-        edit(conn, doc, |s, now| {
-            s.add_story(&id, at, &NewStory::default(), now)
-        });
-    };
+        },
+        |s, id, at, now| s.add_story(id, at, &NewStory::default(), now),
+    );
     view! {
         <section aria-labelledby="stories-h">
             <h2 id="stories-h">"User stories"</h2>
@@ -332,7 +345,7 @@ fn StoryCard(doc: DocumentId, spec: SpecMemo, id: ItemId, ids: Memo<Vec<ItemId>>
     let conn = expect_context::<Conn>();
     let story: Memo<Option<StoryView>> = {
         let id = id.clone();
-        Memo::new(move |_| spec.with(|s| s.as_ref().and_then(|s| s.story(&id).cloned())))
+        from_spec(spec, move |s| s.story(&id).cloned())
     };
     let (up, down) = list_moves(ids, id.clone());
     let number = {
@@ -788,30 +801,18 @@ fn ConstraintCard(
 
 #[component]
 fn Triage(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
-    let ids = Memo::new(move |_| {
-        spec.with(|s| {
-            s.as_ref()
-                .map(|s| {
-                    s.triage()
-                        .into_iter()
-                        .map(|c| c.id.clone())
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
+    let ids = from_spec(spec, |s| {
+        s.triage()
+            .into_iter()
+            .map(|c| c.id.clone())
+            .collect::<Vec<_>>()
     });
-    let stories = Memo::new(move |_| {
-        spec.with(|s| {
-            s.as_ref()
-                .map(|s| {
-                    s.stories
-                        .iter()
-                        .enumerate()
-                        .map(|(i, st)| (st.id.clone(), format!("Story {}", i + 1)))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
+    let stories = from_spec(spec, |s| {
+        s.stories
+            .iter()
+            .enumerate()
+            .map(|(i, st)| (st.id.clone(), format!("Story {}", i + 1)))
+            .collect::<Vec<_>>()
     });
     view! {
         <Show when=move || ids.with(|i| !i.is_empty())>
@@ -833,49 +834,35 @@ fn Triage(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
 
 #[component]
 fn Decisions(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
-    let conn = expect_context::<Conn>();
-    let focus = expect_context::<FocusRequest>();
-    let ids = Memo::new(move |_| {
-        spec.with(|s| {
-            s.as_ref()
-                .map(|s| s.decisions.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
+    let ids = from_spec(spec, |s| {
+        s.decisions.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
     });
-    let stories = Memo::new(move |_| {
-        spec.with(|s| {
-            s.as_ref()
-                .map(|s| {
-                    s.stories
-                        .iter()
-                        .enumerate()
-                        .map(|(i, st)| {
-                            let what: String = st.i_want.chars().take(40).collect();
-                            (
-                                st.id.clone(),
-                                if what.is_empty() {
-                                    format!("Story {}", i + 1)
-                                } else {
-                                    format!("Story {}: {what}", i + 1)
-                                },
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
+    let stories = from_spec(spec, |s| {
+        s.stories
+            .iter()
+            .enumerate()
+            .map(|(i, st)| {
+                let what: String = st.i_want.chars().take(40).collect();
+                (
+                    st.id.clone(),
+                    if what.is_empty() {
+                        format!("Story {}", i + 1)
+                    } else {
+                        format!("Story {}: {what}", i + 1)
+                    },
+                )
+            })
+            .collect::<Vec<_>>()
     });
-    let add = move |_| {
-        let id = new_id();
-        let at = ids.with_untracked(Vec::len);
-        focus.0.set(Some(field_key(&TextField::Decision {
-            decision: id.clone(),
+    let add = adder(
+        doc,
+        ids,
+        |decision| TextField::Decision {
+            decision,
             field: DecisionField::Title,
-        })));
-        edit(conn, doc, |s, now| {
-            s.add_decision(&id, at, &NewDecision::default(), now)
-        });
-    };
+        },
+        |s, id, at, now| s.add_decision(id, at, &NewDecision::default(), now),
+    );
     view! {
         <section aria-labelledby="decisions-h">
             <h2 id="decisions-h">"Decision log"</h2>
@@ -898,11 +885,8 @@ fn DecisionRow(
     let conn = expect_context::<Conn>();
     let d = {
         let id = id.clone();
-        Memo::new(move |_| {
-            spec.with(|s| {
-                s.as_ref()
-                    .and_then(|s| s.decisions.iter().find(|d| d.id == id).cloned())
-            })
+        from_spec(spec, move |s| {
+            s.decisions.iter().find(|d| d.id == id).cloned()
         })
     };
     let text = move |f: DecisionField| {
@@ -986,24 +970,18 @@ fn DecisionRow(
 
 #[component]
 fn Questions(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
-    let conn = expect_context::<Conn>();
-    let focus = expect_context::<FocusRequest>();
-    let ids = Memo::new(move |_| {
-        spec.with(|s| {
-            s.as_ref()
-                .map(|s| s.questions.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
+    let ids = from_spec(spec, |s| {
+        s.questions.iter().map(|m| m.id.clone()).collect::<Vec<_>>()
     });
-    let add = move |_| {
-        let id = new_id();
-        let at = ids.with_untracked(Vec::len);
-        focus.0.set(Some(field_key(&TextField::Question {
-            question: id.clone(),
+    let add = adder(
+        doc,
+        ids,
+        |question| TextField::Question {
+            question,
             field: QuestionField::Question,
-        })));
-        edit(conn, doc, |s, now| s.add_question(&id, at, "", now));
-    };
+        },
+        |s, id, at, now| s.add_question(id, at, "", now),
+    );
     view! {
         <section aria-labelledby="questions-h">
             <h2 id="questions-h">"Open questions"</h2>
@@ -1025,11 +1003,8 @@ fn QuestionRow(
     let conn = expect_context::<Conn>();
     let q = {
         let id = id.clone();
-        Memo::new(move |_| {
-            spec.with(|s| {
-                s.as_ref()
-                    .and_then(|s| s.questions.iter().find(|q| q.id == id).cloned())
-            })
+        from_spec(spec, move |s| {
+            s.questions.iter().find(|q| q.id == id).cloned()
         })
     };
     let question =

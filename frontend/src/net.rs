@@ -340,7 +340,13 @@ impl Connection {
     }
 
     /// Announces where this tab is in `id`: a field key and selection, or just "here".
-    pub fn announce(&self, id: DocumentId, field: Option<String>, selection: Option<(u32, u32)>) {
+    pub fn announce(
+        &self,
+        id: DocumentId,
+        field: Option<String>,
+        selection: Option<(u32, u32)>,
+        backward: bool,
+    ) {
         let changed = {
             let mut inner = self.inner.borrow_mut();
             let p = Presence {
@@ -349,6 +355,7 @@ impl Connection {
                 color: inner.person.color.to_owned(),
                 field,
                 selection,
+                backward,
                 leaving: false,
             };
             let Some(open) = inner.docs.get_mut(&id) else {

@@ -73,19 +73,32 @@ enum Piece {
     },
 }
 
-/// Cuts the text at every highlight and remote selection boundary.
+/// Cuts the text at every highlight and remote selection boundary, with each remote
+/// caret where that person's caret is (the start of a selection made backwards).
 fn pieces(text: &str, highlights: &[Highlight], people: &[Presence]) -> Vec<Piece> {
     let len: usize = text.encode_utf16().count();
-    let sels: Vec<(usize, usize, &Presence)> = people
+    // (start, end, caret, person)
+    let sels: Vec<(usize, usize, usize, &Presence)> = people
         .iter()
-        .filter_map(|p| p.selection.map(|(s, e)| (s as usize, e as usize, p)))
-        .map(|(s, e, p)| (s.min(len), e.min(len), p))
+        .filter_map(|p| {
+            let (s, e) = p.selection?;
+            let (s, e) = ((s as usize).min(len), (e as usize).min(len));
+            Some((s, e, if p.backward { s } else { e }, p))
+        })
         .collect();
+    let carets_at = |at: usize| {
+        sels.iter()
+            .filter(move |sel| sel.2 == at)
+            .map(|(_, _, _, p)| Piece::Caret {
+                name: p.name.clone(),
+                color: p.color.clone(),
+            })
+    };
     let mut cuts: Vec<usize> = vec![0, len];
     for h in highlights {
         cuts.extend([h.start.min(len), h.end.min(len)]);
     }
-    for (s, e, _) in &sels {
+    for (s, e, _, _) in &sels {
         cuts.extend([*s, *e]);
     }
     cuts.sort_unstable();
@@ -93,13 +106,7 @@ fn pieces(text: &str, highlights: &[Highlight], people: &[Presence]) -> Vec<Piec
     let mut out = Vec::new();
     for w in cuts.windows(2) {
         let (a, b) = (w[0], w[1]);
-        for (_, e, p) in sels.iter().filter(|(_, e, _)| *e == a) {
-            let _ = e;
-            out.push(Piece::Caret {
-                name: p.name.clone(),
-                color: p.color.clone(),
-            });
-        }
+        out.extend(carets_at(a));
         let mark = highlights
             .iter()
             .filter(|h| h.start <= a && b <= h.end)
@@ -107,20 +114,15 @@ fn pieces(text: &str, highlights: &[Highlight], people: &[Presence]) -> Vec<Piec
             .map(|h| (h.constraint.clone(), h.severity));
         let selected_by = sels
             .iter()
-            .find(|(s, e, _)| *s <= a && b <= *e && s < e)
-            .map(|(_, _, p)| p.color.clone());
+            .find(|(s, e, _, _)| *s <= a && b <= *e && s < e)
+            .map(|(_, _, _, p)| p.color.clone());
         out.push(Piece::Text {
             text: text[byte_at(text, a)..byte_at(text, b)].to_owned(),
             mark,
             selected_by,
         });
     }
-    for (_, _, p) in sels.iter().filter(|(_, e, _)| *e == len) {
-        out.push(Piece::Caret {
-            name: p.name.clone(),
-            color: p.color.clone(),
-        });
-    }
+    out.extend(carets_at(len));
     out
 }
 
@@ -222,12 +224,14 @@ pub fn TextBox(
                 field.with_value(|f| Some((caret_at(d, f, s)?, caret_at(d, f, e)?)))
             })
         });
+        let backward = dir == "backward";
         carets.set_value(pair.flatten().map(|(a, b)| (a, b, dir)));
         conn.with_value(|c| {
             c.announce(
                 doc,
                 Some(key_for_select.get_value()),
                 Some((s as u32, e as u32)),
+                backward,
             )
         });
         if let Some(cb) = on_select {
@@ -282,7 +286,7 @@ pub fn TextBox(
     };
     // Blur also fires when a focused field is taken off the page, after its owner is gone.
     let on_blur = move |_: web_sys::FocusEvent| {
-        conn.try_with_value(|c| c.announce(doc, None, None));
+        conn.try_with_value(|c| c.announce(doc, None, None, false));
     };
     // The mirror sits under the textarea: find a mark under the pointer there.
     let on_mousemove = move |ev: web_sys::MouseEvent| {
@@ -389,6 +393,35 @@ pub fn TextBox(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn someone(selection: (u32, u32), backward: bool) -> Presence {
+        Presence {
+            user: "bo".into(),
+            name: "Bo".into(),
+            color: "#3153d4".into(),
+            field: Some("title".into()),
+            selection: Some(selection),
+            backward,
+            leaving: false,
+        }
+    }
+
+    fn caret_index(pieces: &[Piece]) -> Option<usize> {
+        pieces.iter().position(|p| matches!(p, Piece::Caret { .. }))
+    }
+
+    #[test]
+    fn a_remote_caret_is_drawn_where_that_persons_caret_is() {
+        let forward = pieces("a😀bc", &[], &[someone((1, 3), false)]);
+        // "a", caret-less "😀" (selected), then the caret, then "bc".
+        assert_eq!(caret_index(&forward), Some(2));
+        let backward = pieces("a😀bc", &[], &[someone((1, 3), true)]);
+        assert_eq!(caret_index(&backward), Some(1));
+        let at_end = pieces("ab", &[], &[someone((2, 2), false)]);
+        assert_eq!(caret_index(&at_end), Some(1));
+        let empty = pieces("", &[], &[someone((0, 0), false)]);
+        assert_eq!(caret_index(&empty), Some(0));
+    }
 
     #[test]
     fn byte_offsets_follow_utf16_positions() {

@@ -184,15 +184,8 @@ fn test() -> Result<()> {
     clippy.extend(SANS_IO);
     clippy.extend(["--", "-D", "warnings"]);
     cmd("cargo", &clippy)?;
-    // The app has no native tests (its checks are clippy above and the browser tests);
-    // building Leptos natively for nothing would cost minutes.
-    cargo_test(&[
-        "test",
-        "--workspace",
-        "--locked",
-        "--exclude",
-        "duet-frontend",
-    ])?;
+    // The app's pure logic (text layout, offsets) is unit-tested natively too.
+    cargo_test(&["test", "--workspace", "--locked"])?;
     browser_tests()?;
     eprintln!("==> all checks passed");
     Ok(())

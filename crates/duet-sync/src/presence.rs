@@ -26,6 +26,8 @@ pub struct Presence {
     pub field: Option<String>,
     /// Their selection in that field, UTF-16 `start..end` (equal for a caret).
     pub selection: Option<(u32, u32)>,
+    /// The selection was made backwards: the caret is at its start.
+    pub backward: bool,
     /// The tab is closing: forget it now rather than after `EXPIRE_MS`.
     pub leaving: bool,
 }
@@ -53,7 +55,10 @@ impl Presence {
         let mut out = Vec::new();
         let mut e = Encoder::new(&mut out);
         let written: EncodeResult = (|| {
-            let len = 4 + u64::from(self.field.is_some()) + 2 * u64::from(self.selection.is_some());
+            let len = 4
+                + u64::from(self.field.is_some())
+                + 2 * u64::from(self.selection.is_some())
+                + u64::from(self.backward);
             e.map(len)?;
             e.str("user")?.str(&self.user)?;
             e.str("name")?.str(&self.name)?;
@@ -65,6 +70,9 @@ impl Presence {
             if let Some((start, end)) = self.selection {
                 e.str("start")?.u32(start)?;
                 e.str("end")?.u32(end)?;
+            }
+            if self.backward {
+                e.str("backward")?.bool(true)?;
             }
             Ok(())
         })();
@@ -88,6 +96,7 @@ impl Presence {
             color: String::new(),
             field: None,
             selection: None,
+            backward: false,
             leaving: false,
         };
         let (mut start, mut end) = (None, None);
@@ -103,6 +112,9 @@ impl Presence {
                 "name" => p.name = string(&mut d, "name")?,
                 "color" => p.color = string(&mut d, "color")?,
                 "field" => p.field = Some(string(&mut d, "field")?),
+                "backward" => {
+                    p.backward = d.bool().map_err(|_| PresenceError::Invalid("backward"))?
+                }
                 "leaving" => p.leaving = d.bool().map_err(|_| PresenceError::Invalid("leaving"))?,
                 "start" => start = Some(d.u32().map_err(|_| PresenceError::Invalid("start"))?),
                 "end" => end = Some(d.u32().map_err(|_| PresenceError::Invalid("end"))?),
@@ -202,6 +214,7 @@ mod tests {
             color: "#3153d4".into(),
             field: Some("story/abc/i_want".into()),
             selection: Some((2, 5)),
+            backward: true,
             leaving: false,
         }
     }
