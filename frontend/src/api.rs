@@ -1,6 +1,6 @@
-//! The server's REST API as the page uses it: list and create specs.
+//! The server's REST API as the page uses it: the list of specs.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// A spec as `GET /api/specs` lists it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -11,11 +11,6 @@ pub struct SpecSummary {
     /// Unix milliseconds.
     pub updated_at: i64,
     pub authors: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct CreateSpec<'a> {
-    title: &'a str,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,15 +44,4 @@ pub async fn list_specs() -> ApiResult<Vec<SpecSummary>> {
     let mut specs: Vec<SpecSummary> = read(response).await?;
     specs.sort_by_key(|s| std::cmp::Reverse(s.updated_at));
     Ok(specs)
-}
-
-/// Creates a spec with `title`; the server seeds the skeleton.
-pub async fn create_spec(title: &str) -> ApiResult<SpecSummary> {
-    let response = gloo_net::http::Request::post("/api/specs")
-        .json(&CreateSpec { title })
-        .map_err(|e| e.to_string())?
-        .send()
-        .await
-        .map_err(|e| format!("could not reach the server: {e}"))?;
-    read(response).await
 }

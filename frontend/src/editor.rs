@@ -12,6 +12,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::me::{initials, BrowserRng};
 use crate::net::{Connection, DocState};
+use crate::review::MergeReview;
 use crate::text::{field_key, ActiveConstraint, FocusRequest, Highlight, People, TextBox};
 
 type Conn = StoredValue<Connection, LocalStorage>;
@@ -50,10 +51,18 @@ pub fn EditorPage() -> impl IntoView {
         <main class="spec" data-id=id.to_string()>
             {move || match state.get() {
                 DocState::Loading => view! { <p class="muted">"Loading the spec…"</p> }.into_any(),
+                DocState::NotHere => view! {
+                    <p class="muted">
+                        "This spec is not kept on this device yet: it opens as soon as the server can be reached."
+                    </p>
+                }.into_any(),
                 DocState::Unavailable => view! {
                     <p class="error" role="alert">"There is no such spec on the server."</p>
                 }.into_any(),
-                DocState::Ready => view! { <Editor doc=id spec=spec /> }.into_any(),
+                DocState::Ready => view! {
+                    <MergeReview doc=id spec=spec review=signals.review />
+                    <Editor doc=id spec=spec />
+                }.into_any(),
             }}
         </main>
     }
@@ -84,7 +93,7 @@ fn Editor(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
 }
 
 /// Words for where someone is, from their field key.
-fn place_of(key: &str, spec: &SpecView) -> String {
+pub(crate) fn place_of(key: &str, spec: &SpecView) -> String {
     let story_no = |id: &str| {
         spec.stories
             .iter()

@@ -5,6 +5,8 @@ mod editor;
 mod list;
 mod me;
 mod net;
+mod review;
+mod store;
 mod text;
 
 use leptos::prelude::*;
@@ -34,14 +36,14 @@ fn App() -> impl IntoView {
 
 #[component]
 fn Shell(me: me::Me) -> impl IntoView {
-    let (connection, status) = net::Connection::start(tab_peer_id(), me);
+    let (connection, status, pending) = net::Connection::start(tab_peer_id(), me);
     // Pages reach the connection through the context (the editor syncs its spec on it).
     provide_context(StoredValue::new_local(connection));
     view! {
         <nav class="top">
             <a class="brand" href="/">"Duet"</a>
             <span class="spacer"></span>
-            <net::ConnectionStatus status=status />
+            <net::ConnectionStatus status=status pending=pending />
         </nav>
         <Router>
             <Routes fallback=|| view! { <main class="list"><p>"There is no such page."</p></main> }>

@@ -1,22 +1,86 @@
-//! The spec list: every spec with its title, last update and who edited it; create a new one.
+//! The spec list: every spec with its title, last update and who edited it, plus the specs kept on this device that the server does not have yet; create a new one (here first, then on the server).
 
 use leptos::prelude::*;
 
 use crate::api::{self, SpecSummary};
+use crate::net::Connection;
+use crate::store::{self, Record};
+
+/// One row of the list.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    id: String,
+    title: String,
+    updated: f64,
+    authors: Vec<String>,
+    /// Kept on this device, not (yet) known to be on the server.
+    here_only: bool,
+}
+
+/// What the list shows: the server's specs and this device's, or this device's alone (with
+/// the reason) when the server cannot be reached.
+fn rows(
+    server: Result<Vec<SpecSummary>, String>,
+    kept: Vec<Record>,
+) -> Result<(Vec<Row>, Option<String>), String> {
+    let kept_row = |r: Record| Row {
+        id: r.doc,
+        title: r.title,
+        updated: r.updated,
+        authors: Vec::new(),
+        here_only: true,
+    };
+    let (mut list, note) = match server {
+        Ok(specs) => {
+            let mut list: Vec<Row> = specs
+                .into_iter()
+                .map(|s| Row {
+                    id: s.id,
+                    title: s.title,
+                    updated: s.updated_at as f64,
+                    authors: s.authors,
+                    here_only: false,
+                })
+                .collect();
+            let extra: Vec<Row> = kept
+                .into_iter()
+                .filter(|r| r.local && !list.iter().any(|s| s.id == r.doc))
+                .map(kept_row)
+                .collect();
+            list.extend(extra);
+            (list, None)
+        }
+        Err(_) if !kept.is_empty() => (
+            kept.into_iter().map(kept_row).collect(),
+            Some(
+                "The server cannot be reached: these are the specs kept on this device.".to_owned(),
+            ),
+        ),
+        Err(e) => return Err(e),
+    };
+    list.sort_by(|a, b| b.updated.total_cmp(&a.updated));
+    Ok((list, note))
+}
 
 /// "25 Nov 2026, 09:12" in the reader's locale.
-fn when(ms: i64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+fn when(ms: f64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
     String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
 }
 
 #[component]
 pub fn SpecList() -> impl IntoView {
-    let specs = LocalResource::new(api::list_specs);
+    let specs = LocalResource::new(|| async {
+        let server = api::list_specs().await;
+        let kept = store::records().await.unwrap_or_default();
+        rows(server, kept)
+    });
     let (title, set_title) = signal(String::new());
-    let create = Action::new_local(|title: &String| {
+    let conn = expect_context::<StoredValue<Connection, LocalStorage>>();
+    let create = Action::new_local(move |title: &String| {
         let title = title.trim().to_owned();
-        async move { api::create_spec(&title).await }
+        let conn = conn.get_value();
+        async move { conn.create(&title).await }
     });
     // A created spec shows up at once.
     Effect::new(move |_| {
@@ -53,10 +117,13 @@ pub fn SpecList() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading specs…"</p> }>
                 {move || specs.get().map(|result| match result {
                     Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-                    Ok(list) if list.is_empty() => view! {
+                    Ok((list, _)) if list.is_empty() => view! {
                         <p class="muted">"No specs yet. Give the first one a title above."</p>
                     }.into_any(),
-                    Ok(list) => view! { <SpecRows specs=list /> }.into_any(),
+                    Ok((list, note)) => view! {
+                        {note.map(|n| view! { <p class="notice" role="note">{n}</p> })}
+                        <SpecRows specs=list />
+                    }.into_any(),
                 })}
             </Suspense>
         </main>
@@ -64,7 +131,7 @@ pub fn SpecList() -> impl IntoView {
 }
 
 #[component]
-fn SpecRows(specs: Vec<SpecSummary>) -> impl IntoView {
+fn SpecRows(specs: Vec<Row>) -> impl IntoView {
     view! {
         <ul class="specs">
             {specs.into_iter().map(|spec| {
@@ -78,8 +145,9 @@ fn SpecRows(specs: Vec<SpecSummary>) -> impl IntoView {
                     <li class="spec" data-id=spec.id.clone()>
                         <a class="spec-title" href=format!("/specs/{}", spec.id)>{title}</a>
                         <span class="spec-meta">
-                            "Updated " <time>{when(spec.updated_at)}</time>
+                            "Updated " <time>{when(spec.updated)}</time>
                             {(!authors.is_empty()).then(|| view! { " · by " <span class="authors">{authors}</span> })}
+                            {spec.here_only.then(|| view! { " · " <span class="here-only">"on this device"</span> })}
                         </span>
                     </li>
                 }

@@ -1,20 +1,27 @@
-//! The connection to the server: one websocket at a time, reconnecting with exponential backoff and jitter, reacting to the browser's offline/online events; its state is a signal.
+//! The connection to the server and the specs open in this tab: one websocket at a time (exponential backoff with jitter, the browser's offline/online events, a watchdog on acknowledgements), every open spec kept in the local store before anything is sent, and the merge review after offline work.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use duet_model::automerge::AutoCommit;
-use duet_model::{Author, EditError, Spec, UnixMillis};
+use duet_model::automerge::{AutoCommit, ChangeHash};
+use duet_model::{Author, EditError, Overlap, Spec, TextField, UnixMillis};
 use duet_protocol::{DocumentId, Message, PeerId};
 use duet_sync::{backoff_ms, Event, Presence, Roster, Session, HEARTBEAT_MS};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
-use crate::me::Me;
+use crate::me::{BrowserRng, Me};
+use crate::store;
+
+/// Chunks kept per spec before they are compacted into one save.
+const COMPACT_AFTER: usize = 256;
+/// Local changes sent and not acknowledged for this long mean a dead connection.
+const ACK_TIMEOUT_MS: f64 = 10_000.0;
 
 /// What the page shows about the connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,13 +42,16 @@ pub enum Status {
 pub enum DocState {
     /// Asked for, nothing received yet.
     Loading,
+    /// Not kept on this device, and the server cannot be reached now.
+    NotHere,
     /// Received (and kept in sync while connected).
     Ready,
     /// The server does not have it.
     Unavailable,
 }
 
-/// An open document: its replica, and signals the page renders from.
+/// An open document: its replica, how much of it is stored and saved, and signals the page
+/// renders from.
 struct OpenDoc {
     doc: AutoCommit,
     /// Bumped on every change applied, so views re-read the document.
@@ -52,6 +62,68 @@ struct OpenDoc {
     people: RwSignal<Vec<Presence>>,
     /// What this tab announces while the page is open (`None`: not announcing).
     mine: Option<Presence>,
+    /// The local copy has been read (syncing starts only then).
+    loaded: bool,
+    /// The local store works for this spec (false: IndexedDB is missing or failing).
+    store_ok: bool,
+    /// A local write is under way; nothing is sent until it commits.
+    writing: bool,
+    /// The heads kept in the local store, and the keys of its chunks.
+    stored: Vec<ChangeHash>,
+    keys: Vec<JsValue>,
+    /// What the store's record last said (written again only when these change).
+    record: store::Record,
+    /// The heads the server is known to hold.
+    saved: Vec<ChangeHash>,
+    /// Changes here the server does not hold yet.
+    unsaved: RwSignal<usize>,
+    /// From reconnecting with offline changes until the server holds them: the heads the
+    /// server held before, and ours when we came back (for the merge review).
+    review_from: Option<(Vec<ChangeHash>, Vec<ChangeHash>)>,
+    review: RwSignal<Vec<Overlap>>,
+}
+
+impl OpenDoc {
+    /// A fresh entry; its signals belong to `owner` (the app's), not to whichever page
+    /// happened to open the spec, so they outlive that page.
+    fn new(owner: &Owner, state: DocState) -> OpenDoc {
+        owner.with(|| OpenDoc {
+            doc: AutoCommit::new(),
+            version: RwSignal::new(0),
+            state: RwSignal::new(state),
+            roster: Roster::default(),
+            people: RwSignal::new(Vec::new()),
+            mine: None,
+            loaded: false,
+            store_ok: true,
+            writing: false,
+            stored: Vec::new(),
+            keys: Vec::new(),
+            record: store::Record::default(),
+            saved: Vec::new(),
+            unsaved: RwSignal::new(0),
+            review_from: None,
+            review: RwSignal::new(Vec::new()),
+        })
+    }
+
+    fn signals(&self) -> DocSignals {
+        DocSignals {
+            version: self.version,
+            state: self.state,
+            people: self.people,
+            review: self.review,
+        }
+    }
+
+    /// Recounts the changes the server does not hold.
+    fn count_unsaved(&mut self) -> usize {
+        let n = self.doc.get_changes(&self.saved).len();
+        if self.unsaved.get_untracked() != n {
+            self.unsaved.set(n);
+        }
+        n
+    }
 }
 
 /// The signals a page renders an open document from.
@@ -60,6 +132,15 @@ pub struct DocSignals {
     pub version: RwSignal<u64>,
     pub state: RwSignal<DocState>,
     pub people: RwSignal<Vec<Presence>>,
+    /// Places changed both here while offline and elsewhere meanwhile, not yet reviewed.
+    pub review: RwSignal<Vec<Overlap>>,
+}
+
+/// What to do next for a document so that nothing is sent before it is stored.
+enum Step {
+    Append(Vec<u8>, Vec<ChangeHash>),
+    Compact(Vec<u8>, Vec<ChangeHash>, Vec<JsValue>),
+    Send(Option<Message>),
 }
 
 fn now_ms() -> f64 {
@@ -77,6 +158,12 @@ struct Inner {
     session: Option<Session>,
     attempt: u32,
     status: WriteSignal<Status>,
+    /// Changes on this device the server does not hold, over every open spec.
+    pending: RwSignal<usize>,
+    /// The app's reactive owner: every open spec's signals live as long as the app.
+    owner: Owner,
+    /// Since when local changes have waited for the server without hearing from it.
+    waiting_since: Option<f64>,
     /// The socket's callbacks, kept alive as long as the socket.
     handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
     on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
@@ -90,8 +177,9 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `/sync` of the page's own origin and keeps connected.
-    pub fn start(me: PeerId, person: Me) -> (Connection, ReadSignal<Status>) {
+    pub fn start(me: PeerId, person: Me) -> (Connection, ReadSignal<Status>, RwSignal<usize>) {
         let (status, set_status) = signal(Status::Connecting);
+        let pending = RwSignal::new(0);
         let url = sync_url();
         let conn = Connection {
             inner: Rc::new(RefCell::new(Inner {
@@ -104,6 +192,9 @@ impl Connection {
                 session: None,
                 attempt: 0,
                 status: set_status,
+                pending,
+                owner: Owner::current().unwrap_or_default(),
+                waiting_since: None,
                 handlers: Vec::new(),
                 on_message: None,
             })),
@@ -111,7 +202,24 @@ impl Connection {
         conn.watch_network();
         conn.heartbeat();
         conn.connect();
-        (conn, status)
+        conn.resume_pending();
+        (conn, status, pending)
+    }
+
+    /// Opens every spec kept here that the server does not fully hold (created or edited
+    /// offline in an earlier visit), so it reaches the server without being visited.
+    fn resume_pending(&self) {
+        let me = self.clone();
+        spawn_local(async move {
+            let Ok(records) = store::records().await else {
+                return;
+            };
+            for r in records.into_iter().filter(|r| r.local || r.pending) {
+                if let Ok(id) = DocumentId::parse(&r.doc) {
+                    me.open(id);
+                }
+            }
+        });
     }
 
     fn connect(&self) {
@@ -179,40 +287,254 @@ impl Connection {
             let doc = Session::document_of(&message)
                 .and_then(|id| docs.get_mut(&id))
                 .map(|open| &mut open.doc);
-            session.receive(message, doc)
+            // No reply yet: what arrived is stored first (`flush` replies).
+            session.apply(message, doc)
         };
         match result {
-            Ok((Event::Ready, _)) => {
-                let mut inner = self.inner.borrow_mut();
-                inner.attempt = 0;
-                inner.status.set(Status::Live);
+            Ok(Event::Ready) => {
+                let ids: Vec<DocumentId> = {
+                    let mut inner = self.inner.borrow_mut();
+                    inner.attempt = 0;
+                    inner.status.set(Status::Live);
+                    inner.docs.keys().copied().collect()
+                };
                 // A new connection syncs every open document afresh.
-                let tab = inner_tab(&inner.me);
-                let Inner { session, docs, .. } = &mut *inner;
-                let mut opens: Vec<Message> = Vec::new();
-                if let Some(session) = session.as_mut() {
-                    for (id, open) in docs.iter_mut() {
-                        opens.extend(session.open(*id, &mut open.doc));
-                        if let Some(p) = &open.mine {
-                            opens.extend(session.ephemeral(*id, &tab, p.encode()));
-                        }
-                    }
-                }
-                drop(inner);
-                for m in opens {
-                    let _ = self.send(&m);
+                for id in ids {
+                    self.start_sync(id);
                 }
             }
-            Ok((event, replies)) => {
+            Ok(event) => {
                 self.note(&event);
-                for r in replies {
-                    let _ = self.send(&r);
+                if let Event::Changed(id) | Event::Synced(id) = event {
+                    self.synced(id);
+                    self.flush(id);
                 }
             }
             Err(_) => {
                 self.drop_socket();
                 self.retry_later();
             }
+        }
+    }
+
+    /// Starts syncing `id` on the current connection once its local copy is read: offers
+    /// what it has (or asks for it), and announces this tab if it is on the page.
+    fn start_sync(&self, id: DocumentId) {
+        let messages = {
+            let mut inner = self.inner.borrow_mut();
+            let tab = inner_tab(&inner.me);
+            let Inner { session, docs, .. } = &mut *inner;
+            let (Some(session), Some(open)) = (session.as_mut(), docs.get_mut(&id)) else {
+                return;
+            };
+            if !open.loaded || !session.is_ready() {
+                return;
+            }
+            // Coming back with changes the server lacks: watch what merges with them.
+            if open.count_unsaved() > 0 && open.review_from.is_none() {
+                open.review_from = Some((open.saved.clone(), open.doc.get_heads()));
+            }
+            let mut messages: Vec<Message> = session.open(id, &mut open.doc).into_iter().collect();
+            if let Some(p) = &open.mine {
+                messages.extend(session.ephemeral(id, &tab, p.encode()));
+            }
+            messages
+        };
+        for m in messages {
+            let _ = self.send(&m);
+        }
+    }
+
+    /// After a sync message: what the server now holds, the unsaved count, the review.
+    fn synced(&self, id: DocumentId) {
+        let mut inner = self.inner.borrow_mut();
+        let now = now_ms();
+        let Inner {
+            session,
+            docs,
+            waiting_since,
+            ..
+        } = &mut *inner;
+        let Some(open) = docs.get_mut(&id) else {
+            return;
+        };
+        let theirs = session
+            .as_ref()
+            .map(|s| s.server_heads(id))
+            .unwrap_or_default();
+        if !theirs.is_empty() && theirs != open.saved {
+            open.saved = theirs;
+        }
+        let unsaved = open.count_unsaved();
+        if let Some((base, ours)) = open.review_from.clone() {
+            let found = duet_model::overlaps(&mut open.doc, &base, &ours);
+            if !found.is_empty() {
+                open.review.update(|list| {
+                    for o in found {
+                        match list.iter_mut().find(|x| x.place == o.place) {
+                            Some(x) => *x = o,
+                            None => list.push(o),
+                        }
+                    }
+                });
+            }
+            if unsaved == 0 {
+                open.review_from = None;
+            }
+        }
+        *waiting_since = (unsaved > 0).then_some(now);
+        drop(inner);
+        self.total_pending();
+    }
+
+    /// Keeps `id` moving: stores whatever is not stored yet; once everything is stored,
+    /// sends what the server is owed. Runs again after each write commits.
+    fn flush(&self, id: DocumentId) {
+        let step = {
+            let mut inner = self.inner.borrow_mut();
+            let Inner { session, docs, .. } = &mut *inner;
+            let Some(open) = docs.get_mut(&id) else {
+                return;
+            };
+            if !open.loaded || open.writing {
+                return;
+            }
+            let heads = open.doc.get_heads();
+            if open.store_ok && heads != open.stored {
+                open.writing = true;
+                if open.keys.len() >= COMPACT_AFTER {
+                    Step::Compact(open.doc.save(), heads, std::mem::take(&mut open.keys))
+                } else {
+                    Step::Append(open.doc.save_after(&open.stored), heads)
+                }
+            } else {
+                Step::Send(
+                    session
+                        .as_mut()
+                        .and_then(|s| s.local_change(id, &mut open.doc)),
+                )
+            }
+        };
+        match step {
+            Step::Send(message) => {
+                if let Some(m) = message {
+                    if self.send(&m).is_ok() {
+                        let mut inner = self.inner.borrow_mut();
+                        let waiting = inner
+                            .docs
+                            .get(&id)
+                            .is_some_and(|o| o.unsaved.get_untracked() > 0);
+                        if waiting && inner.waiting_since.is_none() {
+                            inner.waiting_since = Some(now_ms());
+                        }
+                    }
+                }
+                self.write_record(id);
+            }
+            Step::Append(bytes, heads) => {
+                let me = self.clone();
+                spawn_local(async move {
+                    let result = store::append(id, &bytes).await;
+                    me.stored(id, heads, result.map(|k| vec![k]), Vec::new());
+                });
+            }
+            Step::Compact(bytes, heads, keys) => {
+                let me = self.clone();
+                spawn_local(async move {
+                    let result = store::compact(id, &bytes, &keys).await;
+                    me.stored(id, heads, result.map(|k| vec![k]), keys);
+                });
+            }
+        }
+    }
+
+    /// A local write finished: on success `heads` are stored; on failure the spec goes on
+    /// without the local store (and says so in the console).
+    fn stored(
+        &self,
+        id: DocumentId,
+        heads: Vec<ChangeHash>,
+        result: Result<Vec<JsValue>, store::StoreError>,
+        replaced: Vec<JsValue>,
+    ) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            let Some(open) = inner.docs.get_mut(&id) else {
+                return;
+            };
+            open.writing = false;
+            match result {
+                Ok(keys) => {
+                    open.stored = heads;
+                    open.keys.extend(keys);
+                }
+                Err(e) => {
+                    // A failed compaction changed nothing: its chunks are still there.
+                    open.keys.extend(replaced);
+                    open.store_ok = false;
+                    warn(&format!("this spec cannot be kept on this device: {e}"));
+                }
+            }
+        }
+        self.flush(id);
+    }
+
+    /// Updates the spec's record in the store when what the list shows of it changed.
+    fn write_record(&self, id: DocumentId) {
+        let update = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(open) = inner.docs.get_mut(&id) else {
+                return;
+            };
+            if !open.store_ok || !open.loaded || open.doc.get_heads().is_empty() {
+                return;
+            }
+            let title = duet_model::spec_title(&open.doc).unwrap_or_default();
+            let pending = open.unsaved.get_untracked() > 0;
+            let local = open.record.local && pending;
+            let next = store::Record {
+                doc: id.to_string(),
+                saved: open.saved.clone(),
+                title,
+                updated: open.record.updated,
+                local,
+                pending,
+            };
+            let changed = next.title != open.record.title
+                || next.pending != open.record.pending
+                || next.local != open.record.local
+                || next.saved != open.record.saved;
+            if !changed {
+                return;
+            }
+            let next = store::Record {
+                updated: now_ms(),
+                ..next
+            };
+            open.record = next.clone();
+            store::Update {
+                saved: Some(next.saved),
+                title: Some(next.title),
+                updated: Some(next.updated),
+                local: Some(next.local),
+                pending: Some(next.pending),
+            }
+        };
+        spawn_local(async move {
+            if let Err(e) = store::put(id, update).await {
+                warn(&format!(
+                    "could not update this spec's record on this device: {e}"
+                ));
+            }
+        });
+    }
+
+    /// Sums the unsaved changes of every open spec into the status signal.
+    fn total_pending(&self) {
+        let inner = self.inner.borrow();
+        let total: usize = inner.docs.values().map(|o| o.unsaved.get_untracked()).sum();
+        if inner.pending.get_untracked() != total {
+            inner.pending.set(total);
         }
     }
 
@@ -255,37 +577,115 @@ impl Connection {
         }
     }
 
-    /// Opens `id` (asking the server for it) and returns the signals to render it from.
+    /// Opens `id`: reads the local copy, then syncs it with the server (or asks the server
+    /// for it), and returns the signals to render it from.
     pub fn open(&self, id: DocumentId) -> DocSignals {
-        let mut inner = self.inner.borrow_mut();
-        if let Some(open) = inner.docs.get(&id) {
-            return DocSignals {
-                version: open.version,
-                state: open.state,
-                people: open.people,
-            };
+        {
+            let mut inner = self.inner.borrow_mut();
+            if let Some(open) = inner.docs.get(&id) {
+                return open.signals();
+            }
+            let fresh = OpenDoc::new(&inner.owner, DocState::Loading);
+            inner.docs.insert(id, fresh);
         }
-        let fresh = OpenDoc {
-            doc: AutoCommit::new(),
-            version: RwSignal::new(0),
-            state: RwSignal::new(DocState::Loading),
-            roster: Roster::default(),
-            people: RwSignal::new(Vec::new()),
-            mine: None,
-        };
-        let signals = DocSignals {
-            version: fresh.version,
-            state: fresh.state,
-            people: fresh.people,
-        };
-        let Inner { session, docs, .. } = &mut *inner;
-        let open = docs.entry(id).or_insert(fresh);
-        let first = session.as_mut().and_then(|s| s.open(id, &mut open.doc));
-        drop(inner);
-        if let Some(m) = first {
-            let _ = self.send(&m);
-        }
+        let signals = self.inner.borrow().docs[&id].signals();
+        let me = self.clone();
+        spawn_local(async move {
+            let stored = store::load(id).await;
+            me.loaded(id, stored);
+        });
         signals
+    }
+
+    /// The local copy of `id` was read (or could not be).
+    fn loaded(&self, id: DocumentId, stored: Result<store::Stored, store::StoreError>) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            let inner_ready = inner.session.as_ref().is_some_and(Session::is_ready);
+            let Some(open) = inner.docs.get_mut(&id) else {
+                return;
+            };
+            match stored {
+                Ok(stored) => {
+                    for chunk in &stored.chunks {
+                        // The store is this app's own, but still input: a bad chunk is
+                        // skipped, never trusted.
+                        if let Err(e) = open.doc.load_incremental(chunk) {
+                            warn(&format!(
+                                "skipped a damaged piece of this spec on this device: {e}"
+                            ));
+                        }
+                    }
+                    open.keys = stored.keys;
+                    open.stored = open.doc.get_heads();
+                    if let Some(record) = stored.record {
+                        open.saved = record.saved.clone();
+                        open.record = record;
+                    }
+                }
+                Err(e) => {
+                    open.store_ok = false;
+                    warn(&format!("this browser cannot keep specs offline: {e}"));
+                }
+            }
+            open.loaded = true;
+            if !open.doc.get_heads().is_empty() {
+                open.version.update(|v| *v += 1);
+                open.state.set(DocState::Ready);
+            } else if !inner_ready {
+                open.state.set(DocState::NotHere);
+            }
+            open.count_unsaved();
+        }
+        self.total_pending();
+        self.start_sync(id);
+    }
+
+    /// Creates a spec here, with its id chosen here: listed on this device at once, its
+    /// changes stored and sent to the server whenever it is reachable.
+    pub async fn create(&self, title: &str) -> Result<DocumentId, String> {
+        if title.len() > 1000 {
+            return Err("The title is longer than 1000 bytes.".into());
+        }
+        let id = DocumentId::random(&mut BrowserRng);
+        let now = UnixMillis(now_ms() as i64);
+        let record = store::Record {
+            doc: id.to_string(),
+            saved: Vec::new(),
+            title: title.to_owned(),
+            updated: now_ms(),
+            local: true,
+            pending: true,
+        };
+        // The list reads records: write this one before anything else.
+        store::put(
+            id,
+            store::Update {
+                saved: None,
+                title: Some(record.title.clone()),
+                updated: Some(record.updated),
+                local: Some(true),
+                pending: Some(true),
+            },
+        )
+        .await
+        .map_err(|e| format!("This browser cannot keep the new spec: {e}"))?;
+        {
+            let mut inner = self.inner.borrow_mut();
+            let mut spec = Spec::new(inner.author.clone());
+            spec.set_text(&TextField::Title, title, now)
+                .map_err(|e| e.to_string())?;
+            let mut open = OpenDoc::new(&inner.owner, DocState::Ready);
+            open.doc = spec.into_doc();
+            open.loaded = true;
+            open.record = record;
+            open.count_unsaved();
+            inner.docs.insert(id, open);
+        }
+        self.total_pending();
+        self.start_sync(id);
+        self.flush(id);
+        Ok(id)
     }
 
     /// Reads the replica of an open document.
@@ -301,14 +701,9 @@ impl Connection {
         f: impl FnOnce(&mut Spec, UnixMillis) -> Result<R, EditError>,
     ) -> Option<R> {
         let now = UnixMillis(now_ms() as i64);
-        let (result, version, message) = {
+        let (result, version) = {
             let mut inner = self.inner.borrow_mut();
-            let Inner {
-                docs,
-                session,
-                author,
-                ..
-            } = &mut *inner;
+            let Inner { docs, author, .. } = &mut *inner;
             let open = docs.get_mut(&id)?;
             let result = Spec::edit_in_place(&mut open.doc, author, |spec| f(spec, now));
             let result = match result {
@@ -322,16 +717,21 @@ impl Connection {
                     return None;
                 }
             };
-            let message = session
-                .as_mut()
-                .and_then(|s| s.local_change(id, &mut open.doc));
-            (result, open.version, message)
+            open.count_unsaved();
+            (result, open.version)
         };
         version.update(|v| *v += 1);
-        if let Some(m) = message {
-            let _ = self.send(&m);
-        }
+        self.total_pending();
+        self.flush(id);
         Some(result)
+    }
+
+    /// Takes a place off the merge review of `id`.
+    pub fn mark_reviewed(&self, id: DocumentId, place: &duet_model::Place) {
+        if let Some(open) = self.inner.borrow().docs.get(&id) {
+            open.review
+                .update(|list| list.retain(|o| &o.place != place));
+        }
     }
 
     /// The person typing in this tab.
@@ -423,6 +823,18 @@ impl Connection {
                     }
                 }
             }
+            // The socket looks open but the server has not answered our changes: the
+            // network is gone without the browser noticing. Start over.
+            let stalled = me
+                .inner
+                .borrow()
+                .waiting_since
+                .is_some_and(|t| now_ms() - t > ACK_TIMEOUT_MS);
+            if stalled {
+                warn("the server stopped answering; reconnecting");
+                me.drop_socket();
+                me.retry_later();
+            }
         };
         let _ = set_interval_with_handle(beat, Duration::from_millis(HEARTBEAT_MS));
         // Closing the tab: say goodbye in every open spec rather than waiting to expire.
@@ -455,6 +867,7 @@ impl Connection {
             let _ = ws.close();
         }
         inner.session = None;
+        inner.waiting_since = None;
         // Presence restarts with the next connection.
         for open in inner.docs.values_mut() {
             if open.roster.clear() {
@@ -542,20 +955,37 @@ fn sync_url() -> String {
     format!("{}://{host}/sync", if secure { "wss" } else { "ws" })
 }
 
-/// The connection state, always visible in the top bar.
+/// The connection state, always visible in the top bar, with how many changes wait on
+/// this device for the server.
 #[component]
-pub fn ConnectionStatus(status: ReadSignal<Status>) -> impl IntoView {
-    let text = move || match status.get() {
-        Status::Connecting => "Connecting…".to_owned(),
-        Status::Live => "Live".to_owned(),
-        Status::Reconnecting { in_ms, .. } if in_ms > 0 => {
-            format!("Reconnecting in {} s…", in_ms.div_ceil(1000))
+pub fn ConnectionStatus(status: ReadSignal<Status>, pending: RwSignal<usize>) -> impl IntoView {
+    let changes = |n: usize| {
+        if n == 1 {
+            "1 change".to_owned()
+        } else {
+            format!("{n} changes")
         }
-        Status::Reconnecting { .. } => "Reconnecting…".to_owned(),
-        Status::Offline => "Offline".to_owned(),
+    };
+    let text = move || {
+        let n = pending.get();
+        let kept = (n > 0).then(|| format!(" — {} saved on this device", changes(n)));
+        match status.get() {
+            Status::Connecting => format!("Connecting…{}", kept.unwrap_or_default()),
+            Status::Live if n > 0 => format!("Syncing — {} to send…", changes(n)),
+            Status::Live => "Live".to_owned(),
+            Status::Reconnecting { in_ms, .. } if in_ms > 0 => {
+                format!(
+                    "Reconnecting in {} s…{}",
+                    in_ms.div_ceil(1000),
+                    kept.unwrap_or_default()
+                )
+            }
+            Status::Reconnecting { .. } => format!("Reconnecting…{}", kept.unwrap_or_default()),
+            Status::Offline => format!("Offline{}", kept.unwrap_or_default()),
+        }
     };
     let class = move || match status.get() {
-        Status::Live => "status live",
+        Status::Live if pending.get() == 0 => "status live",
         Status::Offline => "status offline",
         _ => "status waiting",
     };

@@ -1,5 +1,6 @@
 //! `cargo xtask`: Duet's automation in one place — `test` (everything CI runs), `ci`, `bench`, `run`.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -11,7 +12,8 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("test") | Some("ci") => test(),
         Some("bench") => bench(&args[1..]),
-        Some("bench-browser") => bench_browser(),
+        Some("bench-browser") => bench_in_browser("bench/editor-timings.mjs"),
+        Some("bench-offline") => bench_in_browser("bench/offline-merge.mjs"),
         Some("run") => run(&args[1..]),
         Some("frontend") => build_frontend(),
         _ => {
@@ -22,6 +24,7 @@ fn main() -> Result<()> {
                  ci      same as test\n  \
                  bench   run the criterion benchmarks (extra args go to `cargo bench`)\n  \
                  bench-browser  time the editor in headless Chromium (keystroke → paint, load)\n  \
+                 bench-offline  time reconnect → converged after 1,000 offline edits; local store size\n  \
                  run     build the browser app and start Duet\n  \
                  frontend  build the browser app into frontend/dist"
             );
@@ -237,8 +240,9 @@ fn bench(extra: &[String]) -> Result<()> {
     cmd("cargo", &args)
 }
 
-/// Times the editor in headless Chromium against a release `duet serve`.
-fn bench_browser() -> Result<()> {
+/// Runs a browser benchmark script (tests/js/bench) in headless Chromium against a release
+/// `duet serve`.
+fn bench_in_browser(script: &str) -> Result<()> {
     ensure_node_packages()?;
     ensure_chromium()?;
     build_frontend()?;
@@ -247,7 +251,7 @@ fn bench_browser() -> Result<()> {
     cmd("cargo", &build)?;
     let root = workspace_root();
     let status = std::process::Command::new("node")
-        .arg("bench/editor-timings.mjs")
+        .arg(script)
         .current_dir(root.join("tests/js"))
         .env("DUET_BIN", root.join("target/release/duet"))
         .status()?;
@@ -352,11 +356,56 @@ fn build_frontend() -> Result<()> {
         let entry = entry?;
         std::fs::copy(entry.path(), dist.join(entry.file_name()))?;
     }
+    write_service_worker(&dist)?;
     let size = std::fs::metadata(dist.join("duet_frontend_bg.wasm"))?.len();
     eprintln!(
         "==> frontend built in frontend/dist ({} KiB of wasm)",
         size / 1024
     );
+    Ok(())
+}
+
+/// Fills in the service worker's shell: every built file (`/` stands for `index.html`) and
+/// a version that changes whenever any of them does, so a new build replaces the old shell.
+fn write_service_worker(dist: &Path) -> Result<()> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dist, &mut files)?;
+    files.sort();
+    let mut hasher = std::hash::DefaultHasher::new();
+    let mut urls = Vec::new();
+    for path in &files {
+        let rel = path
+            .strip_prefix(dist)?
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "sw.js" {
+            continue;
+        }
+        std::hash::Hash::hash(&rel, &mut hasher);
+        std::hash::Hash::hash(&std::fs::read(path)?, &mut hasher);
+        urls.push(if rel == "index.html" {
+            "\"/\"".to_owned()
+        } else {
+            format!("\"/{rel}\"")
+        });
+    }
+    let version = format!("{:016x}", std::hash::Hasher::finish(&hasher));
+    let sw = dist.join("sw.js");
+    let text = std::fs::read_to_string(&sw)?
+        .replace("__DUET_VERSION__", &version)
+        .replace("__DUET_FILES__", &format!("[{}]", urls.join(", ")));
+    std::fs::write(&sw, text)?;
     Ok(())
 }
 

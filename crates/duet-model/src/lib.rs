@@ -5,6 +5,7 @@
 
 mod caret;
 pub mod chunks;
+mod concurrent;
 mod edit;
 mod error;
 mod ids;
@@ -17,6 +18,7 @@ mod view;
 
 pub use automerge;
 pub use caret::{caret_at, caret_position, input_splice, Caret, InputSplice};
+pub use concurrent::{overlaps, Contribution, Overlap, Place, Side};
 pub use edit::{AnchorSpan, NewConstraint, NewDecision, NewStory};
 pub use error::{EditError, IdError, ImportError, LoadError};
 pub use ids::{Author, ItemId, UnixMillis, UserId};

@@ -191,7 +191,7 @@ string_enum!(
 );
 
 /// One collaboratively edited text field of a spec: the address of every splice.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "part", rename_all = "kebab-case")]
 pub enum TextField {
     Title,

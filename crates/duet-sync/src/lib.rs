@@ -119,8 +119,24 @@ impl Session {
     pub fn receive(
         &mut self,
         message: Message,
-        doc: Option<&mut AutoCommit>,
+        mut doc: Option<&mut AutoCommit>,
     ) -> Result<(Event, Vec<Message>), SessionError> {
+        let event = self.apply(message, doc.as_deref_mut())?;
+        let reply = match (&event, doc) {
+            (Event::Changed(id) | Event::Synced(id), Some(doc)) => self.outgoing(*id, doc, false),
+            _ => None,
+        };
+        Ok((event, reply.into_iter().collect()))
+    }
+
+    /// Like [`receive`](Self::receive), without generating the reply: for a caller that
+    /// first stores what arrived and then asks [`local_change`](Self::local_change) for the
+    /// next message (the sync protocol only needs a reply eventually, not at once).
+    pub fn apply(
+        &mut self,
+        message: Message,
+        doc: Option<&mut AutoCommit>,
+    ) -> Result<Event, SessionError> {
         match message {
             Message::Peer {
                 sender,
@@ -131,7 +147,7 @@ impl Session {
                     return Err(SessionError::Version(selected_version));
                 }
                 self.server = Some(sender);
-                Ok((Event::Ready, Vec::new()))
+                Ok(Event::Ready)
             }
             Message::Error { message, .. } => Err(SessionError::Refused(message)),
             Message::Sync { document, data, .. } | Message::Request { document, data, .. } => {
@@ -139,7 +155,7 @@ impl Session {
                     return Err(SessionError::TooEarly("sync"));
                 }
                 let (Some(state), Some(doc)) = (self.states.get_mut(&document), doc) else {
-                    return Ok((Event::Ignored, Vec::new()));
+                    return Ok(Event::Ignored);
                 };
                 let msg = sync::Message::decode(&data)
                     .map_err(|e| SessionError::BadSync(e.to_string()))?;
@@ -147,17 +163,13 @@ impl Session {
                 doc.sync()
                     .receive_sync_message(state, msg)
                     .map_err(|e| SessionError::BadSync(e.to_string()))?;
-                let event = if doc.get_heads() == before {
+                Ok(if doc.get_heads() == before {
                     Event::Synced(document)
                 } else {
                     Event::Changed(document)
-                };
-                let reply = self.outgoing(document, doc, false);
-                Ok((event, reply.into_iter().collect()))
+                })
             }
-            Message::DocUnavailable { document, .. } => {
-                Ok((Event::Unavailable(document), Vec::new()))
-            }
+            Message::DocUnavailable { document, .. } => Ok(Event::Unavailable(document)),
             Message::Ephemeral {
                 sender,
                 session,
@@ -165,18 +177,15 @@ impl Session {
                 document,
                 data,
                 ..
-            } => Ok((
-                Event::Ephemeral {
-                    document,
-                    sender,
-                    session,
-                    count,
-                    data,
-                },
-                Vec::new(),
-            )),
+            } => Ok(Event::Ephemeral {
+                document,
+                sender,
+                session,
+                count,
+                data,
+            }),
             Message::Join { .. } => Err(SessionError::TooEarly("join")),
-            Message::Leave { .. } | Message::Ignored { .. } => Ok((Event::Ignored, Vec::new())),
+            Message::Leave { .. } | Message::Ignored { .. } => Ok(Event::Ignored),
         }
     }
 
@@ -214,6 +223,15 @@ impl Session {
         // Every local head is among the server's heads, or an ancestor of them that the
         // sync state already counts as shared.
         ours.iter().all(|h| state.shared_heads.contains(h))
+    }
+
+    /// The heads the server has shown it holds for `document` on this connection (empty
+    /// until it has said so).
+    pub fn server_heads(&self, document: DocumentId) -> Vec<ChangeHash> {
+        self.states
+            .get(&document)
+            .map(|s| s.shared_heads.clone())
+            .unwrap_or_default()
     }
 
     fn outgoing(

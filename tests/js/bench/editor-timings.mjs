@@ -1,10 +1,9 @@
 // Browser timings of the editor (not a test): keystroke → own paint, keystroke → the other page's paint, time to interactive for a 50-story spec, and the wasm size. Run with `cargo xtask bench-browser`.
-import { chromium } from "@playwright/test"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
-import { root, spawnDuet } from "../duet-server.mjs"
+import { root } from "../duet-server.mjs"
+import { benchSetup } from "./setup.mjs"
 
 const KEYSTROKES = Number(process.env.KEYSTROKES ?? 300)
 const DELAY_MS = Number(process.env.DELAY_MS ?? 40)
@@ -17,26 +16,9 @@ const quantile = (xs, q) => {
 }
 const ms = x => x.toFixed(1)
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-})
-const data = mkdtempSync(join(tmpdir(), "duet-bench-"))
-const duet = await spawnDuet("127.0.0.1:0", data)
+const { duet, personPage, newSpec, close } = await benchSetup()
 
-async function personPage(name) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-  await context.addInitScript(n => localStorage.setItem("duet.name", n), name)
-  return context.newPage()
-}
 
-async function newSpec(title) {
-  const res = await fetch(`${duet.url}/api/specs`, {
-    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ title }),
-  })
-  return res.json()
-}
 
 try {
   // ---- keystrokes: A types into the problem, B watches it ----
@@ -143,7 +125,5 @@ try {
 Event Timing API (8 ms granularity): ${slow.length} of ${keys.length} keystrokes took 16 ms or more from input to the next paint (${slow.filter(x => x.duration > 16).length} took more than 16); their keydown handlers ran ${ms(quantile(slow.map(x => x.processing), 0.5))} ms p50, ${ms(Math.max(0, ...slow.map(x => x.processing)))} ms max.
 wasm: ${(wasm.length / 1024).toFixed(0)} KiB raw, ${(gz / 1024).toFixed(0)} KiB gzip (${gz} bytes)`)
 } finally {
-  await browser.close()
-  await duet.stop()
-  rmSync(data, { recursive: true, force: true })
+  await close()
 }

@@ -13,7 +13,7 @@ test("the page shows Live once connected and Offline while the browser is offlin
 
 test.describe("while the server is down", () => {
   // Chromium logs each refused websocket attempt; that is the expected noise here.
-  test.use({ allowedConsoleErrors: [/WebSocket connection to .* failed/] })
+  test.use({ allowedConsoleErrors: [[/WebSocket connection to .* failed/]] })
 
   test("after a server restart the page reconnects by itself", async ({ page, duet }) => {
   await page.goto(duet.url)

@@ -51,18 +51,20 @@ export async function rememberName(pageOrContext, name) {
 /// Watches a page for console errors and uncaught exceptions.
 export function watchConsole(page, allowed = []) {
   const problems = []
-  const ok = text => allowed.some(re => re.test(text))
+  const patterns = [allowed].flat(Infinity)
+  const ok = text => patterns.some(re => re.test(text))
   page.on("console", m => m.type() === "error" && !ok(m.text()) && problems.push(m.text()))
   page.on("pageerror", e => problems.push(String(e)))
   return problems
 }
 
-/// A second person in their own browser context, named `name`; `close()` checks their console.
-export async function person(browser, name) {
+/// A second person in their own browser context, named `name`; `close()` checks their
+/// console (`allowed`: patterns of console errors the test expects).
+export async function person(browser, name, allowed = []) {
   const context = await browser.newContext()
   await rememberName(context, name)
   const page = await context.newPage()
-  const problems = watchConsole(page)
+  const problems = watchConsole(page, allowed)
   return {
     page,
     async close() {
@@ -81,7 +83,8 @@ export const test = base.extend({
     },
     { scope: "worker" },
   ],
-  // Console errors a test expects (e.g. the failed reconnects while the server is down).
+  // Console errors a test expects (e.g. the failed reconnects while the server is down):
+  // `test.use({ allowedConsoleErrors: [[/pattern/, …]] })` (the outer array is Playwright's).
   allowedConsoleErrors: [[], { option: true }],
   // The name the page's person has chosen (null: the page is a first visit).
   personName: ["Ada Lovelace", { option: true }],

@@ -20,8 +20,9 @@ test("creating a spec from the page adds it to the list and to the server", asyn
   await page.getByRole("button", { name: "New spec" }).click()
   await expect(page.locator("li.spec", { hasText: "Offline mode 🛫 離線" })).toBeVisible()
   await expect(page.getByLabel("Title of the new spec")).toHaveValue("")
-  const specs = await (await fetch(`${duet.url}/api/specs`)).json()
-  expect(specs.map(s => s.title)).toContain("Offline mode 🛫 離線")
+  // Created on the device first, it reaches the server over the sync connection.
+  await expect.poll(async () => (await (await fetch(`${duet.url}/api/specs`)).json()).map(s => s.title))
+    .toContain("Offline mode 🛫 離線")
 })
 
 test("unknown paths load the app and say there is no such page", async ({ page, duet }) => {
