@@ -20,6 +20,9 @@ use crate::store;
 
 /// Chunks kept per spec before they are compacted into one save.
 const COMPACT_AFTER: usize = 256;
+/// Incremental bytes that also call for a compaction: past this floor, and past four times
+/// the last full save (incremental chunks repeat per-change headers a full save shares).
+const COMPACT_BYTES_FLOOR: usize = 16 * 1024;
 /// Local changes sent and not acknowledged for this long mean a dead connection.
 const ACK_TIMEOUT_MS: f64 = 10_000.0;
 
@@ -71,6 +74,9 @@ struct OpenDoc {
     /// The heads kept in the local store, and the keys of its chunks.
     stored: Vec<ChangeHash>,
     keys: Vec<JsValue>,
+    /// Bytes of incremental chunks since the last full save, and that save's size.
+    chunk_bytes: usize,
+    full_bytes: usize,
     /// What the store's record last said (written again only when these change).
     record: store::Record,
     /// The heads the server is known to hold.
@@ -99,6 +105,8 @@ impl OpenDoc {
             writing: false,
             stored: Vec::new(),
             keys: Vec::new(),
+            chunk_bytes: 0,
+            full_bytes: 0,
             record: store::Record::default(),
             saved: Vec::new(),
             unsaved: RwSignal::new(0),
@@ -402,10 +410,16 @@ impl Connection {
             let heads = open.doc.get_heads();
             if open.store_ok && heads != open.stored {
                 open.writing = true;
-                if open.keys.len() >= COMPACT_AFTER {
-                    Step::Compact(open.doc.save(), heads, std::mem::take(&mut open.keys))
+                let bloated = open.chunk_bytes > COMPACT_BYTES_FLOOR.max(4 * open.full_bytes);
+                if open.keys.len() >= COMPACT_AFTER || bloated {
+                    let full = open.doc.save();
+                    open.full_bytes = full.len();
+                    open.chunk_bytes = 0;
+                    Step::Compact(full, heads, std::mem::take(&mut open.keys))
                 } else {
-                    Step::Append(open.doc.save_after(&open.stored), heads)
+                    let bytes = open.doc.save_after(&open.stored);
+                    open.chunk_bytes += bytes.len();
+                    Step::Append(bytes, heads)
                 }
             } else {
                 Step::Send(
@@ -617,6 +631,9 @@ impl Connection {
                         }
                     }
                     open.keys = stored.keys;
+                    // Unknown which of them is a full save: count them all, so a spec
+                    // kept in many pieces is compacted at its next write.
+                    open.chunk_bytes = stored.chunks.iter().map(Vec::len).sum();
                     open.stored = open.doc.get_heads();
                     if let Some(record) = stored.record {
                         open.saved = record.saved.clone();

@@ -56,18 +56,22 @@ try {
     const stored = chunks.reduce((n, c) => n + c.length, 0)
     const compact = Automerge.save(doc).byteLength
 
-    const want = bText + aText
+    // Both typed into an empty field: Automerge orders the two runs by their op ids.
+    const merged = v => v === bText + aText || v === aText + bText
     const t0 = performance.now()
     await a.context().setOffline(false)
     let acked = null
     let converged = null
     while (converged === null || acked === null) {
       const now = performance.now() - t0
-      if (now > 120_000) throw new Error("no convergence within 2 minutes")
+      if (now > 120_000) {
+        const [va, vb] = await Promise.all([field(a).inputValue(), field(b).inputValue()])
+        throw new Error(`no convergence within 2 minutes: A ${va.length} chars, B ${vb.length}, A's status ${await a.getByRole("status").textContent()}`)
+      }
       if (acked === null && (await a.getByRole("status").textContent()) === "Live") acked = now
       if (converged === null) {
         const [va, vb] = await Promise.all([field(a).inputValue(), field(b).inputValue()])
-        if (va === want && vb === want) converged = now
+        if (va === vb && merged(va)) converged = now
       }
       await sleep(5)
     }
