@@ -17,6 +17,16 @@ async function startDuet() {
       await meanwhile()
       server = await spawnDuet(new URL(url).host, data)
     },
+    /// Freezes the server (SIGSTOP) while `meanwhile` runs: sockets stay open, nothing is
+    /// answered — a network that died without saying so. Then lets it go on (SIGCONT).
+    async freeze(meanwhile) {
+      process.kill(server.pid, "SIGSTOP")
+      try {
+        await meanwhile()
+      } finally {
+        process.kill(server.pid, "SIGCONT")
+      }
+    },
     async stop() {
       await server.stop()
       rmSync(data, { recursive: true, force: true })

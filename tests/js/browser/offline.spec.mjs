@@ -167,3 +167,19 @@ test("when the server restarts while both are editing, both reconnect by themsel
   await ada.close()
   await bo.close()
 })
+
+test("a connection that stops answering is noticed from the missing acknowledgement, and the edits wait on the device until it answers again", async ({ browser, duet }) => {
+  const spec = await createSpec(duet, "Silent network")
+  const ada = await person(browser, "Ada Lovelace", [/WebSocket connection to .* failed/])
+  await openLive(ada.page, `${duet.url}/specs/${spec.id}`)
+  await duet.freeze(async () => {
+    await field(ada.page, "Problem").click()
+    await ada.page.keyboard.type("Typed into silence")
+    // The socket is open and the browser online: only the missing acknowledgement
+    // (10 s) tells the page, which gives up on the socket and tries again.
+    await expect(status(ada.page)).toHaveText(/^Reconnecting.* — \d+ changes saved on this device$/, { timeout: 20_000 })
+  })
+  await expect(status(ada.page)).toHaveText("Live", { timeout: 40_000 })
+  await expect.poll(() => markdown(duet, spec.id)).toContain("Typed into silence")
+  await ada.close()
+})
