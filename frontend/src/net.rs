@@ -23,7 +23,8 @@ const COMPACT_AFTER: usize = 256;
 /// Incremental bytes that also call for a compaction: past this floor, and past four times
 /// the last full save (incremental chunks repeat per-change headers a full save shares).
 const COMPACT_BYTES_FLOOR: usize = 16 * 1024;
-/// Local changes sent and not acknowledged for this long mean a dead connection.
+/// An answer owed this long (handshake, a document, an acknowledgement) with nothing heard
+/// from the server means a dead connection.
 const ACK_TIMEOUT_MS: f64 = 10_000.0;
 
 /// What the page shows about the connection.
@@ -170,8 +171,11 @@ struct Inner {
     pending: RwSignal<usize>,
     /// The app's reactive owner: every open spec's signals live as long as the app.
     owner: Owner,
-    /// Since when local changes have waited for the server without hearing from it.
-    waiting_since: Option<f64>,
+    /// When the server last said anything on this connection (or the socket was made).
+    last_heard: f64,
+    /// Since when the server has owed an answer: the handshake, a document's first
+    /// word, or the acknowledgement of local changes.
+    owed_since: Option<f64>,
     /// The socket's callbacks, kept alive as long as the socket.
     handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
     on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
@@ -202,7 +206,8 @@ impl Connection {
                 status: set_status,
                 pending,
                 owner: Owner::current().unwrap_or_default(),
-                waiting_since: None,
+                last_heard: now_ms(),
+                owed_since: None,
                 handlers: Vec::new(),
                 on_message: None,
             })),
@@ -270,6 +275,7 @@ impl Connection {
         });
         inner.ws = Some(ws);
         inner.session = Some(session);
+        inner.last_heard = now_ms();
         inner.handlers = vec![on_open, on_close];
         inner.on_message = Some(on_message);
     }
@@ -281,6 +287,7 @@ impl Connection {
     }
 
     fn receive(&self, bytes: &[u8]) {
+        self.inner.borrow_mut().last_heard = now_ms();
         let Ok(message) = Message::decode(bytes) else {
             self.drop_socket();
             self.retry_later();
@@ -356,13 +363,7 @@ impl Connection {
     /// After a sync message: what the server now holds, the unsaved count, the review.
     fn synced(&self, id: DocumentId) {
         let mut inner = self.inner.borrow_mut();
-        let now = now_ms();
-        let Inner {
-            session,
-            docs,
-            waiting_since,
-            ..
-        } = &mut *inner;
+        let Inner { session, docs, .. } = &mut *inner;
         let Some(open) = docs.get_mut(&id) else {
             return;
         };
@@ -390,7 +391,6 @@ impl Connection {
                 open.review_from = None;
             }
         }
-        *waiting_since = (unsaved > 0).then_some(now);
         drop(inner);
         self.total_pending();
     }
@@ -432,16 +432,7 @@ impl Connection {
         match step {
             Step::Send(message) => {
                 if let Some(m) = message {
-                    if self.send(&m).is_ok() {
-                        let mut inner = self.inner.borrow_mut();
-                        let waiting = inner
-                            .docs
-                            .get(&id)
-                            .is_some_and(|o| o.unsaved.get_untracked() > 0);
-                        if waiting && inner.waiting_since.is_none() {
-                            inner.waiting_since = Some(now_ms());
-                        }
-                    }
+                    let _ = self.send(&m);
                 }
                 self.write_record(id);
             }
@@ -840,14 +831,10 @@ impl Connection {
                     }
                 }
             }
-            // The socket looks open but the server has not answered our changes: the
-            // network is gone without the browser noticing. Start over.
-            let stalled = me
-                .inner
-                .borrow()
-                .waiting_since
-                .is_some_and(|t| now_ms() - t > ACK_TIMEOUT_MS);
-            if stalled {
+            // The socket looks open (or is still opening) but the server has owed an answer
+            // for too long without saying anything: the network is gone without the
+            // browser noticing. Start over.
+            if me.stalled(now_ms()) {
                 warn("the server stopped answering; reconnecting");
                 me.drop_socket();
                 me.retry_later();
@@ -869,6 +856,21 @@ impl Connection {
         pagehide.forget();
     }
 
+    /// Whether the server has owed an answer for `ACK_TIMEOUT_MS` and said nothing since.
+    fn stalled(&self, now: f64) -> bool {
+        let mut inner = self.inner.borrow_mut();
+        let owed = inner
+            .session
+            .as_ref()
+            .is_some_and(|s| s.awaiting() || (s.is_ready() && inner.pending.get_untracked() > 0));
+        if !owed {
+            inner.owed_since = None;
+            return false;
+        }
+        let since = *inner.owed_since.get_or_insert(now);
+        now - since.max(inner.last_heard) > ACK_TIMEOUT_MS
+    }
+
     /// The socket closed (server gone, network lost, refused).
     fn lost(&self) {
         self.drop_socket();
@@ -884,7 +886,7 @@ impl Connection {
             let _ = ws.close();
         }
         inner.session = None;
-        inner.waiting_since = None;
+        inner.owed_since = None;
         // Presence restarts with the next connection.
         for open in inner.docs.values_mut() {
             if open.roster.clear() {

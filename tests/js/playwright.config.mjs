@@ -22,6 +22,8 @@ export default defineConfig({
         "--disable-sync",
       ],
     },
+    // A click or fill that cannot happen fails on its own instead of hanging the test.
+    actionTimeout: 15_000,
     screenshot: "only-on-failure",
     trace: "off",
   },

@@ -41,15 +41,22 @@ fn cmd(program: &str, args: &[&str]) -> Result<()> {
 /// Runs a command in `dir`, failing with its name if it fails.
 fn cmd_in(dir: &std::path::Path, program: &str, args: &[&str]) -> Result<()> {
     eprintln!("==> {program} {}", args.join(" "));
+    let started = std::time::Instant::now();
     let status = Command::new(program)
         .args(args)
         .current_dir(dir)
         .status()
         .with_context(|| format!("could not start `{program}`"))?;
+    took(started);
     if !status.success() {
         bail!("`{program} {}` failed ({status})", args.join(" "));
     }
     Ok(())
+}
+
+/// Prints how long a step took, so a slow test command shows where its time goes.
+fn took(started: std::time::Instant) {
+    eprintln!("    ({:.1} s)", started.elapsed().as_secs_f64());
 }
 
 fn workspace_root() -> std::path::PathBuf {
@@ -142,12 +149,14 @@ fn browser_tests() -> Result<()> {
         )?;
     }
     eprintln!("==> npx playwright test");
+    let started = std::time::Instant::now();
     let status = Command::new("npx")
         .args(["playwright", "test"])
         .current_dir(&js)
         .env("DUET_BIN", bin)
         .status()
         .context("could not start npx")?;
+    took(started);
     if !status.success() {
         bail!("browser tests failed ({status})");
     }
@@ -155,6 +164,7 @@ fn browser_tests() -> Result<()> {
 }
 
 fn test() -> Result<()> {
+    let started = std::time::Instant::now();
     ensure_wasm_target()?;
     ensure_node_packages()?;
     cmd("cargo", &["fmt", "--all", "--check"])?;
@@ -190,7 +200,10 @@ fn test() -> Result<()> {
     // The app's pure logic (text layout, offsets) is unit-tested natively too.
     cargo_test(&["test", "--workspace", "--locked"])?;
     browser_tests()?;
-    eprintln!("==> all checks passed");
+    eprintln!(
+        "==> all checks passed in {:.1} min",
+        started.elapsed().as_secs_f64() / 60.0
+    );
     Ok(())
 }
 
@@ -199,6 +212,7 @@ fn test() -> Result<()> {
 fn cargo_test(args: &[&str]) -> Result<()> {
     use std::io::{BufRead, BufReader};
     eprintln!("==> cargo {}", args.join(" "));
+    let started = std::time::Instant::now();
     let mut child = Command::new("cargo")
         .args(args)
         .current_dir(workspace_root())
@@ -217,6 +231,7 @@ fn cargo_test(args: &[&str]) -> Result<()> {
         }
     }
     let status = child.wait().context("waiting for `cargo test`")?;
+    took(started);
     println!("{passed} passed, {failed} failed");
     if !status.success() {
         bail!("`cargo {}` failed ({status})", args.join(" "));

@@ -6,7 +6,7 @@
 
 mod presence;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use duet_model::automerge::sync::{self, SyncDoc};
 use duet_model::automerge::{AutoCommit, ChangeHash};
@@ -56,6 +56,9 @@ pub struct Session {
     me: PeerId,
     server: Option<PeerId>,
     states: HashMap<DocumentId, sync::State>,
+    /// Documents offered or requested on this connection that the server has not yet
+    /// said anything about.
+    unanswered: HashSet<DocumentId>,
     ephemeral_count: u64,
 }
 
@@ -74,6 +77,7 @@ impl Session {
             me,
             server: None,
             states: HashMap::new(),
+            unanswered: HashSet::new(),
             ephemeral_count: 0,
         };
         (session, join)
@@ -89,12 +93,23 @@ impl Session {
     pub fn open(&mut self, document: DocumentId, doc: &mut AutoCommit) -> Option<Message> {
         self.states.entry(document).or_default();
         let request = doc.get_heads().is_empty();
-        self.outgoing(document, doc, request)
+        let message = self.outgoing(document, doc, request);
+        if message.is_some() {
+            self.unanswered.insert(document);
+        }
+        message
     }
 
     /// Stops syncing `document` on this connection.
     pub fn close(&mut self, document: DocumentId) {
         self.states.remove(&document);
+        self.unanswered.remove(&document);
+    }
+
+    /// Whether this client is owed an answer: the handshake, or the first word about a
+    /// document it opened. A connection that stays owed for long is a dead one.
+    pub fn awaiting(&self) -> bool {
+        !self.is_ready() || !self.unanswered.is_empty()
     }
 
     /// The message carrying `doc`'s local changes to the server, if there is anything to say.
@@ -157,6 +172,7 @@ impl Session {
                 let (Some(state), Some(doc)) = (self.states.get_mut(&document), doc) else {
                     return Ok(Event::Ignored);
                 };
+                self.unanswered.remove(&document);
                 let msg = sync::Message::decode(&data)
                     .map_err(|e| SessionError::BadSync(e.to_string()))?;
                 let before = doc.get_heads();
@@ -169,7 +185,12 @@ impl Session {
                     Event::Changed(document)
                 })
             }
-            Message::DocUnavailable { document, .. } => Ok(Event::Unavailable(document)),
+            Message::DocUnavailable { document, .. } => {
+                if self.states.contains_key(&document) {
+                    self.unanswered.remove(&document);
+                }
+                Ok(Event::Unavailable(document))
+            }
             Message::Ephemeral {
                 sender,
                 session,

@@ -95,6 +95,7 @@ fn a_new_session_joins_gets_the_document_and_has_its_edit_acknowledged() {
     let me = PeerId::new("browser-1").expect("peer id");
     let (mut session, join) = Session::new(me.clone());
     assert!(matches!(join, Message::Join { .. }));
+    assert!(session.awaiting(), "the handshake is owed");
     let mut server = Server::new();
     let id = doc_id();
     let mut doc = AutoCommit::new();
@@ -105,14 +106,17 @@ fn a_new_session_joins_gets_the_document_and_has_its_edit_acknowledged() {
     );
     let (event, replies) = session.receive(server.peer(&me), None).expect("peer");
     assert_eq!((event, replies), (Event::Ready, vec![]));
+    assert!(!session.awaiting());
 
     let request = session.open(id, &mut doc);
+    assert!(session.awaiting(), "the answer to the request is owed");
     assert!(
         matches!(request, Some(Message::Request { .. })),
         "an empty document is requested"
     );
     let events = converse(&mut session, &mut server, &mut doc, request);
     assert!(events.contains(&Event::Changed(id)));
+    assert!(!session.awaiting());
     assert_eq!(
         doc.get(ROOT, "title")
             .expect("get")
@@ -231,4 +235,27 @@ fn refusals_and_protocol_violations_are_errors() {
         session.receive(unknown, None).expect("ignored").0,
         Event::Ignored
     );
+}
+
+#[test]
+fn a_document_the_server_says_it_lacks_is_answered_and_a_closed_one_is_no_longer_owed() {
+    let me = PeerId::new("browser-5").expect("peer id");
+    let server = Server::new();
+    let (mut session, _) = Session::new(me.clone());
+    session.receive(server.peer(&me), None).expect("peer");
+    let (lacking, dropped) = (doc_id(), DocumentId::random(&mut StdRng::seed_from_u64(10)));
+    session.open(lacking, &mut AutoCommit::new());
+    session.open(dropped, &mut AutoCommit::new());
+    let unavailable = Message::DocUnavailable {
+        sender: server.me.clone(),
+        target: me,
+        document: lacking,
+    };
+    assert_eq!(
+        session.receive(unavailable, None).expect("unavailable").0,
+        Event::Unavailable(lacking)
+    );
+    assert!(session.awaiting(), "the other document is still owed");
+    session.close(dropped);
+    assert!(!session.awaiting());
 }

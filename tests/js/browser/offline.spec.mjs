@@ -13,6 +13,12 @@ async function openLive(page, url) {
   await page.evaluate(() => navigator.serviceWorker.ready.then(() => true))
 }
 
+/// Opens `spec` live and waits until its content has arrived (Live comes first).
+async function openSpec(page, duet, spec) {
+  await openLive(page, `${duet.url}/specs/${spec.id}`)
+  await expect(field(page, "Spec title")).toHaveValue(spec.title)
+}
+
 /// Adds a story whose "As a" is `asA`, with one technical criterion.
 async function addStory(page, asA, criterion) {
   await page.getByRole("button", { name: "Add story" }).click()
@@ -29,7 +35,7 @@ test("offline edits survive a reload, merge with concurrent edits on reconnect, 
   const spec = await createSpec(duet, "Trip")
   const ada = await person(browser, "Ada Lovelace", offlineNoise)
   const bo = await person(browser, "Bo Builder")
-  for (const p of [ada, bo]) await openLive(p.page, `${duet.url}/specs/${spec.id}`)
+  for (const p of [ada, bo]) await openSpec(p.page, duet, spec)
   await field(ada.page, "Problem").click()
   await ada.page.keyboard.type("Base.")
   await expect(field(bo.page, "Problem")).toHaveValue("Base.")
@@ -142,7 +148,7 @@ test("when the server restarts while both are editing, both reconnect by themsel
   const refused = [/WebSocket connection to .* failed/, /Failed to load resource/]
   const ada = await person(browser, "Ada Lovelace", refused)
   const bo = await person(browser, "Bo Builder", refused)
-  for (const p of [ada, bo]) await openLive(p.page, `${duet.url}/specs/${spec.id}`)
+  for (const p of [ada, bo]) await openSpec(p.page, duet, spec)
   await field(ada.page, "Problem").click()
   await ada.page.keyboard.type("Before. ")
   await expect(field(bo.page, "Problem")).toHaveValue("Before. ")
@@ -171,7 +177,7 @@ test("when the server restarts while both are editing, both reconnect by themsel
 test("a connection that stops answering is noticed from the missing acknowledgement, and the edits wait on the device until it answers again", async ({ browser, duet }) => {
   const spec = await createSpec(duet, "Silent network")
   const ada = await person(browser, "Ada Lovelace", [/WebSocket connection to .* failed/])
-  await openLive(ada.page, `${duet.url}/specs/${spec.id}`)
+  await openSpec(ada.page, duet, spec)
   await duet.freeze(async () => {
     await field(ada.page, "Problem").click()
     await ada.page.keyboard.type("Typed into silence")
@@ -181,5 +187,24 @@ test("a connection that stops answering is noticed from the missing acknowledgem
   })
   await expect(status(ada.page)).toHaveText("Live", { timeout: 40_000 })
   await expect.poll(() => markdown(duet, spec.id)).toContain("Typed into silence")
+  await ada.close()
+})
+
+test("a page loaded while the server hangs shows the spec kept on the device, gives up on the unanswered handshake, and connects once the server answers", async ({ browser, duet }) => {
+  const spec = await createSpec(duet, "Hung handshake")
+  const ada = await person(browser, "Ada Lovelace", [/WebSocket connection to .* failed/])
+  await openSpec(ada.page, duet, spec)
+  await duet.freeze(async () => {
+    // The shell comes from the service worker and the spec from the device; the socket's
+    // TCP connection is accepted by the kernel but the upgrade is never answered.
+    await ada.page.reload()
+    await expect(field(ada.page, "Spec title")).toHaveValue("Hung handshake")
+    await expect(status(ada.page)).toHaveText("Connecting…")
+    await expect(status(ada.page)).toHaveText(/^Reconnecting/, { timeout: 20_000 })
+    await field(ada.page, "Problem").click()
+    await ada.page.keyboard.type("Written while it hung")
+  })
+  await expect(status(ada.page)).toHaveText("Live", { timeout: 40_000 })
+  await expect.poll(() => markdown(duet, spec.id)).toContain("Written while it hung")
   await ada.close()
 })
