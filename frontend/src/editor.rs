@@ -8,7 +8,6 @@ use duet_model::{
 use duet_protocol::DocumentId;
 use duet_sync::Presence;
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 
 use crate::me::{initials, BrowserRng};
 use crate::net::{Connection, DocState};
@@ -23,10 +22,8 @@ fn new_id() -> ItemId {
 }
 
 #[component]
-pub fn EditorPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = params.with_untracked(|p| p.get("id").and_then(|s| DocumentId::parse(&s).ok()));
-    let Some(id) = id else {
+pub fn EditorPage(id: String) -> impl IntoView {
+    let Ok(id) = DocumentId::parse(&id) else {
         return view! { <main class="spec"><p class="error" role="alert">"This is not a link to a spec."</p></main> }
             .into_any();
     };

@@ -6,12 +6,11 @@ mod list;
 mod me;
 mod net;
 mod review;
+mod route;
 mod store;
 mod text;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 pub use duet_model;
@@ -45,12 +44,11 @@ fn Shell(me: me::Me) -> impl IntoView {
             <span class="spacer"></span>
             <net::ConnectionStatus status=status pending=pending />
         </nav>
-        <Router>
-            <Routes fallback=|| view! { <main class="list"><p>"There is no such page."</p></main> }>
-                <Route path=path!("/") view=list::SpecList />
-                <Route path=path!("/specs/:id") view=editor::EditorPage />
-            </Routes>
-        </Router>
+        <route::Pages
+            list=|| view! { <list::SpecList /> }.into_any()
+            spec=|id| view! { <editor::EditorPage id=id /> }.into_any()
+            missing=|| view! { <main class="list"><p>"There is no such page."</p></main> }.into_any()
+        />
     }
 }
 

@@ -37,7 +37,7 @@ fn rows(
                 .map(|s| Row {
                     id: s.id,
                     title: s.title,
-                    updated: s.updated_at as f64,
+                    updated: s.updated_at,
                     authors: s.authors,
                     here_only: false,
                 })

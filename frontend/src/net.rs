@@ -412,7 +412,9 @@ impl Connection {
                 open.writing = true;
                 let bloated = open.chunk_bytes > COMPACT_BYTES_FLOOR.max(4 * open.full_bytes);
                 if open.keys.len() >= COMPACT_AFTER || bloated {
-                    let full = open.doc.save();
+                    // Uncompressed: the device has room, and leaving DEFLATE out of
+                    // the app keeps its encoder out of the download.
+                    let full = open.doc.save_nocompress();
                     open.full_bytes = full.len();
                     open.chunk_bytes = 0;
                     Step::Compact(full, heads, std::mem::take(&mut open.keys))
