@@ -283,6 +283,11 @@ impl Connection {
     fn send(&self, m: &Message) -> Result<(), ()> {
         let inner = self.inner.borrow();
         let ws = inner.ws.as_ref().ok_or(())?;
+        // A socket still connecting, or closing before its `close` event: nothing goes
+        // out (the next connection syncs afresh), and the browser logs no error.
+        if ws.ready_state() != WebSocket::OPEN {
+            return Err(());
+        }
         ws.send_with_u8_array(&m.encode()).map_err(|_| ())
     }
 

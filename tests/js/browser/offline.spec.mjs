@@ -19,6 +19,30 @@ async function openSpec(page, duet, spec) {
   await expect(field(page, "Spec title")).toHaveValue(spec.title)
 }
 
+/// Waits until this device's store holds `spec` together with the heads the server has
+/// of it (what a reload with the server unreachable shows).
+async function keptOnDevice(page, spec) {
+  const kept = () =>
+    page.evaluate(
+      doc =>
+        new Promise(resolve => {
+          const open = indexedDB.open("duet")
+          open.onerror = () => resolve(false)
+          open.onsuccess = () => {
+            const db = open.result
+            const read = db.transaction("docs").objectStore("docs").get(doc)
+            read.onerror = () => resolve(false)
+            read.onsuccess = () => {
+              db.close()
+              resolve((read.result?.saved ?? []).length > 0)
+            }
+          }
+        }),
+      spec.id,
+    )
+  await expect.poll(kept).toBe(true)
+}
+
 /// Adds a story whose "As a" is `asA`, with one technical criterion.
 async function addStory(page, asA, criterion) {
   await page.getByRole("button", { name: "Add story" }).click()
@@ -39,6 +63,8 @@ test("offline edits survive a reload, merge with concurrent edits on reconnect, 
   await field(ada.page, "Problem").click()
   await ada.page.keyboard.type("Base.")
   await expect(field(bo.page, "Problem")).toHaveValue("Base.")
+  // Bo may see it before the server's fsync; Ada is told only after it.
+  await expect(status(ada.page)).toHaveText("Live")
 
   await ada.page.context().setOffline(true)
   await expect(status(ada.page)).toHaveText("Offline")
@@ -194,6 +220,7 @@ test("a page loaded while the server hangs shows the spec kept on the device, gi
   const spec = await createSpec(duet, "Hung handshake")
   const ada = await person(browser, "Ada Lovelace", [/WebSocket connection to .* failed/])
   await openSpec(ada.page, duet, spec)
+  await keptOnDevice(ada.page, spec)
   await duet.freeze(async () => {
     // The shell comes from the service worker and the spec from the device; the socket's
     // TCP connection is accepted by the kernel but the upgrade is never answered.
