@@ -186,9 +186,7 @@ impl Session {
                 })
             }
             Message::DocUnavailable { document, .. } => {
-                if self.states.contains_key(&document) {
-                    self.unanswered.remove(&document);
-                }
+                self.unanswered.remove(&document);
                 Ok(Event::Unavailable(document))
             }
             Message::Ephemeral {
