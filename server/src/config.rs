@@ -23,6 +23,18 @@ pub struct Config {
     /// The built browser app (`index.html`, the wasm and its glue), served at `/`. When it
     /// has no `index.html`, `/` shows a page saying the app is not built.
     pub frontend_dir: Option<PathBuf>,
+    /// Origins (`https://duet.example.com`) besides the server's own whose pages may use
+    /// the session cookie on the websocket and the API.
+    pub allowed_origins: Vec<String>,
+    /// Mark the session cookie `Secure` (Duet is served over https, perhaps behind a proxy
+    /// that does not say `X-Forwarded-Proto: https`).
+    pub secure_cookies: bool,
+    /// Websocket connections one user may have open at once; more are refused with 429.
+    pub max_connections_per_user: usize,
+    /// Messages per second a connection may send on average, and in one burst; more
+    /// close the connection with 1008.
+    pub messages_per_second: u32,
+    pub message_burst: u32,
 }
 
 impl Config {
@@ -35,6 +47,11 @@ impl Config {
             peer_outbox: 1024,
             compact_after_chunks: 2000,
             frontend_dir: None,
+            allowed_origins: Vec::new(),
+            secure_cookies: false,
+            max_connections_per_user: 64,
+            messages_per_second: 200,
+            message_burst: 5000,
         }
     }
 }

@@ -3,10 +3,14 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use duet_model::{markdown, Author, Spec, TextField, UnixMillis, UserId};
 use duet_protocol::DocumentId;
@@ -14,8 +18,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::docs::{DocCommand, DocError, Registry};
-use crate::storage::{DocumentMeta, StorageError};
+use crate::accounts::{Accounts, LinkError, Throttle};
+use crate::auth::{self, Caller};
+use crate::docs::{DocCommand, DocError, HistoryEntry, Registry};
+use crate::storage::{DocumentMeta, Role, StorageError};
 
 /// What every handler and connection shares.
 #[derive(Debug, Clone)]
@@ -27,6 +33,11 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// This server's automerge-repo storage id, announced in the handshake.
     pub storage_id: String,
+    pub accounts: Accounts,
+    /// Failed sign-ins per account and per address.
+    pub throttle: Arc<Throttle>,
+    /// Open websocket connections per user.
+    pub connections: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 /// An error answered as JSON `{ "error": "…" }`.
@@ -35,6 +46,14 @@ pub enum AppError {
     NotFound(String),
     BadRequest(String),
     Conflict(String),
+    /// No, malformed, expired or revoked credentials.
+    Unauthorized(String),
+    /// Signed in, but not allowed (or a cookie from another origin).
+    Forbidden(String),
+    /// A share link that expired or was revoked.
+    Gone(String),
+    /// Slow down; retry after this many seconds.
+    TooMany(String, u64),
     /// Details are logged; the client gets a generic message.
     Internal(String),
 }
@@ -45,6 +64,17 @@ impl IntoResponse for AppError {
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             AppError::Conflict(m) => (StatusCode::CONFLICT, m),
+            AppError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
+            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            AppError::Gone(m) => (StatusCode::GONE, m),
+            AppError::TooMany(m, secs) => {
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, secs.to_string())],
+                    Json(serde_json::json!({ "error": m })),
+                )
+                    .into_response()
+            }
             AppError::Internal(detail) => {
                 tracing::error!("internal error: {detail}");
                 (
@@ -68,6 +98,8 @@ impl From<DocError> for AppError {
         match e {
             DocError::NotFound => AppError::NotFound("no such spec".into()),
             DocError::AlreadyExists => AppError::Conflict(e.to_string()),
+            DocError::LastOwner => AppError::Conflict(e.to_string()),
+            DocError::Forbidden(m) => AppError::Forbidden(m),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -77,10 +109,30 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
     let api = Router::new()
         .route("/sync", get(crate::ws::upgrade))
         .route("/api/health", get(health))
+        .route("/api/auth/signup", post(auth::sign_up))
+        .route("/api/auth/signin", post(auth::sign_in))
+        .route("/api/auth/signout", post(auth::sign_out))
+        .route("/api/me", get(auth::me).patch(auth::update_me))
+        .route("/api/tokens", post(auth::create_token))
+        .route("/api/tokens/{id}", delete(auth::revoke_token))
         .route("/api/specs", get(list_specs).post(create_spec))
         .route("/api/specs/{id}", get(spec_meta))
         .route("/api/specs/{id}/markdown", get(spec_markdown))
-        .route("/api/{*rest}", get(not_found).post(not_found))
+        .route("/api/specs/{id}/history", get(spec_history))
+        .route("/api/specs/{id}/roles", get(list_roles))
+        .route(
+            "/api/specs/{id}/roles/{user}",
+            put(set_role).delete(remove_role),
+        )
+        .route("/api/specs/{id}/links", get(list_links).post(create_link))
+        .route("/api/specs/{id}/links/{link}", delete(revoke_link))
+        .route("/api/share/{token}", post(redeem_link))
+        .route(
+            "/api/{*rest}",
+            get(not_found).post(not_found).put(not_found).patch(not_found).delete(not_found),
+        )
+        // Bodies are small JSON; specs travel over the websocket.
+        .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state);
     match frontend.filter(|dir| dir.join("index.html").is_file()) {
         // The app's files; any other path is a page of the app (client-side routes).
@@ -124,40 +176,62 @@ struct SpecSummary {
     title: String,
     updated_at: i64,
     authors: Vec<String>,
+    /// The caller's role on it.
+    role: Role,
 }
 
-impl From<DocumentMeta> for SpecSummary {
-    fn from(m: DocumentMeta) -> Self {
+impl SpecSummary {
+    fn new(m: DocumentMeta, role: Role) -> Self {
         SpecSummary {
             url: format!("{}{}", duet_protocol::URL_PREFIX, m.id),
             id: m.id,
             title: m.title,
             updated_at: m.updated_at,
             authors: m.authors,
+            role,
         }
     }
 }
 
-async fn list_specs(State(state): State<AppState>) -> Result<Json<Vec<SpecSummary>>, AppError> {
-    let metas = state.registry.store().list().await?;
+async fn list_specs(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<SpecSummary>>, AppError> {
+    let metas = state.registry.store().list_for(caller.user.as_str()).await?;
     Ok(Json(
         metas
             .into_iter()
-            .filter(|m| m.is_spec)
-            .map(SpecSummary::from)
+            .filter(|(m, _)| m.is_spec)
+            .map(|(m, role)| SpecSummary::new(m, role))
             .collect(),
     ))
 }
 
+const NO_SUCH_SPEC: &str = "no such spec (or you have no access to it)";
+
+/// The caller's role on spec `id`; 404 when they have none or it is not a spec, so that
+/// the existence of specs one may not see is not revealed.
+async fn access(state: &AppState, caller: &Caller, id: DocumentId) -> Result<(DocumentMeta, Role), AppError> {
+    let roles = state.registry.store().roles(id).await?;
+    let role = roles
+        .into_iter()
+        .find(|(u, _)| u == caller.user.as_str())
+        .map(|(_, r)| r);
+    let meta = state.registry.store().meta(id).await?;
+    match (meta, role) {
+        (Some(meta), Some(role)) if meta.is_spec => Ok((meta, role)),
+        _ => Err(AppError::NotFound(NO_SUCH_SPEC.into())),
+    }
+}
+
 async fn spec_meta(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SpecSummary>, AppError> {
     let id = parse_id(&id)?;
-    match state.registry.store().meta(id).await? {
-        Some(meta) if meta.is_spec => Ok(Json(meta.into())),
-        _ => Err(AppError::NotFound("no such spec".into())),
-    }
+    let (meta, role) = access(&state, &caller, id).await?;
+    Ok(Json(SpecSummary::new(meta, role)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,15 +240,14 @@ struct CreateSpec {
     title: String,
 }
 
-/// The author of edits the server makes itself (the skeleton and title of a spec created
-/// over REST), until accounts exist.
-fn server_author() -> Result<Author, AppError> {
-    let user = UserId::parse("duet-server").map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(Author::new(user, &mut rand::rng()))
+/// The author of the edits the server makes for `user` (a spec created over REST).
+fn author_for(user: &UserId) -> Author {
+    Author::new(user.clone(), &mut rand::rng())
 }
 
 async fn create_spec(
     State(state): State<AppState>,
+    caller: Caller,
     body: Option<Json<CreateSpec>>,
 ) -> Result<(StatusCode, Json<SpecSummary>), AppError> {
     let Json(body) = body.unwrap_or_default();
@@ -189,7 +262,7 @@ async fn create_spec(
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0),
     );
-    let mut spec = Spec::new(server_author()?);
+    let mut spec = Spec::new(author_for(&caller.user));
     spec.set_text(&TextField::Title, &body.title, now)
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let id = DocumentId::random(&mut rand::rng());
@@ -200,6 +273,7 @@ async fn create_spec(
             id,
             DocCommand::Create {
                 bytes: spec.save(),
+                owner: caller.user.clone(),
                 reply,
             },
         )
@@ -212,30 +286,229 @@ async fn create_spec(
         .meta(id)
         .await?
         .ok_or_else(|| AppError::Internal("created spec has no metadata".into()))?;
-    Ok((StatusCode::CREATED, Json(meta.into())))
+    Ok((StatusCode::CREATED, Json(SpecSummary::new(meta, Role::Owner))))
 }
 
 async fn spec_markdown(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
-    if state
-        .registry
-        .store()
-        .meta(id)
-        .await?
-        .is_none_or(|m| !m.is_spec)
-    {
-        return Err(AppError::NotFound("no such spec".into()));
-    }
+    access(&state, &caller, id).await?;
     let (reply, done) = oneshot::channel();
     state.registry.send(id, DocCommand::Read { reply }).await?;
     let bytes = done
         .await
         .map_err(|_| AppError::Internal("document actor stopped".into()))??;
-    let spec =
-        Spec::load(&bytes, server_author()?).map_err(|e| AppError::Internal(e.to_string()))?;
+    let spec = Spec::load(&bytes, author_for(&caller.user))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let md = markdown::export(&spec.view());
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
+}
+
+async fn spec_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<HistoryEntry>>, AppError> {
+    let id = parse_id(&id)?;
+    access(&state, &caller, id).await?;
+    let (reply, done) = oneshot::channel();
+    state.registry.send(id, DocCommand::History { reply }).await?;
+    let history = done
+        .await
+        .map_err(|_| AppError::Internal("document actor stopped".into()))??;
+    Ok(Json(history))
+}
+
+/// Someone with a role on a spec, as the sharing panel shows them.
+#[derive(Debug, Serialize)]
+struct Member {
+    username: String,
+    display_name: String,
+    colour: String,
+    role: Role,
+}
+
+async fn member(state: &AppState, username: String, role: Role) -> Result<Member, AppError> {
+    let name = username.clone();
+    let user = state.accounts.run(move |a| a.user(&name)).await??;
+    Ok(match user {
+        Some(u) => Member {
+            username: u.username,
+            display_name: u.display_name,
+            colour: u.colour,
+            role,
+        },
+        None => Member {
+            display_name: username.clone(),
+            username,
+            colour: "#6b7280".into(),
+            role,
+        },
+    })
+}
+
+async fn list_roles(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Member>>, AppError> {
+    let id = parse_id(&id)?;
+    access(&state, &caller, id).await?;
+    let mut members = Vec::new();
+    for (user, role) in state.registry.store().roles(id).await? {
+        members.push(member(&state, user, role).await?);
+    }
+    members.sort_by(|a, b| b.role.cmp(&a.role).then(a.username.cmp(&b.username)));
+    Ok(Json(members))
+}
+
+#[derive(Debug, Deserialize)]
+struct RoleBody {
+    role: String,
+}
+
+fn parse_role(s: &str) -> Result<Role, AppError> {
+    Role::parse(s).ok_or_else(|| AppError::BadRequest("role must be owner, editor or viewer".into()))
+}
+
+/// Asks the spec's actor to change a role (it checks that `by` is an owner).
+async fn change_role(
+    state: &AppState,
+    id: DocumentId,
+    by: Option<UserId>,
+    user: UserId,
+    role: Option<Role>,
+) -> Result<Option<Role>, AppError> {
+    let (reply, done) = oneshot::channel();
+    state
+        .registry
+        .send(
+            id,
+            DocCommand::SetRole {
+                by,
+                user,
+                role,
+                reply,
+            },
+        )
+        .await?;
+    Ok(done
+        .await
+        .map_err(|_| AppError::Internal("document actor stopped".into()))??)
+}
+
+async fn owner_only(state: &AppState, caller: &Caller, id: DocumentId) -> Result<(), AppError> {
+    match access(state, caller, id).await?.1 {
+        Role::Owner => Ok(()),
+        _ => Err(AppError::Forbidden(
+            "only the spec's owners can share it".into(),
+        )),
+    }
+}
+
+async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, user)): Path<(String, String)>,
+    Json(body): Json<RoleBody>,
+) -> Result<Json<Member>, AppError> {
+    let id = parse_id(&id)?;
+    let role = parse_role(&body.role)?;
+    owner_only(&state, &caller, id).await?;
+    let name = user.clone();
+    if state.accounts.run(move |a| a.user(&name)).await??.is_none() {
+        return Err(AppError::NotFound(format!("there is no user named {user}")));
+    }
+    let user_id = UserId::parse(&user).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    change_role(&state, id, Some(caller.user.clone()), user_id, Some(role)).await?;
+    Ok(Json(member(&state, user, role).await?))
+}
+
+async fn remove_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, user)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let id = parse_id(&id)?;
+    owner_only(&state, &caller, id).await?;
+    let user_id = UserId::parse(&user).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    change_role(&state, id, Some(caller.user.clone()), user_id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct NewLink {
+    role: String,
+    expires_in_hours: u64,
+}
+
+async fn create_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<NewLink>,
+) -> Result<(StatusCode, Json<crate::accounts::Link>), AppError> {
+    let id = parse_id(&id)?;
+    let role = parse_role(&body.role)?;
+    if !(1..=8760).contains(&body.expires_in_hours) {
+        return Err(AppError::BadRequest(
+            "expires_in_hours must be between 1 and 8760 (a year)".into(),
+        ));
+    }
+    owner_only(&state, &caller, id).await?;
+    let by = caller.user.to_string();
+    let ttl = Duration::from_secs(body.expires_in_hours * 3600);
+    let link = state
+        .accounts
+        .run(move |a| a.create_link(id, role, ttl, &by))
+        .await??;
+    Ok((StatusCode::CREATED, Json(link)))
+}
+
+async fn list_links(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<crate::accounts::Link>>, AppError> {
+    let id = parse_id(&id)?;
+    owner_only(&state, &caller, id).await?;
+    Ok(Json(state.accounts.run(move |a| a.links(id)).await??))
+}
+
+async fn revoke_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, link)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let id = parse_id(&id)?;
+    owner_only(&state, &caller, id).await?;
+    if state.accounts.run(move |a| a.revoke_link(id, &link)).await?? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::NotFound("no such link".into()))
+    }
+}
+
+async fn redeem_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let (id, role) = state
+        .accounts
+        .run(move |a| a.redeem(&token))
+        .await?
+        .map_err(|e| match e {
+            LinkError::Invalid => AppError::BadRequest(e.to_string()),
+            LinkError::Expired | LinkError::Revoked => AppError::Gone(e.to_string()),
+            LinkError::Io(m) => AppError::Internal(m),
+        })?;
+    let granted = change_role(&state, id, None, caller.user.clone(), Some(role))
+        .await?
+        .unwrap_or(role);
+    tracing::info!(user = %caller.user, doc = %id, role = granted.as_str(), "share link redeemed");
+    Ok(Json(serde_json::json!({ "spec": id.to_string(), "role": granted })))
 }

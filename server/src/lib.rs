@@ -1,5 +1,7 @@
 //! The Duet sync server: automerge-repo websockets at `/sync`, REST under `/api`, embedded durable storage.
 
+pub mod accounts;
+mod auth;
 pub mod config;
 pub mod docs;
 mod http;
@@ -30,17 +32,34 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let storage = SqliteStorage::open(&config.data_dir)
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
+    let accounts = accounts::Accounts::open(&config.data_dir)
+        .with_context(|| format!("opening the accounts in {}", config.data_dir.display()))?;
     let store = StoreHandle::spawn(storage);
+    let bindings = store
+        .bindings()
+        .await
+        .context("reading the actor bindings")?
+        .into_iter()
+        .collect();
     let tracker = TaskTracker::new();
     let server_peer = duet_protocol::PeerId::random("duet-server", &mut rand::rng());
     let frontend = config.frontend_dir.clone();
-    let registry = Registry::new(store, Arc::new(config), server_peer, tracker.clone());
+    let registry = Registry::new(
+        store,
+        Arc::new(config),
+        server_peer,
+        tracker.clone(),
+        bindings,
+    );
     let cancel = CancellationToken::new();
     let state = http::AppState {
         registry: registry.clone(),
         next_conn: Arc::default(),
         shutdown: cancel.clone(),
         storage_id: format!("duet-{}", uuid_like(&mut rand::rng())),
+        accounts,
+        throttle: Arc::default(),
+        connections: Arc::default(),
     };
     let app = http::router(state, frontend.as_deref());
     let stop = cancel.clone();
@@ -51,7 +70,10 @@ pub async fn run(
             tracing::warn!("could not set TCP_NODELAY: {e}");
         }
     });
-    axum::serve(listener, app)
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(async move {
             shutdown.await;
             stop.cancel();

@@ -1,4 +1,4 @@
-//! The `duet` command line: `duet serve` starts the server.
+//! The `duet` command line: `duet serve` starts the server; `duet user add` and `duet token create` manage accounts for scripting.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,7 +29,69 @@ enum Command {
         /// Folder of the built browser app (`cargo xtask run` builds it there).
         #[arg(long, env = "DUET_FRONTEND", default_value = "./frontend/dist")]
         frontend: PathBuf,
+        /// Another origin whose pages may use the session cookie (repeatable), e.g.
+        /// https://duet.example.com when a proxy serves Duet there.
+        #[arg(long = "allow-origin", env = "DUET_ALLOW_ORIGINS", value_delimiter = ',')]
+        allow_origins: Vec<String>,
+        /// Mark the session cookie Secure (Duet is reached over https).
+        #[arg(long, env = "DUET_SECURE_COOKIES")]
+        secure_cookies: bool,
     },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens (for scripts and automerge-repo clients).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Creates an account. The password is read from DUET_PASSWORD, or else from the
+    /// first line of standard input.
+    Add {
+        /// The username (letters, digits, '.', '_', '-').
+        name: String,
+        /// Shown to others (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Make the account an admin (the first account always is).
+        #[arg(long)]
+        admin: bool,
+        /// Folder of the embedded store.
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Prints a new API token for a user.
+    Create {
+        #[arg(long)]
+        user: String,
+        /// Days the token stays valid.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// Folder of the embedded store.
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+    },
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("DUET_PASSWORD") {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 #[tokio::main]
@@ -42,14 +104,49 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    display_name,
+                    admin,
+                    data,
+                },
+        } => {
+            let password = read_password()?;
+            let accounts = duet_server::accounts::Accounts::open(&data)?;
+            let user = accounts.add_user(&name, &password, display_name.as_deref(), admin)?;
+            println!(
+                "created {}{}",
+                user.username,
+                if user.is_admin { " (admin)" } else { "" }
+            );
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { user, days, data },
+        } => {
+            if !(1..=3650).contains(&days) {
+                anyhow::bail!("--days must be between 1 and 3650");
+            }
+            let accounts = duet_server::accounts::Accounts::open(&data)?;
+            let (_, token) =
+                accounts.create_token(&user, std::time::Duration::from_secs(days * 24 * 3600))?;
+            println!("{token}");
+            Ok(())
+        }
         Command::Serve {
             addr,
             data,
             max_message_bytes,
             frontend,
+            allow_origins,
+            secure_cookies,
         } => {
             let mut config = duet_server::Config::new(data);
             config.max_message_bytes = max_message_bytes;
+            config.allowed_origins = allow_origins;
+            config.secure_cookies = secure_cookies;
             if !frontend.join("index.html").is_file() {
                 tracing::warn!(
                     "no browser app in {} (build it with `cargo xtask run`); serving the API only",

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::response::Response;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::response::{IntoResponse, Response};
+use duet_model::UserId;
 use duet_protocol::{DocumentId, Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::docs::{ConnId, DocCommand, Outgoing, PeerLink};
-use crate::http::AppState;
+use crate::http::{AppError, AppState};
 
 /// Close codes (RFC 6455).
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -30,19 +31,133 @@ const LINGER: Duration = Duration::from_secs(1);
 /// Most documents one connection may sync at once.
 const MAX_DOCS_PER_CONNECTION: usize = 4096;
 
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+/// Largest first message (the `join`): nothing bigger is read from a peer before its
+/// handshake.
+const MAX_JOIN_BYTES: usize = 16 * 1024;
+
+/// One open websocket of a user, counted while it lives.
+#[derive(Debug)]
+struct ConnectionSlot {
+    state: AppState,
+    user: String,
+}
+
+impl ConnectionSlot {
+    /// Takes a slot for `user`, or `None` when they have as many connections as allowed.
+    fn take(state: &AppState, user: &UserId) -> Option<ConnectionSlot> {
+        let max = state.registry.config().max_connections_per_user;
+        let mut open = state
+            .connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(user.to_string()).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot {
+            state: state.clone(),
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .state
+            .connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// `GET /sync`: checks who is connecting before upgrading (401 no or bad credentials,
+/// 403 a cookie from another origin, 429 too many connections of this user).
+pub async fn upgrade(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let caller = match crate::auth::authenticate(&state, &parts, true).await {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
+    let Some(slot) = ConnectionSlot::take(&state, &caller.user) else {
+        return AppError::TooMany(
+            format!(
+                "{} has too many connections open; close some tabs or clients",
+                caller.user
+            ),
+            5,
+        )
+        .into_response();
+    };
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
     let max = state.registry.config().max_message_bytes;
+    let user = caller.user;
     ws.max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| serve_socket(socket, state))
+        .on_upgrade(move |socket| serve_socket(socket, state, user, slot))
+}
+
+/// Messages a connection may still send now: refilled at a steady rate up to a burst.
+#[derive(Debug)]
+struct RateLimit {
+    tokens: f64,
+    per_second: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn new(per_second: u32, burst: u32) -> RateLimit {
+        RateLimit {
+            tokens: f64::from(burst),
+            per_second: f64::from(per_second),
+            burst: f64::from(burst),
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes one message; false when the connection is over its rate.
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
+/// A close reason fits in a control frame (123 bytes); longer ones are cut at a character
+/// boundary (the full text goes in the protocol `error` message before the close).
+fn short_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }
 
 fn millis_since(start: Instant) -> u64 {
     start.elapsed().as_millis() as u64
 }
 
-#[tracing::instrument(name = "conn", skip_all, fields(conn_id = tracing::field::Empty, peer_id = tracing::field::Empty))]
-async fn serve_socket(socket: WebSocket, state: AppState) {
+#[tracing::instrument(name = "conn", skip_all, fields(conn_id = tracing::field::Empty, user = %user, peer_id = tracing::field::Empty))]
+async fn serve_socket(socket: WebSocket, state: AppState, user: UserId, slot: ConnectionSlot) {
+    let _slot = slot;
+    debug!("connection open");
     let conn: ConnId = state.next_conn.fetch_add(1, Ordering::Relaxed);
     tracing::Span::current().record("conn_id", conn);
     let config = state.registry.config().clone();
@@ -67,7 +182,7 @@ async fn serve_socket(socket: WebSocket, state: AppState) {
             let close = |code: u16, reason: &str| {
                 Frame::Close(Some(CloseFrame {
                     code,
-                    reason: reason.into(),
+                    reason: short_reason(reason).into(),
                 }))
             };
             loop {
@@ -121,7 +236,9 @@ async fn serve_socket(socket: WebSocket, state: AppState) {
         docs: HashSet::new(),
         outbox: outbox.clone(),
         kill: kill.clone(),
+        user,
     };
+    let mut rate = RateLimit::new(config.messages_per_second, config.message_burst);
     // Whether reading stopped on a transport error (the peer can no longer be read).
     let mut read_failed = false;
     loop {
@@ -132,6 +249,13 @@ async fn serve_socket(socket: WebSocket, state: AppState) {
         let Some(frame) = frame else { break };
         last_heard.store(millis_since(start), Ordering::Relaxed);
         let keep_going = match frame {
+            Ok(Frame::Binary(_)) | Ok(Frame::Text(_)) if !rate.take() => reader.refuse(
+                CLOSE_POLICY,
+                "too many messages: this connection is over its rate limit",
+            ),
+            Ok(Frame::Binary(bytes)) if reader.peer.is_none() && bytes.len() > MAX_JOIN_BYTES => {
+                reader.refuse(CLOSE_TOO_BIG, "the join message is too big")
+            }
             Ok(Frame::Binary(bytes)) => reader.on_message(&bytes).await,
             Ok(Frame::Text(_)) => {
                 reader.refuse(CLOSE_UNSUPPORTED, "messages are binary CBOR frames")
@@ -191,6 +315,8 @@ struct Reader<'a> {
     docs: HashSet<DocumentId>,
     outbox: mpsc::Sender<Outgoing>,
     kill: CancellationToken,
+    /// Who signed in on this connection.
+    user: UserId,
 }
 
 impl Reader<'_> {
@@ -219,6 +345,7 @@ impl Reader<'_> {
         PeerLink {
             conn: self.conn,
             peer: peer.clone(),
+            user: self.user.clone(),
             outbox: self.outbox.clone(),
             kill: self.kill.clone(),
         }
@@ -226,6 +353,7 @@ impl Reader<'_> {
 
     /// Handles one binary frame; returns false when the connection must end.
     async fn on_message(&mut self, bytes: &[u8]) -> bool {
+        debug!(len = bytes.len(), "message");
         let msg = match Message::decode(bytes) {
             Ok(msg) => msg,
             Err(e) => return self.refuse(CLOSE_PROTOCOL, &format!("malformed message: {e}")),

@@ -52,7 +52,7 @@ async fn kill_9_during_writes_loses_no_acknowledged_change() -> Result<()> {
         let (mut child, addr) = start(dir.path())?;
         let url = format!("ws://{addr}/sync");
         // Check everything acknowledged before the last kill is there.
-        let mut reader = Client::join_empty(&url, "reader", 100 + round, doc_id).await?;
+        let mut reader = Client::join_empty(&url, "pm", 100 + round, doc_id).await?;
         if !acked.is_empty() {
             let want = acked.clone();
             reader
@@ -94,7 +94,7 @@ async fn kill_9_during_writes_loses_no_acknowledged_change() -> Result<()> {
     let mut writer = Client::open(&url, "pm", 1, doc_id, doc).await?;
     writer.until_acked().await?;
     let heads = writer.heads_sorted();
-    let mut reader = Client::join_empty(&url, "reader", 999, doc_id).await?;
+    let mut reader = Client::join_empty(&url, "pm", 999, doc_id).await?;
     reader.until_heads(&heads).await?;
     assert!(edits >= 90);
     child.kill()?;
@@ -131,7 +131,7 @@ async fn sigterm_shuts_down_cleanly_and_keeps_every_document() -> Result<()> {
         "{code:?}"
     );
     let (mut child, addr) = start(dir.path())?;
-    let mut reader = Client::join_empty(&format!("ws://{addr}/sync"), "reader", 2, doc_id).await?;
+    let mut reader = Client::join_empty(&format!("ws://{addr}/sync"), "pm", 2, doc_id).await?;
     reader.until_heads(&heads).await?;
     child.kill()?;
     child.wait()?;

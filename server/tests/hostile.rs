@@ -30,7 +30,8 @@ async fn still_works(c: &mut Client, i: usize) -> anyhow::Result<()> {
 }
 
 async fn joined(server: &Server, name: &str) -> anyhow::Result<common::Socket> {
-    Ok(handshake(&server.ws_url(), &PeerId::new(name)?).await?.0)
+    let url = common::signed_url(&server.ws_url(), "pm").await?;
+    Ok(handshake(&url, &PeerId::new(name)?).await?.0)
 }
 
 async fn send_and_expect(
@@ -115,7 +116,7 @@ async fn handshake_violations_are_refused() -> anyhow::Result<()> {
     };
 
     // A message before join.
-    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(common::signed_url(&server.ws_url(), "pm").await?).await?;
     let sync = Message::Sync {
         sender: me.clone(),
         target: good.server.clone(),
@@ -130,7 +131,7 @@ async fn handshake_violations_are_refused() -> anyhow::Result<()> {
     .await?;
 
     // An unsupported protocol version.
-    let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url()).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(common::signed_url(&server.ws_url(), "pm").await?).await?;
     let old = Message::Join {
         sender: me.clone(),
         supported_versions: vec!["0".into()],
@@ -211,7 +212,7 @@ async fn a_sync_message_with_garbage_changes_leaves_the_stored_document_intact(
     // After a restart the stored document holds exactly the honest changes.
     let server = Server::start(dir.path()).await?;
     let doc_id = DocumentId::random(&mut StdRng::seed_from_u64(1));
-    let mut reader = Client::join_empty(&server.ws_url(), "reader", 3, doc_id).await?;
+    let mut reader = Client::join_empty(&server.ws_url(), "pm", 3, doc_id).await?;
     reader.until_heads(&after).await?;
     assert!(!reader.view()?.title.contains("pwned"));
     server.stop().await

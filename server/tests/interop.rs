@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use automerge_latest::transaction::Transactable;
 use automerge_latest::{Automerge, ObjType, ReadDoc, ROOT};
-use common::{http, Server, DEADLINE};
+use common::{http_as, Server, DEADLINE};
 use futures_util::future::{ready, BoxFuture};
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use samod::{BackoffConfig, DialError, Dialer, DocHandle, Repo, Transport};
@@ -63,7 +63,8 @@ impl SamodPeer {
         let dialer = repo.dial(
             BackoffConfig::default(),
             Arc::new(WsDialer {
-                url: samod::Url::parse(&server.ws_url())?,
+                // Every samod peer here is one person ("samod") on several devices.
+                url: samod::Url::parse(&common::signed_url(&server.ws_url(), "samod").await?)?,
             }),
         )?;
         tokio::time::timeout(DEADLINE, dialer.established())
@@ -180,10 +181,10 @@ async fn samod_peers_create_find_and_co_edit_a_document_through_duet() -> Result
     alice.until_server_has(&created).await?;
 
     // Stored, but not a spec: the spec list does not show it.
-    let (status, body) = http(server.addr, "GET", "/api/specs", None).await?;
+    let (status, body) = http_as(server.addr, "samod", "GET", "/api/specs", None).await?;
     assert_eq!(status, 200);
     assert!(!body.contains(&id.to_string()), "{body}");
-    let (status, _) = http(server.addr, "GET", &format!("/api/specs/{id}"), None).await?;
+    let (status, _) = http_as(server.addr, "samod", "GET", &format!("/api/specs/{id}"), None).await?;
     assert_eq!(status, 404);
 
     // A document nobody has: find resolves to "unavailable", not a hang.
@@ -211,8 +212,9 @@ async fn samod_peers_create_find_and_co_edit_a_document_through_duet() -> Result
 async fn samod_edits_a_duet_spec_and_the_server_sees_the_new_title() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path()).await?;
-    let (status, body) = http(
+    let (status, body) = http_as(
         server.addr,
+        "samod",
         "POST",
         "/api/specs",
         Some(r#"{"title":"Checkout"}"#),
@@ -237,7 +239,7 @@ async fn samod_edits_a_duet_spec_and_the_server_sees_the_new_title() -> Result<(
 
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
-        let (_, body) = http(server.addr, "GET", &format!("/api/specs/{id_text}"), None).await?;
+        let (_, body) = http_as(server.addr, "samod", "GET", &format!("/api/specs/{id_text}"), None).await?;
         if body.contains("Checkout v2") {
             break;
         }
@@ -246,8 +248,9 @@ async fn samod_edits_a_duet_spec_and_the_server_sees_the_new_title() -> Result<(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (status, md) = http(
+    let (status, md) = http_as(
         server.addr,
+        "samod",
         "GET",
         &format!("/api/specs/{id_text}/markdown"),
         None,
@@ -286,7 +289,7 @@ async fn js_automerge_repo_and_samod_create_find_and_edit_each_others_documents_
 
     let mut node = Command::new("node")
         .arg(js.join("interop.mjs"))
-        .arg(server.ws_url())
+        .arg(common::signed_url(&server.ws_url(), "samod").await?)
         .arg(d1.url().to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -318,7 +321,7 @@ async fn js_automerge_repo_and_samod_create_find_and_edit_each_others_documents_
     assert!(status.success(), "node exited with {status}");
 
     // Neither is a spec, so the spec list stays empty; both are stored.
-    let (_, body) = http(server.addr, "GET", "/api/specs", None).await?;
+    let (_, body) = http_as(server.addr, "samod", "GET", "/api/specs", None).await?;
     assert_eq!(body, "[]");
     alice.stop().await;
     server.stop().await

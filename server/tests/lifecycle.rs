@@ -107,7 +107,7 @@ async fn a_peer_that_stops_reading_is_disconnected_and_the_others_carry_on() -> 
     }
     writer.until_acked().await?;
     // Everyone else carries on: a newcomer gets all of it.
-    let mut other = Client::join_empty(&server.ws_url(), "qa", 12, writer.doc_id).await?;
+    let mut other = Client::join_empty(&server.ws_url(), "pm", 12, writer.doc_id).await?;
     other.until_heads(&writer.heads()).await?;
     // The slow peer was cut off: reading what is buffered ends in a close, not in sync.
     let want = writer.heads_sorted();
@@ -135,7 +135,8 @@ async fn a_peer_that_never_answers_pings_is_dropped() -> Result<()> {
     config.ping_interval = Duration::from_millis(100);
     let server = Server::start_with(config).await?;
     let me = duet_protocol::PeerId::new("sleepy")?;
-    let (mut ws, _) = common::handshake(&server.ws_url(), &me).await?;
+    let url = common::signed_url(&server.ws_url(), "sleepy").await?;
+    let (mut ws, _) = common::handshake(&url, &me).await?;
     // Not polling the socket means no pongs go back.
     tokio::time::sleep(Duration::from_millis(800)).await;
     let closed = tokio::time::timeout(DEADLINE, async {
@@ -176,7 +177,7 @@ async fn idle_documents_are_flushed_and_unloaded_then_served_again() -> Result<(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut reader = Client::join_empty(&server.ws_url(), "reader", 21, id).await?;
+    let mut reader = Client::join_empty(&server.ws_url(), "pm", 21, id).await?;
     reader.until_heads(&heads).await?;
     server.stop().await
 }
@@ -215,7 +216,7 @@ async fn compaction_replaces_many_chunks_with_one_snapshot_and_loses_nothing() -
         "{rows} chunks stored for 41 acknowledged writes"
     );
     let server = Server::start_with(config()).await?;
-    let mut reader = Client::join_empty(&server.ws_url(), "reader", 31, id).await?;
+    let mut reader = Client::join_empty(&server.ws_url(), "pm", 31, id).await?;
     reader.until_heads(&heads).await?;
     server.stop().await
 }
@@ -258,7 +259,7 @@ async fn a_corrupt_stored_chunk_is_skipped_without_hiding_the_valid_ones() -> Re
     drop(a);
     server.stop().await?;
     let server = Server::start(dir.path()).await?;
-    let mut reader = Client::join_empty(&server.ws_url(), "reader", 41, id).await?;
+    let mut reader = Client::join_empty(&server.ws_url(), "pm", 41, id).await?;
     reader.until_heads(&heads).await?;
     let problem = reader.view()?.problem;
     assert_eq!(problem, "after before ");
@@ -271,11 +272,16 @@ async fn three_hundred_connections_joining_at_once_are_all_served() -> Result<()
     let server = Server::start(dir.path()).await?;
     let (mut a, _b) = pair(&server, 50).await?;
     let heads = a.heads_sorted();
+    // Ten people with thirty tabs each (a user may hold 64 connections).
+    for k in 0..10 {
+        common::share(server.addr, "pm", a.doc_id, &format!("crowd{k}"), "viewer").await?;
+    }
     let mut joins = tokio::task::JoinSet::new();
     for i in 0..300u64 {
         let (url, id, heads) = (server.ws_url(), a.doc_id, heads.clone());
         joins.spawn(async move {
-            let mut c = Client::join_empty(&url, "crowd", 1000 + i, id).await?;
+            let user = format!("crowd{}", i % 10);
+            let mut c = Client::join_empty(&url, &user, 1000 + i, id).await?;
             c.until_heads(&heads).await?;
             Ok::<_, anyhow::Error>(c)
         });

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{http, Client, Server};
+use common::{http, http_as, Client, Server};
 use duet_model::automerge::AutoCommit;
 use duet_model::{
     markdown, ConstraintKind, ItemId, NewConstraint, NewStory, Severity, Spec, TextField,
@@ -77,6 +77,7 @@ async fn two_clients_co_edit_one_spec_and_a_late_joiner_catches_up() -> anyhow::
     assert_eq!(view.stories[0].constraints[0].text, "escape formulas");
 
     // A third client joining late catches up.
+    common::share(server.addr, "pm", doc_id, "designer", "editor").await?;
     let mut c = Client::join_empty(&url, "designer", 3, doc_id).await?;
     c.until_heads(&heads).await?;
     assert_eq!(c.view()?, view);
@@ -123,7 +124,7 @@ async fn every_acknowledged_change_survives_a_restart() -> anyhow::Result<()> {
     server.stop().await?;
 
     let server = Server::start(dir.path()).await?;
-    let mut reader = Client::join_empty(&server.ws_url(), "reader", 2, doc_id).await?;
+    let mut reader = Client::join_empty(&server.ws_url(), "pm", 2, doc_id).await?;
     reader.until_heads(&heads).await?;
     assert!(reader.view()?.problem.starts_with("39 38 37"));
     server.stop().await
@@ -136,8 +137,9 @@ async fn rest_creates_lists_describes_and_exports_specs() -> anyhow::Result<()> 
     let (status, body) = http(server.addr, "GET", "/api/health", None).await?;
     assert_eq!(status, 200, "{body}");
 
-    let (status, body) = http(
+    let (status, body) = http_as(
         server.addr,
+        "pm",
         "POST",
         "/api/specs",
         Some(r#"{"title":"Export to CSV"}"#),
@@ -148,15 +150,15 @@ async fn rest_creates_lists_describes_and_exports_specs() -> anyhow::Result<()> 
     let id = created["id"].as_str().expect("id").to_owned();
     assert_eq!(created["title"], "Export to CSV");
     assert_eq!(created["url"], format!("automerge:{id}"));
-    assert_eq!(created["authors"], serde_json::json!(["duet-server"]));
+    assert_eq!(created["authors"], serde_json::json!(["pm"]));
 
-    let (status, body) = http(server.addr, "GET", "/api/specs", None).await?;
+    let (status, body) = http_as(server.addr, "pm", "GET", "/api/specs", None).await?;
     assert_eq!(status, 200);
     let list: serde_json::Value = serde_json::from_str(&body)?;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     assert_eq!(list[0]["id"], id.as_str());
 
-    let (status, body) = http(server.addr, "GET", &format!("/api/specs/{id}"), None).await?;
+    let (status, body) = http_as(server.addr, "pm", "GET", &format!("/api/specs/{id}"), None).await?;
     assert_eq!(
         (
             status,
@@ -164,8 +166,9 @@ async fn rest_creates_lists_describes_and_exports_specs() -> anyhow::Result<()> 
         ),
         (200, "Export to CSV".into())
     );
-    let (status, md) = http(
+    let (status, md) = http_as(
         server.addr,
+        "pm",
         "GET",
         &format!("/api/specs/{id}/markdown"),
         None,
@@ -176,7 +179,7 @@ async fn rest_creates_lists_describes_and_exports_specs() -> anyhow::Result<()> 
 
     // A client can sync the REST-created spec.
     let doc_id = DocumentId::parse(&id)?;
-    let mut c = Client::join_empty(&server.ws_url(), "eng", 1, doc_id).await?;
+    let mut c = Client::join_empty(&server.ws_url(), "pm", 1, doc_id).await?;
     c.until(|c| {
         c.view()
             .map(|v| v.title == "Export to CSV")
@@ -185,21 +188,22 @@ async fn rest_creates_lists_describes_and_exports_specs() -> anyhow::Result<()> 
     .await?;
 
     // Errors are JSON with the right status.
-    let (status, body) = http(server.addr, "GET", "/api/specs/not-an-id", None).await?;
+    let (status, body) = http_as(server.addr, "pm", "GET", "/api/specs/not-an-id", None).await?;
     assert_eq!(status, 400);
     assert!(serde_json::from_str::<serde_json::Value>(&body)?["error"].is_string());
     let unknown = DocumentId::random(&mut StdRng::seed_from_u64(5));
-    let (status, _) = http(server.addr, "GET", &format!("/api/specs/{unknown}"), None).await?;
+    let (status, _) = http_as(server.addr, "pm", "GET", &format!("/api/specs/{unknown}"), None).await?;
     assert_eq!(status, 404);
-    let (status, _) = http(
+    let (status, _) = http_as(
         server.addr,
+        "pm",
         "GET",
         &format!("/api/specs/{unknown}/markdown"),
         None,
     )
     .await?;
     assert_eq!(status, 404);
-    let (status, _) = http(server.addr, "POST", "/api/specs", Some("{not json")).await?;
+    let (status, _) = http_as(server.addr, "pm", "POST", "/api/specs", Some("{not json")).await?;
     assert_eq!(status, 400);
     let (status, body) = http(server.addr, "GET", "/nowhere", None).await?;
     assert_eq!(status, 404, "{body}");
@@ -218,7 +222,7 @@ async fn documents_that_are_not_specs_are_stored_but_not_listed() -> anyhow::Res
     let mut a = Client::open(&server.ws_url(), "other", 1, doc_id, doc).await?;
     a.until_acked().await?;
     let heads = a.heads_sorted();
-    let (_, body) = http(server.addr, "GET", "/api/specs", None).await?;
+    let (_, body) = http_as(server.addr, "other", "GET", "/api/specs", None).await?;
     assert_eq!(body, "[]");
     let mut b = Client::join_empty(&server.ws_url(), "other", 2, doc_id).await?;
     b.until_heads(&heads).await?;
@@ -308,7 +312,8 @@ async fn duet_sync_sessions_exchange_edits_and_see_them_acknowledged() -> anyhow
             id: DocumentId,
             doc: AutoCommit,
         ) -> anyhow::Result<Tab> {
-            let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+            let user = if name == "tab-a" { "pm" } else { "eng" };
+            let (ws, _) = tokio_tungstenite::connect_async(common::signed_url(url, user).await?).await?;
             let (session, join) = Session::new(PeerId::new(name)?);
             let mut tab = Tab { ws, session, doc };
             tab.send(join).await?;
@@ -342,6 +347,7 @@ async fn duet_sync_sessions_exchange_edits_and_see_them_acknowledged() -> anyhow
     let (id, doc) = new_doc();
     let mut a = Tab::open(&url, "tab-a", id, doc).await?;
     a.until(|t| t.session.acknowledged(id, &mut t.doc)).await?;
+    common::share(server.addr, "pm", id, "eng", "editor").await?;
     let mut b = Tab::open(&url, "tab-b", id, AutoCommit::new()).await?;
     let want = a.doc.get_heads();
     b.until(|t| t.doc.get_heads() == want).await?;

@@ -129,7 +129,7 @@ impl UnixMillis {
 }
 
 /// First byte of every Duet actor id, so a Duet actor is recognisable among other Automerge actors.
-const ACTOR_MAGIC: u8 = 0xD7;
+pub const ACTOR_MAGIC: u8 = 0xD7;
 /// Version of the actor id layout below.
 const ACTOR_LAYOUT_V1: u8 = 1;
 /// Random bytes that make each editing session's actor unique.

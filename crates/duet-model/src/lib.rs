@@ -21,12 +21,12 @@ pub use caret::{caret_at, caret_position, input_splice, Caret, InputSplice};
 pub use concurrent::{overlaps, Contribution, Overlap, Place, Side};
 pub use edit::{AnchorSpan, NewConstraint, NewDecision, NewStory};
 pub use error::{EditError, IdError, ImportError, LoadError};
-pub use ids::{Author, ItemId, UnixMillis, UserId};
+pub use ids::{Author, ItemId, UnixMillis, UserId, ACTOR_MAGIC};
 pub use schema::{
     ConstraintKind, ConstraintStatus, CriterionKind, DecisionField, MetricField, QuestionField,
     Severity, StoryField, StoryStatus, TextField, SCHEMA_VERSION,
 };
-pub use spec::{load_doc, Spec};
+pub use spec::{load_doc, skeleton_hash, Spec};
 pub use view::{
     view_of, Anchor, ConstraintView, CriterionView, DecisionView, MetricView, QuestionView,
     SpecView, StoryView,

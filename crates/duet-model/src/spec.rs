@@ -196,6 +196,17 @@ pub fn load_doc(bytes: &[u8]) -> Result<AutoCommit, LoadError> {
     }
 }
 
+/// The hash of the skeleton change every spec starts with. It is the same in every spec (a
+/// fixed actor, time and content, so that specs created apart merge), and so belongs to no
+/// author: a server checking authorship accepts exactly this change from anyone.
+pub fn skeleton_hash() -> automerge::ChangeHash {
+    static HASH: std::sync::OnceLock<automerge::ChangeHash> = std::sync::OnceLock::new();
+    *HASH.get_or_init(|| {
+        let mut doc = skeleton();
+        doc.get_heads().first().copied().unwrap_or(automerge::ChangeHash([0; 32]))
+    })
+}
+
 /// The one well-defined start of every spec (see [`SKELETON_ACTOR`]).
 fn skeleton() -> AutoCommit {
     let mut doc = AutoCommit::new().with_actor(ActorId::from(SKELETON_ACTOR));

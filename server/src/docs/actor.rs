@@ -5,21 +5,22 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use duet_model::automerge::sync::{self, SyncDoc};
-use duet_model::automerge::{Automerge, ChangeHash};
+use duet_model::automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use duet_model::chunks::{chunks, ChunkKind};
-use duet_model::Author;
+use duet_model::{Author, UserId};
 use duet_protocol::{DocumentId, Message};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
-use super::{ConnId, DocCommand, DocError, Outgoing, PeerLink, Registry};
-use crate::storage::{DocumentMeta, Write};
+use super::{ConnId, DocCommand, DocError, HistoryEntry, Outgoing, PeerLink, Registry};
+use crate::storage::{DocumentMeta, Receipt, Role, Write};
 
 /// Most commands handled in one pass (one storage commit, one round of replies).
 const MAX_BATCH: usize = 512;
 
 /// Close codes (RFC 6455).
 pub const CLOSE_PROTOCOL: u16 = 1002;
+pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_SERVER_ERROR: u16 = 1011;
 
 struct Peer {
@@ -39,6 +40,12 @@ pub(super) struct DocActor {
     last_seq: i64,
     /// Chunks stored since the last snapshot.
     chunks: usize,
+    /// Who may do what with this document (as stored, plus changes not yet committed).
+    roles: HashMap<String, Role>,
+    /// Role changes to commit with the next write.
+    role_writes: Vec<(String, Option<Role>)>,
+    /// Actors bound to users by messages of this batch, to store with their changes.
+    new_bindings: Vec<(Vec<u8>, String)>,
 }
 
 fn now_millis() -> i64 {
@@ -71,7 +78,76 @@ impl DocActor {
             authors: BTreeSet::new(),
             last_seq: 0,
             chunks: 0,
+            roles: HashMap::new(),
+            role_writes: Vec::new(),
+            new_bindings: Vec::new(),
         }
+    }
+
+    fn exists(&self) -> bool {
+        self.doc.as_ref().is_some_and(|d| !d.get_heads().is_empty())
+    }
+
+    fn role_of(&self, user: &UserId) -> Option<Role> {
+        self.roles.get(user.as_str()).copied()
+    }
+
+    /// Records a role change, to be committed with this batch.
+    fn set_role(&mut self, user: &str, role: Option<Role>) {
+        match role {
+            Some(r) => self.roles.insert(user.to_owned(), r),
+            None => self.roles.remove(user),
+        };
+        self.role_writes.push((user.to_owned(), role));
+        if role.is_none() {
+            // Their connections lose the document at once.
+            let gone: Vec<ConnId> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.link.user.as_str() == user)
+                .map(|(c, _)| *c)
+                .collect();
+            for conn in gone {
+                if let Some(peer) = self.peers.remove(&conn) {
+                    unavailable(&peer.link, &self.registry, self.id);
+                }
+            }
+        }
+    }
+
+    /// Handles a role change asked by `by` (an owner) or by a verified share link.
+    fn change_role(
+        &mut self,
+        by: Option<&UserId>,
+        user: &UserId,
+        role: Option<Role>,
+    ) -> Result<Option<Role>, DocError> {
+        if !self.exists() && self.roles.is_empty() {
+            return Err(DocError::NotFound);
+        }
+        let current = self.role_of(user);
+        match by {
+            Some(by) => match self.role_of(by) {
+                Some(Role::Owner) => {}
+                Some(_) => {
+                    return Err(DocError::Forbidden(
+                        "only the spec's owners can change who has access".into(),
+                    ))
+                }
+                None => return Err(DocError::NotFound),
+            },
+            // A share link never lowers a role.
+            None if current >= role => return Ok(current),
+            None => {}
+        }
+        let owners = self.roles.values().filter(|r| **r == Role::Owner).count();
+        if current == Some(Role::Owner) && role != Some(Role::Owner) && owners <= 1 {
+            return Err(DocError::LastOwner);
+        }
+        if current != role {
+            self.set_role(user.as_str(), role);
+        }
+        Ok(role)
     }
 
     #[tracing::instrument(name = "doc", skip_all, fields(doc_id = %self.id))]
@@ -127,6 +203,12 @@ impl DocActor {
             DocCommand::Create { reply, .. } => {
                 let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
             }
+            DocCommand::SetRole { reply, .. } => {
+                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
+            }
+            DocCommand::History { reply } => {
+                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
+            }
             DocCommand::Read { reply } => {
                 let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
             }
@@ -146,6 +228,7 @@ impl DocActor {
             self.authors = meta.authors.iter().cloned().collect();
             self.meta = meta;
         }
+        self.roles = store.roles(self.id).await?.into_iter().collect();
         let mut doc = Automerge::new();
         let mut bad = 0;
         for chunk in &chunks {
@@ -173,6 +256,7 @@ impl DocActor {
             .unwrap_or_default();
         let mut shutdown = Vec::new();
         let mut created = Vec::new();
+        let mut role_replies = Vec::new();
         let mut poisoned = false;
         // Peers that sent changes in this batch: their replies acknowledge those changes,
         // so they wait for the fsync; everyone else hears the news at once.
@@ -197,12 +281,33 @@ impl DocActor {
                 DocCommand::Leave { conn } => {
                     self.peers.remove(&conn);
                 }
-                DocCommand::Create { bytes, reply } => match self.create(&bytes) {
-                    Ok(()) => created.push(reply),
+                DocCommand::Create {
+                    bytes,
+                    owner,
+                    reply,
+                } => match self.create(&bytes) {
+                    Ok(()) => {
+                        self.set_role(owner.as_str(), Some(Role::Owner));
+                        created.push(reply);
+                    }
                     Err(e) => {
                         let _ = reply.send(Err(e));
                     }
                 },
+                DocCommand::SetRole {
+                    by,
+                    user,
+                    role,
+                    reply,
+                } => match self.change_role(by.as_ref(), &user, role) {
+                    Ok(role) => role_replies.push((reply, role)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                },
+                DocCommand::History { reply } => {
+                    let _ = reply.send(self.history().await);
+                }
                 DocCommand::Read { reply } => {
                     let saved = self
                         .doc
@@ -224,16 +329,21 @@ impl DocActor {
         // Durable before acknowledged: persist what arrived, then reply.
         if let Err(e) = self.persist(&before).await {
             error!("storage failed; dropping unpersisted changes and peers: {e}");
+            let failed = || DocError::Storage(crate::storage::StorageError::Io(e.to_string()));
             for reply in created {
-                let _ = reply.send(Err(DocError::Storage(crate::storage::StorageError::Io(
-                    e.to_string(),
-                ))));
+                let _ = reply.send(Err(failed()));
+            }
+            for (reply, _) in role_replies {
+                let _ = reply.send(Err(failed()));
             }
             self.recover().await;
             return false;
         }
         for reply in created {
             let _ = reply.send(Ok(()));
+        }
+        for (reply, role) in role_replies {
+            let _ = reply.send(Ok(role));
         }
         // Authors must hear back even if their own later message in this batch told us heads
         // we now share: automerge then records those heads as sent and would stay silent,
@@ -271,10 +381,14 @@ impl DocActor {
         authors: &mut HashSet<ConnId>,
     ) -> bool {
         let conn = link.conn;
-        let peer = self.peers.entry(conn).or_insert_with(|| Peer {
-            link: link.clone(),
-            state: sync::State::new(),
-        });
+        let exists = self.exists();
+        let role = self.role_of(&link.user);
+        if exists && role.is_none() {
+            // No role: the document is as good as absent (its existence is not leaked).
+            self.peers.remove(&conn);
+            unavailable(&link, &self.registry, self.id);
+            return false;
+        }
         let msg = match sync::Message::decode(data)
             .map_err(|e| e.to_string())
             .and_then(|msg| {
@@ -292,29 +406,47 @@ impl DocActor {
             }
         };
         if !msg.changes.is_empty() {
+            if exists && !role.is_some_and(Role::can_edit) {
+                warn!(peer_id = %link.peer, user = %link.user, "refused changes from a viewer");
+                self.refuse_policy(
+                    &link,
+                    "refused: you can view this spec but not change it (your role is viewer)",
+                );
+                return false;
+            }
+            if let Err(why) = self.verify_authors(&msg, &link.user) {
+                warn!(peer_id = %link.peer, user = %link.user, "refused forged changes: {why}");
+                self.refuse_policy(&link, &format!("refused: {why}"));
+                return false;
+            }
             authors.insert(conn);
         }
-        let exists = self.doc.as_ref().is_some_and(|d| !d.get_heads().is_empty());
+        let peer = self.peers.entry(conn).or_insert_with(|| Peer {
+            link: link.clone(),
+            state: sync::State::new(),
+        });
         let doc = match &mut self.doc {
             _ if !exists && request && msg.changes.is_empty() => {
-                // Neither side has it: say so, but keep the peer so it hears if it appears.
-                let _ = link
-                    .outbox
-                    .try_send(Outgoing::Message(Message::DocUnavailable {
-                        sender: self.registry.server_peer().clone(),
-                        target: link.peer.clone(),
-                        document: self.id,
-                    }));
+                // Neither side has it: say so, but keep the peer so it hears if it appears
+                // (and it gains a role on it).
+                unavailable(&link, &self.registry, self.id);
                 return false;
             }
             Some(doc) => doc,
             // A peer pushing a document the server has not seen: it is created here.
             None => self.doc.insert(Automerge::new()),
         };
-        match catch_unwind(AssertUnwindSafe(|| {
+        let result = catch_unwind(AssertUnwindSafe(|| {
             doc.receive_sync_message(&mut peer.state, msg)
-        })) {
-            Ok(Ok(())) => false,
+        }));
+        match result {
+            Ok(Ok(())) => {
+                if !exists && self.exists() {
+                    // A document pushed by a signed-in user becomes theirs.
+                    self.set_role(link.user.as_str(), Some(Role::Owner));
+                }
+                false
+            }
             Ok(Err(e)) => {
                 warn!(peer_id = %link.peer, "refused sync message: {e}");
                 refuse_peer(&link, &self.registry, "invalid changes in sync message");
@@ -330,9 +462,147 @@ impl DocActor {
         }
     }
 
+    /// Refuses a peer's message for what it is allowed to do (1008), dropping it.
+    fn refuse_policy(&mut self, link: &PeerLink, why: &str) {
+        let _ = link.outbox.try_send(Outgoing::Message(Message::Error {
+            sender: Some(self.registry.server_peer().clone()),
+            target: Some(link.peer.clone()),
+            message: why.to_owned(),
+        }));
+        close(link, CLOSE_POLICY, why);
+        self.peers.remove(&link.conn);
+    }
+
+    /// Checks that every change of `msg` the server does not have yet is authored by
+    /// `user`: a Duet actor naming them, or another actor bound to them (bound here on
+    /// first use). On success the new bindings are recorded, to be stored with the changes.
+    fn verify_authors(&mut self, msg: &sync::Message, user: &UserId) -> Result<(), String> {
+        let known = |hash: &ChangeHash, doc: &Option<Automerge>| {
+            doc.as_ref()
+                .is_some_and(|d| d.get_change_by_hash(hash).is_some())
+        };
+        let mut actors: Vec<(ChangeHash, ActorId)> = Vec::new();
+        for bytes in msg.changes.iter() {
+            for chunk in chunks(bytes) {
+                let chunk = chunk.map_err(|e| format!("invalid change: {e}"))?;
+                if chunk.kind == ChunkKind::Document {
+                    let mut whole = Automerge::new();
+                    load_chunk(&mut whole, chunk.bytes)?;
+                    for change in whole.get_changes(&[]) {
+                        if !known(&change.hash(), &self.doc) {
+                            actors.push((change.hash(), change.actor_id().clone()));
+                        }
+                    }
+                } else {
+                    let change = catch_unwind(|| {
+                        duet_model::automerge::Change::from_bytes(chunk.bytes.to_vec())
+                    })
+                    .map_err(|_| "invalid change: undecodable".to_owned())?
+                    .map_err(|e| format!("invalid change: {e}"))?;
+                    if !known(&change.hash(), &self.doc) {
+                        actors.push((change.hash(), change.actor_id().clone()));
+                    }
+                }
+            }
+        }
+        let skeleton = duet_model::skeleton_hash();
+        let mut new: Vec<Vec<u8>> = Vec::new();
+        {
+            let bound = self.registry.bindings();
+            for (hash, actor) in actors.iter().filter(|(h, _)| *h != skeleton) {
+                let bytes = actor.to_bytes();
+                match Author::from_actor(actor) {
+                    Ok(author) if author.user() == user => {}
+                    Ok(author) => {
+                        return Err(format!(
+                            "change {hash} is authored as {}, but this connection is signed in as {user}",
+                            author.user()
+                        ))
+                    }
+                    Err(_) if bytes.first() == Some(&duet_model::ACTOR_MAGIC) => {
+                        return Err(format!("change {hash} has a malformed Duet author"))
+                    }
+                    Err(_) => match bound.get(bytes) {
+                        Some(owner) if owner == user.as_str() => {}
+                        Some(_) => {
+                            return Err(format!(
+                                "change {hash} uses actor {actor}, which belongs to another user"
+                            ))
+                        }
+                        None => new.push(bytes.to_vec()),
+                    },
+                }
+            }
+        }
+        let mut bound = self.registry.bindings();
+        for actor in new {
+            // Checked again under the same lock it is inserted with: two documents binding
+            // one new actor at once cannot both win.
+            match bound.get(&actor) {
+                Some(owner) if owner != user.as_str() => {
+                    return Err("an actor in this message belongs to another user".into())
+                }
+                Some(_) => {}
+                None => {
+                    bound.insert(actor.clone(), user.to_string());
+                    self.new_bindings.push((actor, user.to_string()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The user a stored change is attributed to (`None`: the shared skeleton of a spec).
+    fn author_of(&self, hash: &ChangeHash, actor: &ActorId) -> Option<String> {
+        if *hash == duet_model::skeleton_hash() {
+            return None;
+        }
+        Some(match Author::from_actor(actor) {
+            Ok(author) => author.user().to_string(),
+            Err(_) => self
+                .registry
+                .bindings()
+                .get(actor.to_bytes())
+                .cloned()
+                .unwrap_or_else(|| "unknown".to_owned()),
+        })
+    }
+
+    async fn history(&self) -> Result<Vec<HistoryEntry>, DocError> {
+        let Some(doc) = &self.doc else {
+            return Err(DocError::NotFound);
+        };
+        let receipts: HashMap<String, i64> = self
+            .registry
+            .store()
+            .receipts(self.id)
+            .await?
+            .into_iter()
+            .map(|r| (r.hash, r.received_at))
+            .collect();
+        Ok(doc
+            .get_changes(&[])
+            .into_iter()
+            .filter_map(|c| {
+                let author = self.author_of(&c.hash(), c.actor_id())?;
+                let hash = c.hash().to_string();
+                Some(HistoryEntry {
+                    received_at: receipts.get(&hash).copied(),
+                    author,
+                    time: (c.timestamp() != 0).then(|| c.timestamp().saturating_mul(1000)),
+                    hash,
+                })
+            })
+            .collect())
+    }
+
     fn relay(&mut self, from: &PeerLink, count: u64, session: &str, data: &[u8]) {
+        // Presence only among people with a role on the document.
+        if self.role_of(&from.user).is_none() {
+            return;
+        }
         for peer in self.peers.values() {
-            if peer.link.conn == from.conn {
+            if peer.link.conn == from.conn || self.role_of(&peer.link.user).is_none() {
                 continue;
             }
             let msg = Message::Ephemeral {
@@ -361,29 +631,55 @@ impl DocActor {
 
     /// Stores the changes made since `before`, with refreshed metadata. Durable on return.
     async fn persist(&mut self, before: &[ChangeHash]) -> Result<(), crate::storage::StorageError> {
-        let Some(doc) = &self.doc else { return Ok(()) };
-        if doc.get_heads() == before {
+        let mut writes: Vec<Write> = std::mem::take(&mut self.role_writes)
+            .into_iter()
+            .map(|(user, role)| Write::SetRole {
+                doc: self.id,
+                user,
+                role,
+            })
+            .collect();
+        let bindings = std::mem::take(&mut self.new_bindings);
+        let changed = self.doc.as_ref().is_some_and(|d| d.get_heads() != before);
+        let Some(doc) = self.doc.as_ref().filter(|_| changed) else {
+            if !writes.is_empty() {
+                self.registry.store().commit(writes).await?;
+            }
             return Ok(());
-        }
+        };
         let changes = doc.get_changes(before);
         let mut bytes = Vec::new();
+        let now = now_millis();
+        let mut receipts = Vec::with_capacity(changes.len());
         for change in &changes {
             bytes.extend_from_slice(change.raw_bytes());
-            if let Ok(author) = Author::from_actor(change.actor_id()) {
-                self.authors.insert(author.user().to_string());
-            }
+            let Some(user) = self.author_of(&change.hash(), change.actor_id()) else {
+                continue;
+            };
+            self.authors.insert(user.clone());
+            receipts.push(Receipt {
+                hash: change.hash().to_string(),
+                user,
+                received_at: now,
+            });
         }
         let title = duet_model::spec_title(doc);
         self.meta.is_spec = title.is_some();
         self.meta.title = title.unwrap_or_default();
         self.meta.updated_at = now_millis();
         self.meta.authors = self.authors.iter().cloned().collect();
-        let write = Write::Append {
-            doc: self.id,
-            bytes,
-            meta: self.meta.clone(),
-        };
-        let seqs = self.registry.store().commit(vec![write]).await?;
+        // The document's row first: roles refer to it.
+        writes.insert(
+            0,
+            Write::Append {
+                doc: self.id,
+                bytes,
+                meta: self.meta.clone(),
+                receipts,
+                bindings,
+            },
+        );
+        let seqs = self.registry.store().commit(writes).await?;
         self.last_seq = self.last_seq.max(seqs.first().copied().unwrap_or(0));
         self.chunks += 1;
         debug!(changes = changes.len(), "persisted");
@@ -395,7 +691,15 @@ impl DocActor {
         let Some(doc) = &self.doc else { return };
         let server = self.registry.server_peer().clone();
         let mut dropped = Vec::new();
-        for (conn, peer) in self.peers.iter_mut().filter(|(conn, _)| to(conn)) {
+        // Once the document has content, only people with a role hear of it.
+        let open = doc.get_heads().is_empty();
+        let roles = &self.roles;
+        let allowed = |peer: &Peer| open || roles.contains_key(peer.link.user.as_str());
+        for (conn, peer) in self
+            .peers
+            .iter_mut()
+            .filter(|(conn, peer)| to(conn) && allowed(peer))
+        {
             while let Some(msg) = doc.generate_sync_message(&mut peer.state) {
                 let out = Outgoing::Message(Message::Sync {
                     sender: server.clone(),
@@ -449,6 +753,8 @@ impl DocActor {
         }
         self.peers.clear();
         self.doc = None;
+        self.role_writes.clear();
+        self.new_bindings.clear();
         self.chunks = 0;
         self.last_seq = 0;
         if let Err(e) = self.load().await {
@@ -493,6 +799,17 @@ fn check_change(bytes: &[u8]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Tells a peer the server does not have the document (or that it may not see it).
+fn unavailable(link: &PeerLink, registry: &Registry, doc: DocumentId) {
+    let _ = link
+        .outbox
+        .try_send(Outgoing::Message(Message::DocUnavailable {
+            sender: registry.server_peer().clone(),
+            target: link.peer.clone(),
+            document: doc,
+        }));
 }
 
 /// Tells a peer why it is being dropped and closes its connection.

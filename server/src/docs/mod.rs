@@ -5,13 +5,14 @@ mod actor;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use duet_model::UserId;
 use duet_protocol::{DocumentId, Message, PeerId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::storage::StoreHandle;
+use crate::storage::{Role, StoreHandle};
 
 /// Identifies one websocket connection (one remote peer) for the lifetime of the process.
 pub type ConnId = u64;
@@ -32,6 +33,9 @@ pub enum Outgoing {
 pub struct PeerLink {
     pub conn: ConnId,
     pub peer: PeerId,
+    /// The signed-in user of the connection: their role decides what they may sync, and
+    /// every change they send must be authored as them.
+    pub user: UserId,
     /// Bounded: a peer whose outbox is full is disconnected, never silently skipped.
     pub outbox: mpsc::Sender<Outgoing>,
     /// Cancelled to drop the connection (slow peer, server-side failure).
@@ -51,6 +55,22 @@ pub enum DocError {
     Storage(#[from] crate::storage::StorageError),
     #[error("the document is unavailable")]
     Gone,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("a spec must keep at least one owner")]
+    LastOwner,
+}
+
+/// One change as history shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryEntry {
+    pub hash: String,
+    /// The user who made it (verified when it was received).
+    pub author: String,
+    /// When the server received it (Unix ms); `None` for changes older than receipts.
+    pub received_at: Option<i64>,
+    /// The client's own timestamp (Unix ms, whole seconds), if it gave one: advisory only.
+    pub time: Option<i64>,
 }
 
 /// Everything a document actor can be asked. One closed set of inputs.
@@ -71,10 +91,23 @@ pub enum DocCommand {
     },
     /// The connection is gone or stopped syncing this document.
     Leave { conn: ConnId },
-    /// Creates the document from saved bytes (REST); fails if it exists.
+    /// Creates the document from saved bytes (REST), owned by `owner`; fails if it exists.
     Create {
         bytes: Vec<u8>,
+        owner: UserId,
         reply: oneshot::Sender<Result<(), DocError>>,
+    },
+    /// Gives `user` a role (or takes it away: `None`). `by`: the owner asking (checked),
+    /// or `None` for a verified share link, which only ever raises a role.
+    SetRole {
+        by: Option<UserId>,
+        user: UserId,
+        role: Option<Role>,
+        reply: oneshot::Sender<Result<Option<Role>, DocError>>,
+    },
+    /// Every change with its verified author and receive time.
+    History {
+        reply: oneshot::Sender<Result<Vec<HistoryEntry>, DocError>>,
     },
     /// The document's saved bytes, for reading (Markdown export).
     Read {
@@ -100,6 +133,8 @@ pub struct Registry {
     tracker: TaskTracker,
     /// Set by `shutdown`: no document is started after it.
     closed: Arc<std::sync::atomic::AtomicBool>,
+    /// Non-Duet actor ids and the user each is bound to (on first use), for every document.
+    bindings: Arc<Mutex<HashMap<Vec<u8>, String>>>,
 }
 
 /// Commands queued per document before senders wait.
@@ -111,6 +146,7 @@ impl Registry {
         config: Arc<Config>,
         server_peer: PeerId,
         tracker: TaskTracker,
+        bindings: HashMap<Vec<u8>, String>,
     ) -> Registry {
         Registry {
             docs: Arc::default(),
@@ -119,7 +155,13 @@ impl Registry {
             server_peer,
             tracker,
             closed: Arc::default(),
+            bindings: Arc::new(Mutex::new(bindings)),
         }
+    }
+
+    fn bindings(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, String>> {
+        // Single inserts and lookups only: a poisoned lock is still consistent.
+        self.bindings.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn server_peer(&self) -> &PeerId {

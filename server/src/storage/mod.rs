@@ -46,14 +46,69 @@ pub struct DocumentMeta {
     pub authors: Vec<String>,
 }
 
+/// What a person may do with one spec. Ordered: each role can do what the ones before it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads and follows edits live.
+    Viewer,
+    /// Also edits.
+    Editor,
+    /// Also shares and changes roles.
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "owner" => Some(Role::Owner),
+            _ => None,
+        }
+    }
+
+    pub fn can_edit(self) -> bool {
+        self >= Role::Editor
+    }
+}
+
+/// When the server received one change, and from whom (the client's own timestamp is
+/// only advisory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    /// The change hash, hex.
+    pub hash: String,
+    pub user: String,
+    /// Server time, Unix milliseconds.
+    pub received_at: i64,
+}
+
 /// One durable write. A batch of writes is committed atomically and fsynced.
 #[derive(Debug, Clone)]
 pub enum Write {
-    /// New changes of a document, with its refreshed metadata.
+    /// New changes of a document, with its refreshed metadata, when each was received,
+    /// and the actors they bound to their users (non-Duet actors, on first use).
     Append {
         doc: DocumentId,
         bytes: Vec<u8>,
         meta: DocumentMeta,
+        receipts: Vec<Receipt>,
+        bindings: Vec<(Vec<u8>, String)>,
+    },
+    /// Gives `user` a role on `doc`, or takes it away (`None`).
+    SetRole {
+        doc: DocumentId,
+        user: String,
+        role: Option<Role>,
     },
     /// A snapshot that replaces every chunk of `doc` with `seq <= replaces_up_to`.
     Compact {
@@ -75,4 +130,12 @@ pub trait Storage: Send + 'static {
     fn list(&mut self) -> Result<Vec<DocumentMeta>, StorageError>;
     /// Metadata of one document.
     fn meta(&mut self, doc: &DocumentId) -> Result<Option<DocumentMeta>, StorageError>;
+    /// The documents `user` has a role on, with that role, newest first.
+    fn list_for(&mut self, user: &str) -> Result<Vec<(DocumentMeta, Role)>, StorageError>;
+    /// Everyone with a role on `doc`.
+    fn roles(&mut self, doc: &DocumentId) -> Result<Vec<(String, Role)>, StorageError>;
+    /// Every actor bound to a user.
+    fn bindings(&mut self) -> Result<Vec<(Vec<u8>, String)>, StorageError>;
+    /// When each change of `doc` was received.
+    fn receipts(&mut self, doc: &DocumentId) -> Result<Vec<Receipt>, StorageError>;
 }

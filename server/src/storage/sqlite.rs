@@ -5,7 +5,7 @@ use std::path::Path;
 use duet_protocol::DocumentId;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Chunk, DocumentMeta, Storage, StorageError, Write};
+use super::{Chunk, DocumentMeta, Receipt, Role, Storage, StorageError, Write};
 
 /// SQLite storage. Chunks are kept per document in arrival order; metadata beside them.
 #[derive(Debug)]
@@ -27,6 +27,24 @@ CREATE TABLE IF NOT EXISTS chunks (
     bytes BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks (doc, seq);
+CREATE TABLE IF NOT EXISTS roles (
+    doc      TEXT NOT NULL,
+    username TEXT NOT NULL,
+    role     TEXT NOT NULL,
+    PRIMARY KEY (doc, username)
+);
+CREATE INDEX IF NOT EXISTS roles_by_user ON roles (username);
+CREATE TABLE IF NOT EXISTS actor_bindings (
+    actor    BLOB PRIMARY KEY,
+    username TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS change_receipts (
+    doc         TEXT NOT NULL,
+    hash        TEXT NOT NULL,
+    username    TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (doc, hash)
+);
 ";
 
 impl SqliteStorage {
@@ -85,8 +103,27 @@ impl Storage for SqliteStorage {
         let mut seqs = Vec::with_capacity(writes.len());
         for write in writes {
             match write {
-                Write::Append { doc, bytes, meta } => {
+                Write::Append {
+                    doc,
+                    bytes,
+                    meta,
+                    receipts,
+                    bindings,
+                } => {
                     let id = doc.to_string();
+                    for r in receipts {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO change_receipts (doc, hash, username, received_at)
+                             VALUES (?1, ?2, ?3, ?4)",
+                            params![id, r.hash, r.user, r.received_at],
+                        )?;
+                    }
+                    for (actor, user) in bindings {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO actor_bindings (actor, username) VALUES (?1, ?2)",
+                            params![actor, user],
+                        )?;
+                    }
                     let authors = serde_json::to_string(&meta.authors)
                         .map_err(|e| StorageError::Io(e.to_string()))?;
                     tx.execute(
@@ -111,6 +148,20 @@ impl Storage for SqliteStorage {
                         )?;
                         seqs.push(tx.last_insert_rowid());
                     }
+                }
+                Write::SetRole { doc, user, role } => {
+                    match role {
+                        Some(role) => tx.execute(
+                            "INSERT INTO roles (doc, username, role) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (doc, username) DO UPDATE SET role = ?3",
+                            params![doc.to_string(), user, role.as_str()],
+                        )?,
+                        None => tx.execute(
+                            "DELETE FROM roles WHERE doc = ?1 AND username = ?2",
+                            params![doc.to_string(), user],
+                        )?,
+                    };
+                    seqs.push(0);
                 }
                 Write::Compact {
                     doc,
@@ -156,5 +207,64 @@ impl Storage for SqliteStorage {
             )
             .optional()?;
         Ok(meta)
+    }
+
+    fn list_for(&mut self, user: &str) -> Result<Vec<(DocumentMeta, Role)>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.id, d.is_spec, d.title, d.updated_at, d.authors, r.role
+             FROM documents d JOIN roles r ON r.doc = d.id
+             WHERE r.username = ?1 ORDER BY d.updated_at DESC",
+        )?;
+        let rows = stmt
+            .query_map([user], |r| {
+                let role: String = r.get(5)?;
+                Ok((meta_from_row(r)?, Role::parse(&role)))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(m, role)| role.map(|role| (m, role)))
+            .collect())
+    }
+
+    fn roles(&mut self, doc: &DocumentId) -> Result<Vec<(String, Role)>, StorageError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT username, role FROM roles WHERE doc = ?1 ORDER BY username")?;
+        let rows = stmt
+            .query_map([doc.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(u, r)| Role::parse(&r).map(|r| (u, r)))
+            .collect())
+    }
+
+    fn bindings(&mut self) -> Result<Vec<(Vec<u8>, String)>, StorageError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT actor, username FROM actor_bindings")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn receipts(&mut self, doc: &DocumentId) -> Result<Vec<Receipt>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT hash, username, received_at FROM change_receipts WHERE doc = ?1 ORDER BY received_at",
+        )?;
+        let rows = stmt
+            .query_map([doc.to_string()], |r| {
+                Ok(Receipt {
+                    hash: r.get(0)?,
+                    user: r.get(1)?,
+                    received_at: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 }

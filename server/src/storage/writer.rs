@@ -5,7 +5,7 @@ use std::time::Duration;
 use duet_protocol::DocumentId;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Chunk, DocumentMeta, Storage, StorageError, Write};
+use super::{Chunk, DocumentMeta, Receipt, Role, Storage, StorageError, Write};
 
 /// Most commit requests merged into one transaction.
 const MAX_GROUP: usize = 256;
@@ -21,6 +21,10 @@ enum Command {
     Commit(Vec<Write>, Reply<Vec<i64>>),
     List(Reply<Vec<DocumentMeta>>),
     Meta(DocumentId, Reply<Option<DocumentMeta>>),
+    ListFor(String, Reply<Vec<(DocumentMeta, Role)>>),
+    Roles(DocumentId, Reply<Vec<(String, Role)>>),
+    Bindings(Reply<Vec<(Vec<u8>, String)>>),
+    Receipts(DocumentId, Reply<Vec<Receipt>>),
 }
 
 /// A cheap handle to the storage thread.
@@ -37,6 +41,10 @@ impl std::fmt::Debug for Command {
             Command::Commit(..) => "Commit",
             Command::List(..) => "List",
             Command::Meta(..) => "Meta",
+            Command::ListFor(..) => "ListFor",
+            Command::Roles(..) => "Roles",
+            Command::Bindings(..) => "Bindings",
+            Command::Receipts(..) => "Receipts",
         })
     }
 }
@@ -78,6 +86,23 @@ impl StoreHandle {
     pub async fn meta(&self, doc: DocumentId) -> Result<Option<DocumentMeta>, StorageError> {
         self.call(|r| Command::Meta(doc, r)).await
     }
+
+    pub async fn list_for(&self, user: &str) -> Result<Vec<(DocumentMeta, Role)>, StorageError> {
+        let user = user.to_owned();
+        self.call(|r| Command::ListFor(user, r)).await
+    }
+
+    pub async fn roles(&self, doc: DocumentId) -> Result<Vec<(String, Role)>, StorageError> {
+        self.call(|r| Command::Roles(doc, r)).await
+    }
+
+    pub async fn bindings(&self) -> Result<Vec<(Vec<u8>, String)>, StorageError> {
+        self.call(Command::Bindings).await
+    }
+
+    pub async fn receipts(&self, doc: DocumentId) -> Result<Vec<Receipt>, StorageError> {
+        self.call(|r| Command::Receipts(doc, r)).await
+    }
 }
 
 fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>) {
@@ -96,6 +121,18 @@ fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>) {
                 }
                 Some(Command::Meta(doc, reply)) => {
                     let _ = reply.send(storage.meta(&doc));
+                }
+                Some(Command::ListFor(user, reply)) => {
+                    let _ = reply.send(storage.list_for(&user));
+                }
+                Some(Command::Roles(doc, reply)) => {
+                    let _ = reply.send(storage.roles(&doc));
+                }
+                Some(Command::Bindings(reply)) => {
+                    let _ = reply.send(storage.bindings());
+                }
+                Some(Command::Receipts(doc, reply)) => {
+                    let _ = reply.send(storage.receipts(&doc));
                 }
                 None => {}
             }

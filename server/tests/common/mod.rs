@@ -36,6 +36,14 @@ impl Server {
     }
 
     pub async fn start_with(config: duet_server::Config) -> Result<Server> {
+        // Logs (RUST_LOG=debug) help when a test fails; off by default.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "off".into()),
+            )
+            .with_test_writer()
+            .try_init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
@@ -141,7 +149,11 @@ pub async fn expect_close(ws: &mut Socket) -> Result<(Option<CloseCode>, Vec<Mes
             Some(Ok(Frame::Binary(b))) => seen.push(Message::decode(&b)?),
             Some(Ok(Frame::Close(c))) => return Ok((c.map(|c| c.code), seen)),
             Some(Ok(_)) => {}
-            Some(Err(_)) | None => return Ok((None, seen)),
+            Some(Err(e)) => {
+                eprintln!("connection ended without a close frame: {e}");
+                return Ok((None, seen));
+            }
+            None => return Ok((None, seen)),
         }
     }
 }
@@ -157,7 +169,8 @@ impl Client {
         doc: AutoCommit,
     ) -> Result<Client> {
         let me = PeerId::new(&format!("{user}-{seed}"))?;
-        let (ws, server) = handshake(url, &me).await?;
+        let url = signed_url(url, user).await?;
+        let (ws, server) = handshake(&url, &me).await?;
         let mut client = Client {
             ws,
             me,
@@ -279,18 +292,49 @@ impl Client {
     }
 }
 
-/// A minimal HTTP/1.1 exchange over loopback: (status, body).
-pub async fn http(
+/// A response: status, header block (lines `name: value`), body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    /// The value of a response header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+
+    /// The session cookie set by this response (`duet_session=…`).
+    pub fn session_cookie(&self) -> Option<String> {
+        let set = self.header("set-cookie")?;
+        set.split(';').next().map(str::to_owned)
+    }
+}
+
+/// A minimal HTTP/1.1 exchange over loopback with extra request headers.
+pub async fn http_with(
     addr: SocketAddr,
     method: &str,
     path: &str,
+    headers: &[(&str, &str)],
     body: Option<&str>,
-) -> Result<(u16, String)> {
+) -> Result<Reply> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await?;
     let body = body.unwrap_or("");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await?;
@@ -305,7 +349,117 @@ pub async fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| anyhow!("no status in {head}"))?;
-    Ok((status, body.to_owned()))
+    Ok(Reply {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    })
+}
+
+/// A minimal HTTP/1.1 exchange over loopback, without credentials: (status, body).
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<(u16, String)> {
+    let r = http_with(addr, method, path, &[], body).await?;
+    Ok((r.status, r.body))
+}
+
+/// The password every test account gets.
+pub fn password_of(user: &str) -> String {
+    format!("password of {user}")
+}
+
+/// API tokens of test accounts, per server address and user.
+static TOKENS: std::sync::Mutex<Vec<(String, String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// An API token for `user` on the server at `addr`, signing the account up on first use.
+pub async fn token_for(addr: SocketAddr, user: &str) -> Result<String> {
+    let key = addr.to_string();
+    if let Some(t) = TOKENS
+        .lock()
+        .map_err(|_| anyhow!("poisoned"))?
+        .iter()
+        .find(|(a, u, _)| *a == key && u == user)
+    {
+        return Ok(t.2.clone());
+    }
+    let body = serde_json::json!({ "username": user, "password": password_of(user) }).to_string();
+    let mut r = http_with(addr, "POST", "/api/auth/signup", &[], Some(&body)).await?;
+    if r.status == 409 {
+        r = http_with(addr, "POST", "/api/auth/signin", &[], Some(&body)).await?;
+    }
+    let cookie = r
+        .session_cookie()
+        .ok_or_else(|| anyhow!("no session for {user}: {} {}", r.status, r.body))?;
+    let r = http_with(addr, "POST", "/api/tokens", &[("Cookie", &cookie)], None).await?;
+    if r.status != 201 {
+        bail!("no token for {user}: {} {}", r.status, r.body);
+    }
+    let token = serde_json::from_str::<serde_json::Value>(&r.body)?["token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no token in {}", r.body))?
+        .to_owned();
+    TOKENS
+        .lock()
+        .map_err(|_| anyhow!("poisoned"))?
+        .push((key, user.to_owned(), token.clone()));
+    Ok(token)
+}
+
+/// An HTTP exchange as `user` (Bearer token): (status, body).
+pub async fn http_as(
+    addr: SocketAddr,
+    user: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Result<(u16, String)> {
+    let token = token_for(addr, user).await?;
+    let auth = format!("Bearer {token}");
+    let r = http_with(addr, method, path, &[("Authorization", &auth)], body).await?;
+    Ok((r.status, r.body))
+}
+
+/// `owner` gives `user` a role on spec `doc` over REST.
+pub async fn share(
+    addr: SocketAddr,
+    owner: &str,
+    doc: DocumentId,
+    user: &str,
+    role: &str,
+) -> Result<()> {
+    token_for(addr, user).await?;
+    let body = serde_json::json!({ "role": role }).to_string();
+    let (status, reply) = http_as(
+        addr,
+        owner,
+        "PUT",
+        &format!("/api/specs/{doc}/roles/{user}"),
+        Some(&body),
+    )
+    .await?;
+    if status != 200 {
+        bail!("sharing {doc} with {user} as {role}: {status} {reply}");
+    }
+    Ok(())
+}
+
+/// The websocket URL of `url`'s server with `user`'s token (`url` is `ws://host/sync`).
+pub async fn signed_url(url: &str, user: &str) -> Result<String> {
+    if url.contains("token=") {
+        return Ok(url.to_owned());
+    }
+    let addr: SocketAddr = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .ok_or_else(|| anyhow!("no host in {url}"))?
+        .parse()?;
+    let token = token_for(addr, user).await?;
+    Ok(format!("{url}?token={token}"))
 }
 
 /// "pm" creates the document on the server from `doc`; "eng" joins with nothing and
@@ -318,6 +472,7 @@ pub async fn synced_pair(
 ) -> Result<(Client, Client)> {
     let mut a = Client::open(&server.ws_url(), "pm", seed, id, doc).await?;
     a.until_acked().await?;
+    share(server.addr, "pm", id, "eng", "editor").await?;
     let mut b = Client::join_empty(&server.ws_url(), "eng", seed + 1, id).await?;
     let heads = a.heads();
     b.until_heads(&heads).await?;
