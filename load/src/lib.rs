@@ -1,5 +1,6 @@
 //! duet-load: N simulated users over D specs type through real websockets; reports propagation and durable-ack latency, drain, convergence, and server RSS/CPU.
 
+mod accounts;
 mod peer;
 mod proc;
 mod report;
@@ -47,8 +48,29 @@ pub async fn run(config: &Config) -> Result<Report> {
     }
     let epoch = Instant::now();
     let specs = config.specs as usize;
-    let seeds = seed_specs(config, epoch).await?;
+    // Every simulated user is an account of its own; the first user of each spec owns it.
+    let addr = accounts::server_addr(&config.url)?;
+    let mut signing_up = tokio::task::JoinSet::new();
+    let gate = Arc::new(Semaphore::new(8));
+    for user in 0..config.users {
+        let gate = gate.clone();
+        signing_up.spawn(async move {
+            let _permit = gate.acquire_owned().await?;
+            let token = accounts::token_for(addr, &user_name(user)).await?;
+            Ok::<_, anyhow::Error>((user, token))
+        });
+    }
+    let mut tokens = vec![String::new(); config.users as usize];
+    while let Some(done) = signing_up.join_next().await {
+        let (user, token) = done??;
+        tokens[user as usize] = token;
+    }
+    let seeds = seed_specs(config, &tokens, epoch).await?;
     let ids: Vec<DocumentId> = seeds.iter().map(|(id, _)| *id).collect();
+    for user in config.specs..config.users {
+        let s = user % config.specs;
+        accounts::share(addr, &tokens[s as usize], ids[s as usize], &user_name(user)).await?;
+    }
 
     // Every other user joins with nothing and is served the spec by the server.
     let mut peers: Vec<(usize, Peer)> = Vec::new();
@@ -59,7 +81,8 @@ pub async fn run(config: &Config) -> Result<Report> {
     let mut joining = tokio::task::JoinSet::new();
     for user in config.specs..config.users {
         let s = (user % config.specs) as usize;
-        let (url, id, gate) = (config.url.clone(), ids[s], gate.clone());
+        let url = accounts::signed(&config.url, &tokens[user as usize]);
+        let (id, gate) = (ids[s], gate.clone());
         joining.spawn(async move {
             let _permit = gate.acquire_owned().await?;
             let mut peer = Peer::connect(&url, user, id, AutoCommit::new(), epoch).await?;
@@ -115,7 +138,7 @@ pub async fn run(config: &Config) -> Result<Report> {
     let mut converged = true;
     for (s, id) in ids.iter().enumerate() {
         let mut reader = Peer::connect(
-            &config.url,
+            &accounts::signed(&config.url, &tokens[s]),
             u32::MAX - s as u32,
             *id,
             AutoCommit::new(),
@@ -146,16 +169,26 @@ pub async fn run(config: &Config) -> Result<Report> {
     ))
 }
 
+/// The account name of simulated user `n`.
+fn user_name(n: u32) -> String {
+    format!("load-{n}")
+}
+
 /// Creates each spec on the server through its first user, with `history` changes already in it.
-async fn seed_specs(config: &Config, epoch: Instant) -> Result<Vec<(DocumentId, Peer)>> {
+async fn seed_specs(
+    config: &Config,
+    tokens: &[String],
+    epoch: Instant,
+) -> Result<Vec<(DocumentId, Peer)>> {
     let mut rng = StdRng::seed_from_u64(0x5EED);
     let mut out = Vec::new();
     for s in 0..config.specs {
         let id = DocumentId::random(&mut rng);
-        let user = UserId::parse(&format!("load-{s}")).context("user id")?;
+        let user = UserId::parse(&user_name(s)).context("user id")?;
         let mut doc = Spec::new(Author::new(user, &mut rng)).into_doc();
         add_history(&mut doc, config.history)?;
-        let mut peer = Peer::connect(&config.url, s, id, doc, epoch).await?;
+        let url = accounts::signed(&config.url, &tokens[s as usize]);
+        let mut peer = Peer::connect(&url, s, id, doc, epoch).await?;
         if !peer
             .pump_until(Duration::from_secs(300), |p| p.in_sync())
             .await?
