@@ -26,7 +26,9 @@ async fn request(
     body: &str,
 ) -> Result<(u16, Option<String>, String)> {
     let mut stream = TcpStream::connect(addr).await?;
-    let extra = header.map(|(k, v)| format!("{k}: {v}\r\n")).unwrap_or_default();
+    let extra = header
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .unwrap_or_default();
     let text = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
@@ -35,7 +37,9 @@ async fn request(
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await?;
     let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw.split_once("\r\n\r\n").ok_or_else(|| anyhow!("no response"))?;
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("no response"))?;
     let status = head
         .split_whitespace()
         .nth(1)

@@ -334,7 +334,11 @@ impl Accounts {
     }
 
     /// Checks a password; `None` when the username is unknown or the password wrong.
-    pub fn check_password(&self, username: &str, password: &str) -> Result<Option<User>, AccountError> {
+    pub fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, AccountError> {
         let stored: Option<String> = self
             .lock()
             .query_row(
@@ -357,7 +361,11 @@ impl Accounts {
         self.user(username)
     }
 
-    pub fn update_profile(&self, username: &str, update: &ProfileUpdate) -> Result<User, AccountError> {
+    pub fn update_profile(
+        &self,
+        username: &str,
+        update: &ProfileUpdate,
+    ) -> Result<User, AccountError> {
         let mut user = self.user(username)?.ok_or(AccountError::NoSuchUser)?;
         if let Some(name) = &update.display_name {
             user.display_name = check_display_name(name)?;
@@ -367,7 +375,9 @@ impl Accounts {
                 && colour.starts_with('#')
                 && colour[1..].chars().all(|c| c.is_ascii_hexdigit());
             if !ok {
-                return Err(AccountError::Invalid("the colour must look like #3153d4".into()));
+                return Err(AccountError::Invalid(
+                    "the colour must look like #3153d4".into(),
+                ));
             }
             user.colour = colour.to_ascii_lowercase();
         }
@@ -401,8 +411,10 @@ impl Accounts {
     }
 
     pub fn end_session(&self, token: &str) -> Result<(), AccountError> {
-        self.lock()
-            .execute("DELETE FROM sessions WHERE token_hash = ?1", [sha256_hex(token)])?;
+        self.lock().execute(
+            "DELETE FROM sessions WHERE token_hash = ?1",
+            [sha256_hex(token)],
+        )?;
         Ok(())
     }
 
@@ -419,11 +431,17 @@ impl Accounts {
                 |r| r.get(0),
             )
             .optional()?;
-        Ok(user.and_then(|u| UserId::parse(&u).ok()).map(|user| Verified { user }))
+        Ok(user
+            .and_then(|u| UserId::parse(&u).ok())
+            .map(|user| Verified { user }))
     }
 
     /// Creates an API token for `username`; returns (id, token).
-    pub fn create_token(&self, username: &str, ttl: Duration) -> Result<(String, String), AccountError> {
+    pub fn create_token(
+        &self,
+        username: &str,
+        ttl: Duration,
+    ) -> Result<(String, String), AccountError> {
         if self.user(username)?.is_none() {
             return Err(AccountError::NoSuchUser);
         }
@@ -459,7 +477,9 @@ impl Accounts {
                 |r| r.get(0),
             )
             .optional()?;
-        Ok(user.and_then(|u| UserId::parse(&u).ok()).map(|user| Verified { user }))
+        Ok(user
+            .and_then(|u| UserId::parse(&u).ok())
+            .map(|user| Verified { user }))
     }
 
     fn sign(&self, payload: &str) -> String {
@@ -491,7 +511,13 @@ impl Accounts {
     }
 
     /// Creates a share link to `doc` granting `role`, valid for `ttl`.
-    pub fn create_link(&self, doc: DocumentId, role: Role, ttl: Duration, by: &str) -> Result<Link, AccountError> {
+    pub fn create_link(
+        &self,
+        doc: DocumentId,
+        role: Role,
+        ttl: Duration,
+        by: &str,
+    ) -> Result<Link, AccountError> {
         let id = random_id();
         let expires_at = now_ms() + ttl.as_millis() as i64;
         self.lock().execute(
@@ -499,7 +525,10 @@ impl Accounts {
             params![id, doc.to_string(), role.as_str(), expires_at, by],
         )?;
         Ok(Link {
-            url: format!("/share/{}", self.link_token(&id, &doc.to_string(), role, expires_at)),
+            url: format!(
+                "/share/{}",
+                self.link_token(&id, &doc.to_string(), role, expires_at)
+            ),
             id,
             role,
             expires_at,

@@ -108,10 +108,7 @@ pub async fn authenticate(
         None => None,
     };
     if let Some(token) = token {
-        let found = state
-            .accounts
-            .run(move |a| a.token(&token))
-            .await??;
+        let found = state.accounts.run(move |a| a.token(&token)).await??;
         return match found {
             Some(Verified { user }) => Ok(Caller {
                 user,
@@ -129,7 +126,10 @@ pub async fn authenticate(
     };
     // A browser sends the cookie whatever page makes the request: a request that says it
     // comes from another origin is refused, and the websocket must say where it comes from.
-    let origin = parts.headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok());
     match origin {
         Some(o) if !origin_allowed(state, &parts.headers, o) => {
             return Err(AppError::Forbidden(format!(
@@ -190,7 +190,13 @@ pub struct SignIn {
     password: String,
 }
 
-fn signed_in(state: &AppState, headers: &HeaderMap, status: StatusCode, user: User, token: &str) -> Response {
+fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    user: User,
+    token: &str,
+) -> Response {
     let cookie = session_cookie(state, headers, token, accounts::SESSION_TTL.as_secs());
     (status, [(header::SET_COOKIE, cookie)], Json(user)).into_response()
 }
@@ -203,13 +209,24 @@ pub async fn sign_up(
     let (user, token) = state
         .accounts
         .run(move |a| {
-            let user = a.add_user(&body.username, &body.password, body.display_name.as_deref(), false)?;
+            let user = a.add_user(
+                &body.username,
+                &body.password,
+                body.display_name.as_deref(),
+                false,
+            )?;
             let token = a.create_session(&user.username)?;
             Ok::<_, AccountError>((user, token))
         })
         .await??;
     tracing::info!(user = %user.username, admin = user.is_admin, "account created");
-    Ok(signed_in(&state, &headers, StatusCode::CREATED, user, &token))
+    Ok(signed_in(
+        &state,
+        &headers,
+        StatusCode::CREATED,
+        user,
+        &token,
+    ))
 }
 
 pub async fn sign_in(
@@ -250,16 +267,21 @@ pub async fn sign_in(
             throttle.fail(&account_key);
             throttle.fail(&address_key);
             tracing::info!(user = %username, ip = %addr.ip(), "failed sign-in");
-            Err(AppError::Unauthorized(
-                "wrong username or password".into(),
-            ))
+            Err(AppError::Unauthorized("wrong username or password".into()))
         }
     }
 }
 
-pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> Result<Response, AppError> {
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+) -> Result<Response, AppError> {
     if let Some(session) = caller.session {
-        state.accounts.run(move |a| a.end_session(&session)).await??;
+        state
+            .accounts
+            .run(move |a| a.end_session(&session))
+            .await??;
     }
     let cookie = session_cookie(&state, &headers, "", 0);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
@@ -307,11 +329,14 @@ pub async fn create_token(
     let body: NewToken = if body.iter().all(u8::is_ascii_whitespace) {
         NewToken::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("invalid body: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::BadRequest(format!("invalid body: {e}")))?
     };
     let days = body.days.unwrap_or(365);
     if !(1..=3650).contains(&days) {
-        return Err(AppError::BadRequest("days must be between 1 and 3650".into()));
+        return Err(AppError::BadRequest(
+            "days must be between 1 and 3650".into(),
+        ));
     }
     let name = caller.user.to_string();
     let (id, token) = state

@@ -129,7 +129,11 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
         .route("/api/share/{token}", post(redeem_link))
         .route(
             "/api/{*rest}",
-            get(not_found).post(not_found).put(not_found).patch(not_found).delete(not_found),
+            get(not_found)
+                .post(not_found)
+                .put(not_found)
+                .patch(not_found)
+                .delete(not_found),
         )
         // Bodies are small JSON; specs travel over the websocket.
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -197,7 +201,11 @@ async fn list_specs(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<SpecSummary>>, AppError> {
-    let metas = state.registry.store().list_for(caller.user.as_str()).await?;
+    let metas = state
+        .registry
+        .store()
+        .list_for(caller.user.as_str())
+        .await?;
     Ok(Json(
         metas
             .into_iter()
@@ -211,7 +219,11 @@ const NO_SUCH_SPEC: &str = "no such spec (or you have no access to it)";
 
 /// The caller's role on spec `id`; 404 when they have none or it is not a spec, so that
 /// the existence of specs one may not see is not revealed.
-async fn access(state: &AppState, caller: &Caller, id: DocumentId) -> Result<(DocumentMeta, Role), AppError> {
+async fn access(
+    state: &AppState,
+    caller: &Caller,
+    id: DocumentId,
+) -> Result<(DocumentMeta, Role), AppError> {
     let roles = state.registry.store().roles(id).await?;
     let role = roles
         .into_iter()
@@ -286,7 +298,10 @@ async fn create_spec(
         .meta(id)
         .await?
         .ok_or_else(|| AppError::Internal("created spec has no metadata".into()))?;
-    Ok((StatusCode::CREATED, Json(SpecSummary::new(meta, Role::Owner))))
+    Ok((
+        StatusCode::CREATED,
+        Json(SpecSummary::new(meta, Role::Owner)),
+    ))
 }
 
 async fn spec_markdown(
@@ -315,7 +330,10 @@ async fn spec_history(
     let id = parse_id(&id)?;
     access(&state, &caller, id).await?;
     let (reply, done) = oneshot::channel();
-    state.registry.send(id, DocCommand::History { reply }).await?;
+    state
+        .registry
+        .send(id, DocCommand::History { reply })
+        .await?;
     let history = done
         .await
         .map_err(|_| AppError::Internal("document actor stopped".into()))??;
@@ -371,7 +389,8 @@ struct RoleBody {
 }
 
 fn parse_role(s: &str) -> Result<Role, AppError> {
-    Role::parse(s).ok_or_else(|| AppError::BadRequest("role must be owner, editor or viewer".into()))
+    Role::parse(s)
+        .ok_or_else(|| AppError::BadRequest("role must be owner, editor or viewer".into()))
 }
 
 /// Asks the spec's actor to change a role (it checks that `by` is an owner).
@@ -485,7 +504,11 @@ async fn revoke_link(
 ) -> Result<StatusCode, AppError> {
     let id = parse_id(&id)?;
     owner_only(&state, &caller, id).await?;
-    if state.accounts.run(move |a| a.revoke_link(id, &link)).await?? {
+    if state
+        .accounts
+        .run(move |a| a.revoke_link(id, &link))
+        .await??
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound("no such link".into()))
@@ -510,5 +533,7 @@ async fn redeem_link(
         .await?
         .unwrap_or(role);
     tracing::info!(user = %caller.user, doc = %id, role = granted.as_str(), "share link redeemed");
-    Ok(Json(serde_json::json!({ "spec": id.to_string(), "role": granted })))
+    Ok(Json(
+        serde_json::json!({ "spec": id.to_string(), "role": granted }),
+    ))
 }

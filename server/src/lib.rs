@@ -74,12 +74,12 @@ pub async fn run(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.cancel();
-        })
-        .await
-        .context("serving http")?;
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        stop.cancel();
+    })
+    .await
+    .context("serving http")?;
     // Upgraded websockets are not tracked by axum: they watch `cancel` and close with 1001.
     registry.shutdown().await;
     tracker.close();

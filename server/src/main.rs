@@ -31,7 +31,11 @@ enum Command {
         frontend: PathBuf,
         /// Another origin whose pages may use the session cookie (repeatable), e.g.
         /// https://duet.example.com when a proxy serves Duet there.
-        #[arg(long = "allow-origin", env = "DUET_ALLOW_ORIGINS", value_delimiter = ',')]
+        #[arg(
+            long = "allow-origin",
+            env = "DUET_ALLOW_ORIGINS",
+            value_delimiter = ','
+        )]
         allow_origins: Vec<String>,
         /// Mark the session cookie Secure (Duet is reached over https).
         #[arg(long, env = "DUET_SECURE_COOKIES")]

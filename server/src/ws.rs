@@ -46,10 +46,7 @@ impl ConnectionSlot {
     /// Takes a slot for `user`, or `None` when they have as many connections as allowed.
     fn take(state: &AppState, user: &UserId) -> Option<ConnectionSlot> {
         let max = state.registry.config().max_connections_per_user;
-        let mut open = state
-            .connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut open = state.connections.lock().unwrap_or_else(|p| p.into_inner());
         let n = open.entry(user.to_string()).or_insert(0);
         if *n >= max {
             return None;

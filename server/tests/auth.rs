@@ -70,11 +70,25 @@ async fn missing_malformed_expired_and_revoked_credentials_get_401_on_every_door
     let (_, expired) = accounts.create_token("pm", Duration::ZERO)?;
     let (revoked_id, revoked) = accounts.create_token("pm", Duration::from_secs(3600))?;
     let cookie = cookie_for(&server, "pm").await?;
-    let r = http_with(server.addr, "DELETE", &format!("/api/tokens/{revoked_id}"), &[("Authorization", &format!("Bearer {good}"))], None).await?;
+    let r = http_with(
+        server.addr,
+        "DELETE",
+        &format!("/api/tokens/{revoked_id}"),
+        &[("Authorization", &format!("Bearer {good}"))],
+        None,
+    )
+    .await?;
     assert_eq!(r.status, 204, "{}", r.body);
     // A session that was signed out, and one that expired.
     let signed_out = cookie_for(&server, "pm").await?;
-    let r = http_with(server.addr, "POST", "/api/auth/signout", &[("Cookie", &signed_out)], None).await?;
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signout",
+        &[("Cookie", &signed_out)],
+        None,
+    )
+    .await?;
     assert_eq!(r.status, 204);
     let stale = cookie_for(&server, "pm").await?;
     let stale_value = stale.trim_start_matches("duet_session=").to_owned();
@@ -82,18 +96,45 @@ async fn missing_malformed_expired_and_revoked_credentials_get_401_on_every_door
         let db = rusqlite::Connection::open(dir.path().join("duet.sqlite3"))?;
         db.busy_timeout(Duration::from_secs(5))?;
         let hash: String = sha256_hex(&stale_value);
-        db.execute("UPDATE sessions SET expires_at = 0 WHERE token_hash = ?1", [hash])?;
+        db.execute(
+            "UPDATE sessions SET expires_at = 0 WHERE token_hash = ?1",
+            [hash],
+        )?;
     }
 
     let bad: Vec<(&str, Vec<(&str, String)>)> = vec![
         ("no credentials", vec![]),
-        ("an Authorization header that is not Bearer", vec![("Authorization", "Basic cG06cHc=".into())]),
-        ("an empty bearer token", vec![("Authorization", "Bearer ".into())]),
-        ("an unknown token", vec![("Authorization", "Bearer duet_nosuchtoken".into())]),
-        ("garbage instead of a token", vec![("Authorization", "Bearer \u{1}\u{2}x".replace(['\u{1}', '\u{2}'], "%"))]),
-        ("an expired token", vec![("Authorization", format!("Bearer {expired}"))]),
-        ("a revoked token", vec![("Authorization", format!("Bearer {revoked}"))]),
-        ("an unknown session cookie", vec![("Cookie", "duet_session=forged".into())]),
+        (
+            "an Authorization header that is not Bearer",
+            vec![("Authorization", "Basic cG06cHc=".into())],
+        ),
+        (
+            "an empty bearer token",
+            vec![("Authorization", "Bearer ".into())],
+        ),
+        (
+            "an unknown token",
+            vec![("Authorization", "Bearer duet_nosuchtoken".into())],
+        ),
+        (
+            "garbage instead of a token",
+            vec![(
+                "Authorization",
+                "Bearer \u{1}\u{2}x".replace(['\u{1}', '\u{2}'], "%"),
+            )],
+        ),
+        (
+            "an expired token",
+            vec![("Authorization", format!("Bearer {expired}"))],
+        ),
+        (
+            "a revoked token",
+            vec![("Authorization", format!("Bearer {revoked}"))],
+        ),
+        (
+            "an unknown session cookie",
+            vec![("Cookie", "duet_session=forged".into())],
+        ),
         ("a signed-out session", vec![("Cookie", signed_out.clone())]),
         ("an expired session", vec![("Cookie", stale.clone())]),
     ];
@@ -111,19 +152,38 @@ async fn missing_malformed_expired_and_revoked_credentials_get_401_on_every_door
         }
         let mut ws_headers = headers.clone();
         ws_headers.push(("Origin", format!("http://{}", server.addr)));
-        assert_eq!(upgrade_status(&server, "", &ws_headers).await?, 401, "/sync with {what}");
+        assert_eq!(
+            upgrade_status(&server, "", &ws_headers).await?,
+            401,
+            "/sync with {what}"
+        );
     }
     for (what, query) in [
         ("an unknown ?token=", "?token=duet_nosuch".to_owned()),
         ("an expired ?token=", format!("?token={expired}")),
         ("a revoked ?token=", format!("?token={revoked}")),
     ] {
-        assert_eq!(upgrade_status(&server, &query, &[]).await?, 401, "/sync with {what}");
+        assert_eq!(
+            upgrade_status(&server, &query, &[]).await?,
+            401,
+            "/sync with {what}"
+        );
     }
     // The good credentials pass every door.
-    assert_eq!(upgrade_status(&server, &format!("?token={good}"), &[]).await?, 101);
+    assert_eq!(
+        upgrade_status(&server, &format!("?token={good}"), &[]).await?,
+        101
+    );
     let origin = format!("http://{}", server.addr);
-    assert_eq!(upgrade_status(&server, "", &[("Cookie", cookie.clone()), ("Origin", origin)]).await?, 101);
+    assert_eq!(
+        upgrade_status(
+            &server,
+            "",
+            &[("Cookie", cookie.clone()), ("Origin", origin)]
+        )
+        .await?,
+        101
+    );
     let r = http_with(server.addr, "GET", "/api/me", &[("Cookie", &cookie)], None).await?;
     assert_eq!(r.status, 200);
     assert!(r.body.contains("\"username\":\"pm\""), "{}", r.body);
@@ -149,7 +209,11 @@ async fn a_cookie_from_another_or_no_origin_gets_403_and_allowed_origins_pass() 
     let cases: Vec<(&str, Option<&str>, u16)> = vec![
         ("another site", Some("https://evil.example"), 403),
         ("no Origin", None, 403),
-        ("a look-alike of the own origin", Some("http://127.0.0.1.evil.example"), 403),
+        (
+            "a look-alike of the own origin",
+            Some("http://127.0.0.1.evil.example"),
+            403,
+        ),
         ("the server's own origin", Some(own.as_str()), 101),
         ("an allowed origin", Some("https://duet.example.com"), 101),
     ];
@@ -158,16 +222,42 @@ async fn a_cookie_from_another_or_no_origin_gets_403_and_allowed_origins_pass() 
         if let Some(o) = origin {
             headers.push(("Origin", o.to_owned()));
         }
-        assert_eq!(upgrade_status(&server, "", &headers).await?, want, "/sync from {what}");
+        assert_eq!(
+            upgrade_status(&server, "", &headers).await?,
+            want,
+            "/sync from {what}"
+        );
     }
     // State-changing REST with the cookie from another site is refused too.
-    let r = http_with(server.addr, "POST", "/api/specs", &[("Cookie", &cookie), ("Origin", "https://evil.example")], Some("{\"title\":\"x\"}")).await?;
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/specs",
+        &[("Cookie", &cookie), ("Origin", "https://evil.example")],
+        Some("{\"title\":\"x\"}"),
+    )
+    .await?;
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = http_with(server.addr, "POST", "/api/specs", &[("Cookie", &cookie), ("Origin", &own)], Some("{\"title\":\"x\"}")).await?;
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/specs",
+        &[("Cookie", &cookie), ("Origin", &own)],
+        Some("{\"title\":\"x\"}"),
+    )
+    .await?;
     assert_eq!(r.status, 201, "{}", r.body);
     // A token needs no Origin: it is not sent by browsers on their own.
     let token = token_for(server.addr, "pm").await?;
-    assert_eq!(upgrade_status(&server, &format!("?token={token}"), &[("Origin", "https://evil.example".into())]).await?, 101);
+    assert_eq!(
+        upgrade_status(
+            &server,
+            &format!("?token={token}"),
+            &[("Origin", "https://evil.example".into())]
+        )
+        .await?,
+        101
+    );
     server.stop().await
 }
 
@@ -188,20 +278,38 @@ async fn without_a_role_a_spec_is_unavailable_over_sync_and_absent_from_rest() -
     let (status, body) = http_as(server.addr, "stranger", "GET", "/api/specs", None).await?;
     assert_eq!((status, body.as_str()), (200, "[]"));
     for path in ["", "/markdown", "/history", "/roles", "/links"] {
-        let (status, body) = http_as(server.addr, "stranger", "GET", &format!("/api/specs/{id}{path}"), None).await?;
+        let (status, body) = http_as(
+            server.addr,
+            "stranger",
+            "GET",
+            &format!("/api/specs/{id}{path}"),
+            None,
+        )
+        .await?;
         assert_eq!(status, 404, "GET /api/specs/{{id}}{path}: {body}");
     }
-    let (status, _) = http_as(server.addr, "stranger", "PUT", &format!("/api/specs/{id}/roles/stranger"), Some("{\"role\":\"owner\"}")).await?;
+    let (status, _) = http_as(
+        server.addr,
+        "stranger",
+        "PUT",
+        &format!("/api/specs/{id}/roles/stranger"),
+        Some("{\"role\":\"owner\"}"),
+    )
+    .await?;
     assert_eq!(status, 404);
     // The owner sees it with their role.
     let (status, body) = http_as(server.addr, "pm", "GET", "/api/specs", None).await?;
     assert_eq!(status, 200);
-    assert!(body.contains("Secret roadmap") && body.contains("\"role\":\"owner\""), "{body}");
+    assert!(
+        body.contains("Secret roadmap") && body.contains("\"role\":\"owner\""),
+        "{body}"
+    );
     server.stop().await
 }
 
 #[tokio::test]
-async fn a_viewers_changes_are_refused_and_reach_no_one_while_they_follow_edits_live() -> Result<()> {
+async fn a_viewers_changes_are_refused_and_reach_no_one_while_they_follow_edits_live() -> Result<()>
+{
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path()).await?;
     let mut owner = owned_spec(&server, "pm", 1, "Checkout").await?;
@@ -214,7 +322,9 @@ async fn a_viewers_changes_are_refused_and_reach_no_one_while_they_follow_edits_
     let mut viewer = Client::join_empty(&server.ws_url(), "viewer", 3, id).await?;
     viewer.until_heads(&heads).await?;
     // The viewer follows an edit live.
-    owner.edit(|s| s.set_text(&TextField::Problem, "slow checkout", NOW)).await?;
+    owner
+        .edit(|s| s.set_text(&TextField::Problem, "slow checkout", NOW))
+        .await?;
     owner.until_acked().await?;
     let heads = owner.heads();
     viewer.until_heads(&heads).await?;
@@ -229,17 +339,27 @@ async fn a_viewers_changes_are_refused_and_reach_no_one_while_they_follow_edits_
     let (code, seen) = expect_close(&mut viewer.ws).await?;
     assert_eq!(code, Some(CloseCode::Policy), "{seen:?}");
     assert!(
-        seen.iter().any(|m| matches!(m, Message::Error { message, .. } if message.contains("viewer"))),
+        seen.iter()
+            .any(|m| matches!(m, Message::Error { message, .. } if message.contains("viewer"))),
         "{seen:?}"
     );
     // Nothing applied or relayed: the owner's next edit reaches the editor, and the editor's
     // heads are exactly the owner's.
-    owner.edit(|s| s.set_text(&TextField::Title, "Checkout v2", NOW)).await?;
+    owner
+        .edit(|s| s.set_text(&TextField::Title, "Checkout v2", NOW))
+        .await?;
     owner.until_acked().await?;
     let heads = owner.heads();
     editor.until_heads(&heads).await?;
     assert_eq!(editor.view()?.problem, "slow checkout");
-    let (_, md) = http_as(server.addr, "pm", "GET", &format!("/api/specs/{id}/markdown"), None).await?;
+    let (_, md) = http_as(
+        server.addr,
+        "pm",
+        "GET",
+        &format!("/api/specs/{id}/markdown"),
+        None,
+    )
+    .await?;
     assert!(!md.contains("vandalised"), "{md}");
     // A viewer reconnecting may still read.
     let mut again = Client::join_empty(&server.ws_url(), "viewer", 4, id).await?;
@@ -248,7 +368,13 @@ async fn a_viewers_changes_are_refused_and_reach_no_one_while_they_follow_edits_
 }
 
 /// A sync message carrying every change of `doc` the server lacks, from a connection of `as_user`.
-async fn push_as(server: &Server, as_user: &str, seed: u64, id: DocumentId, doc: AutoCommit) -> Result<(Option<CloseCode>, Vec<Message>)> {
+async fn push_as(
+    server: &Server,
+    as_user: &str,
+    seed: u64,
+    id: DocumentId,
+    doc: AutoCommit,
+) -> Result<(Option<CloseCode>, Vec<Message>)> {
     let mut c = Client::open(&server.ws_url(), as_user, seed, id, doc).await?;
     // Answer the server until it closes (refused) or acknowledges (accepted).
     let deadline = tokio::time::Instant::now() + common::DEADLINE;
@@ -263,7 +389,11 @@ async fn push_as(server: &Server, as_user: &str, seed: u64, id: DocumentId, doc:
                 let text = format!("{e:#}");
                 if text.contains("server error") {
                     let (code, mut seen) = expect_close(&mut c.ws).await?;
-                    seen.push(Message::Error { sender: None, target: None, message: text });
+                    seen.push(Message::Error {
+                        sender: None,
+                        target: None,
+                        message: text,
+                    });
                     return Ok((code, seen));
                 }
                 return Err(e);
@@ -304,12 +434,17 @@ async fn changes_authored_as_someone_else_or_with_their_actor_are_refused_whole(
         ("one honest change and one forged", {
             let mut spec = Spec::from_doc(owner.doc.clone(), common::author("mallory", 5))?;
             spec.set_text(&TextField::Problem, "honest", NOW)?;
-            let mut d = spec.into_doc().with_actor(common::author("pm", 98).actor_id());
+            let mut d = spec
+                .into_doc()
+                .with_actor(common::author("pm", 98).actor_id());
             d.put(ROOT, "note3", "forged")?;
             d
         }),
         ("a malformed Duet author", {
-            let mut d = owner.doc.clone().with_actor(ActorId::from([duet_model::ACTOR_MAGIC, 1, 0].as_slice()));
+            let mut d = owner
+                .doc
+                .clone()
+                .with_actor(ActorId::from([duet_model::ACTOR_MAGIC, 1, 0].as_slice()));
             d.put(ROOT, "note4", "x")?;
             d
         }),
@@ -318,14 +453,25 @@ async fn changes_authored_as_someone_else_or_with_their_actor_are_refused_whole(
         let (code, seen) = push_as(&server, "mallory", 10 + i as u64, id, doc).await?;
         assert_eq!(code, Some(CloseCode::Policy), "{what}: {seen:?}");
         assert!(
-            seen.iter().any(|m| matches!(m, Message::Error { message, .. } if message.contains("refused"))),
+            seen.iter().any(
+                |m| matches!(m, Message::Error { message, .. } if message.contains("refused"))
+            ),
             "{what}: the error says why: {seen:?}"
         );
     }
     // Nothing of mallory's is stored: a fresh reader sees pm's and eng's changes only.
     let mut reader = Client::join_empty(&server.ws_url(), "pm", 50, id).await?;
-    reader.until(|c| !c.doc.get_heads().is_empty() && c.doc.get_heads() != heads_before).await?;
-    let (_, history) = http_as(server.addr, "pm", "GET", &format!("/api/specs/{id}/history"), None).await?;
+    reader
+        .until(|c| !c.doc.get_heads().is_empty() && c.doc.get_heads() != heads_before)
+        .await?;
+    let (_, history) = http_as(
+        server.addr,
+        "pm",
+        "GET",
+        &format!("/api/specs/{id}/history"),
+        None,
+    )
+    .await?;
     let history: serde_json::Value = serde_json::from_str(&history)?;
     let authors: std::collections::BTreeSet<&str> = history
         .as_array()
@@ -334,19 +480,35 @@ async fn changes_authored_as_someone_else_or_with_their_actor_are_refused_whole(
         .filter_map(|e| e["author"].as_str())
         .collect();
     assert_eq!(authors.into_iter().collect::<Vec<_>>(), ["eng", "pm"]);
-    assert!(reader.view()?.problem.is_empty(), "{:?}", reader.view()?.problem);
+    assert!(
+        reader.view()?.problem.is_empty(),
+        "{:?}",
+        reader.view()?.problem
+    );
     server.stop().await
 }
 
 #[tokio::test]
-async fn history_records_the_servers_receive_time_and_the_verified_author_of_each_change() -> Result<()> {
+async fn history_records_the_servers_receive_time_and_the_verified_author_of_each_change(
+) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path()).await?;
-    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
     // The client claims a time in 2025: the server keeps its own.
     let owner = owned_spec(&server, "pm", 1, "Search").await?;
-    let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
-    let (status, body) = http_as(server.addr, "pm", "GET", &format!("/api/specs/{}/history", owner.doc_id), None).await?;
+    let after = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    let (status, body) = http_as(
+        server.addr,
+        "pm",
+        "GET",
+        &format!("/api/specs/{}/history", owner.doc_id),
+        None,
+    )
+    .await?;
     assert_eq!(status, 200, "{body}");
     let history: serde_json::Value = serde_json::from_str(&body)?;
     let entries = history.as_array().context("a list")?;
@@ -354,10 +516,16 @@ async fn history_records_the_servers_receive_time_and_the_verified_author_of_eac
     for e in entries {
         assert_eq!(e["author"], "pm");
         let received = e["received_at"].as_i64().context("received_at")?;
-        assert!((before..=after).contains(&received), "{received} not in {before}..={after}");
+        assert!(
+            (before..=after).contains(&received),
+            "{received} not in {before}..={after}"
+        );
     }
     // The client's own time is kept beside it, for what it is worth.
-    assert_eq!(entries.last().map(|e| e["time"].as_i64()), Some(Some(NOW.0 / 1000 * 1000)));
+    assert_eq!(
+        entries.last().map(|e| e["time"].as_i64()),
+        Some(Some(NOW.0 / 1000 * 1000))
+    );
     server.stop().await
 }
 
@@ -368,17 +536,38 @@ async fn share_links_grant_their_role_until_they_expire_or_are_revoked() -> Resu
     let owner = owned_spec(&server, "pm", 1, "Onboarding").await?;
     let id = owner.doc_id;
     let link = |role: &str| serde_json::json!({ "role": role, "expires_in_hours": 24 }).to_string();
-    let (status, body) = http_as(server.addr, "pm", "POST", &format!("/api/specs/{id}/links"), Some(&link("editor"))).await?;
+    let (status, body) = http_as(
+        server.addr,
+        "pm",
+        "POST",
+        &format!("/api/specs/{id}/links"),
+        Some(&link("editor")),
+    )
+    .await?;
     assert_eq!(status, 201, "{body}");
     let created: serde_json::Value = serde_json::from_str(&body)?;
     let url = created["url"].as_str().context("url")?.to_owned();
     let token = url.trim_start_matches("/share/").to_owned();
     // Only owners make links.
     share(server.addr, "pm", id, "viewer", "viewer").await?;
-    let (status, _) = http_as(server.addr, "viewer", "POST", &format!("/api/specs/{id}/links"), Some(&link("owner"))).await?;
+    let (status, _) = http_as(
+        server.addr,
+        "viewer",
+        "POST",
+        &format!("/api/specs/{id}/links"),
+        Some(&link("owner")),
+    )
+    .await?;
     assert_eq!(status, 403);
     // Redeemed: the role is granted, and the spec is listed and syncs.
-    let (status, body) = http_as(server.addr, "guest", "POST", &format!("/api/share/{token}"), None).await?;
+    let (status, body) = http_as(
+        server.addr,
+        "guest",
+        "POST",
+        &format!("/api/share/{token}"),
+        None,
+    )
+    .await?;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"role\":\"editor\""), "{body}");
     let (_, list) = http_as(server.addr, "guest", "GET", "/api/specs", None).await?;
@@ -387,26 +576,76 @@ async fn share_links_grant_their_role_until_they_expire_or_are_revoked() -> Resu
     let heads = owner.doc.clone().get_heads();
     guest.until_heads(&heads).await?;
     // A viewer link never lowers a higher role.
-    let (_, body) = http_as(server.addr, "pm", "POST", &format!("/api/specs/{id}/links"), Some(&link("viewer"))).await?;
+    let (_, body) = http_as(
+        server.addr,
+        "pm",
+        "POST",
+        &format!("/api/specs/{id}/links"),
+        Some(&link("viewer")),
+    )
+    .await?;
     let viewer_link: serde_json::Value = serde_json::from_str(&body)?;
-    let viewer_token = viewer_link["url"].as_str().context("url")?.trim_start_matches("/share/").to_owned();
-    let (_, body) = http_as(server.addr, "guest", "POST", &format!("/api/share/{viewer_token}"), None).await?;
+    let viewer_token = viewer_link["url"]
+        .as_str()
+        .context("url")?
+        .trim_start_matches("/share/")
+        .to_owned();
+    let (_, body) = http_as(
+        server.addr,
+        "guest",
+        "POST",
+        &format!("/api/share/{viewer_token}"),
+        None,
+    )
+    .await?;
     assert!(body.contains("\"role\":\"editor\""), "{body}");
 
     // Revoked, expired, tampered, not signed in.
     let link_id = created["id"].as_str().context("id")?;
-    let (status, _) = http_as(server.addr, "pm", "DELETE", &format!("/api/specs/{id}/links/{link_id}"), None).await?;
+    let (status, _) = http_as(
+        server.addr,
+        "pm",
+        "DELETE",
+        &format!("/api/specs/{id}/links/{link_id}"),
+        None,
+    )
+    .await?;
     assert_eq!(status, 204);
     let accounts = duet_server::accounts::Accounts::open(dir.path())?;
-    let expired = accounts.create_link(id, duet_server::storage::Role::Editor, Duration::ZERO, "pm")?;
+    let expired =
+        accounts.create_link(id, duet_server::storage::Role::Editor, Duration::ZERO, "pm")?;
     let expired_token = expired.url.trim_start_matches("/share/").to_owned();
     let mut tampered = token.clone();
     tampered.replace_range(0..1, if tampered.starts_with('A') { "B" } else { "A" });
     let cases: Vec<(&str, String, Option<&str>, u16, &str)> = vec![
-        ("a revoked link", token.clone(), Some("late"), 410, "revoked"),
-        ("an expired link", expired_token, Some("late"), 410, "expired"),
-        ("a tampered link", tampered, Some("late"), 400, "not a valid"),
-        ("garbage", "nonsense".into(), Some("late"), 400, "not a valid"),
+        (
+            "a revoked link",
+            token.clone(),
+            Some("late"),
+            410,
+            "revoked",
+        ),
+        (
+            "an expired link",
+            expired_token,
+            Some("late"),
+            410,
+            "expired",
+        ),
+        (
+            "a tampered link",
+            tampered,
+            Some("late"),
+            400,
+            "not a valid",
+        ),
+        (
+            "garbage",
+            "nonsense".into(),
+            Some("late"),
+            400,
+            "not a valid",
+        ),
         ("no sign-in", viewer_token.clone(), None, 401, "sign in"),
     ];
     for (what, token, user, want, says) in cases {
@@ -434,37 +673,99 @@ async fn owners_change_and_revoke_roles_and_a_revoked_peer_loses_the_spec_at_onc
     let heads = owner.heads();
     eng.until_heads(&heads).await?;
     // An editor cannot share.
-    let (status, _) = http_as(server.addr, "eng", "PUT", &format!("/api/specs/{id}/roles/qa"), Some("{\"role\":\"viewer\"}")).await?;
+    let (status, _) = http_as(
+        server.addr,
+        "eng",
+        "PUT",
+        &format!("/api/specs/{id}/roles/qa"),
+        Some("{\"role\":\"viewer\"}"),
+    )
+    .await?;
     assert_eq!(status, 403);
     // Unknown user, bad role, last owner.
-    let (status, _) = http_as(server.addr, "pm", "PUT", &format!("/api/specs/{id}/roles/nobody"), Some("{\"role\":\"viewer\"}")).await?;
+    let (status, _) = http_as(
+        server.addr,
+        "pm",
+        "PUT",
+        &format!("/api/specs/{id}/roles/nobody"),
+        Some("{\"role\":\"viewer\"}"),
+    )
+    .await?;
     assert_eq!(status, 404);
-    let (status, _) = http_as(server.addr, "pm", "PUT", &format!("/api/specs/{id}/roles/eng"), Some("{\"role\":\"god\"}")).await?;
+    let (status, _) = http_as(
+        server.addr,
+        "pm",
+        "PUT",
+        &format!("/api/specs/{id}/roles/eng"),
+        Some("{\"role\":\"god\"}"),
+    )
+    .await?;
     assert_eq!(status, 400);
-    let (status, body) = http_as(server.addr, "pm", "DELETE", &format!("/api/specs/{id}/roles/pm"), None).await?;
+    let (status, body) = http_as(
+        server.addr,
+        "pm",
+        "DELETE",
+        &format!("/api/specs/{id}/roles/pm"),
+        None,
+    )
+    .await?;
     assert_eq!(status, 409, "{body}");
-    let (_, roles) = http_as(server.addr, "eng", "GET", &format!("/api/specs/{id}/roles"), None).await?;
-    assert!(roles.contains("\"username\":\"pm\"") && roles.contains("\"role\":\"editor\""), "{roles}");
+    let (_, roles) = http_as(
+        server.addr,
+        "eng",
+        "GET",
+        &format!("/api/specs/{id}/roles"),
+        None,
+    )
+    .await?;
+    assert!(
+        roles.contains("\"username\":\"pm\"") && roles.contains("\"role\":\"editor\""),
+        "{roles}"
+    );
     // Revoked: eng's live connection is told the spec is unavailable, and it is gone from REST.
-    let (status, _) = http_as(server.addr, "pm", "DELETE", &format!("/api/specs/{id}/roles/eng"), None).await?;
+    let (status, _) = http_as(
+        server.addr,
+        "pm",
+        "DELETE",
+        &format!("/api/specs/{id}/roles/eng"),
+        None,
+    )
+    .await?;
     assert_eq!(status, 204);
     eng.until(|c| c.unavailable).await?;
     let (_, list) = http_as(server.addr, "eng", "GET", "/api/specs", None).await?;
     assert_eq!(list, "[]");
-    owner.edit(|s| s.set_text(&TextField::Problem, "after revocation", NOW)).await?;
+    owner
+        .edit(|s| s.set_text(&TextField::Problem, "after revocation", NOW))
+        .await?;
     owner.until_acked().await?;
     server.stop().await
 }
 
 #[tokio::test]
-async fn repeated_wrong_passwords_are_throttled_per_account_and_the_first_account_is_admin() -> Result<()> {
+async fn repeated_wrong_passwords_are_throttled_per_account_and_the_first_account_is_admin(
+) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path()).await?;
     let signup = |u: &str, p: &str| serde_json::json!({ "username": u, "password": p }).to_string();
-    let r = http_with(server.addr, "POST", "/api/auth/signup", &[], Some(&signup("first", "long enough"))).await?;
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signup",
+        &[],
+        Some(&signup("first", "long enough")),
+    )
+    .await?;
     assert_eq!(r.status, 201);
     assert!(r.body.contains("\"is_admin\":true"), "{}", r.body);
-    let r = http_with(server.addr, "POST", "/api/auth/signup", &[], Some(&signup("second", "long enough"))).await?;
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signup",
+        &[],
+        Some(&signup("second", "long enough")),
+    )
+    .await?;
     assert!(r.body.contains("\"is_admin\":false"), "{}", r.body);
     for (what, body, want) in [
         ("a taken username", signup("first", "long enough"), 409),
@@ -476,14 +777,35 @@ async fn repeated_wrong_passwords_are_throttled_per_account_and_the_first_accoun
         assert_eq!(r.status, want, "{what}: {}", r.body);
     }
     for i in 0..5 {
-        let r = http_with(server.addr, "POST", "/api/auth/signin", &[], Some(&signup("second", "wrong password"))).await?;
+        let r = http_with(
+            server.addr,
+            "POST",
+            "/api/auth/signin",
+            &[],
+            Some(&signup("second", "wrong password")),
+        )
+        .await?;
         assert_eq!(r.status, 401, "attempt {i}: {}", r.body);
     }
     // Locked for a while, even with the right password; other accounts are unaffected.
-    let r = http_with(server.addr, "POST", "/api/auth/signin", &[], Some(&signup("second", "long enough"))).await?;
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signin",
+        &[],
+        Some(&signup("second", "long enough")),
+    )
+    .await?;
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(r.header("retry-after").is_some());
-    let r = http_with(server.addr, "POST", "/api/auth/signin", &[], Some(&signup("first", "long enough"))).await?;
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signin",
+        &[],
+        Some(&signup("first", "long enough")),
+    )
+    .await?;
     assert_eq!(r.status, 200, "{}", r.body);
     server.stop().await
 }
@@ -501,7 +823,11 @@ async fn connection_and_message_rate_limits_close_only_the_offender() -> Result<
     let url = signed_url(&server.ws_url(), "flood").await?;
     let (mut a, _) = handshake(&url, &PeerId::new("a")?).await?;
     let (_b, _) = handshake(&url, &PeerId::new("b")?).await?;
-    assert_eq!(upgrade_status(&server, &q, &[]).await?, 429, "a third connection");
+    assert_eq!(
+        upgrade_status(&server, &q, &[]).await?,
+        429,
+        "a third connection"
+    );
     // Another user is unaffected by flood's connections.
     let mut calm = owned_spec(&server, "calm", 1, "Calm").await?;
     // Flooding messages: closed with 1008 once over the burst.
@@ -529,7 +855,8 @@ async fn connection_and_message_rate_limits_close_only_the_offender() -> Result<
         closed = code;
     }
     assert_eq!(closed, Some(CloseCode::Policy));
-    calm.edit(|s| s.set_text(&TextField::Problem, "still fine", NOW)).await?;
+    calm.edit(|s| s.set_text(&TextField::Problem, "still fine", NOW))
+        .await?;
     calm.until_acked().await?;
     server.stop().await
 }
@@ -543,13 +870,21 @@ async fn the_cli_adds_users_and_prints_tokens_that_open_every_door() -> Result<(
         .arg(dir.path())
         .env("DUET_PASSWORD", "correct horse")
         .output()?;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8(out.stdout)?.trim(), "created ada (admin)");
     let out = std::process::Command::new(bin)
         .args(["token", "create", "--user", "ada", "--data"])
         .arg(dir.path())
         .output()?;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout)?.trim().to_owned();
     assert!(token.starts_with("duet_"), "{token}");
     let out = std::process::Command::new(bin)
@@ -559,12 +894,22 @@ async fn the_cli_adds_users_and_prints_tokens_that_open_every_door() -> Result<(
     assert!(!out.status.success());
     let server = Server::start(dir.path()).await?;
     let auth = format!("Bearer {token}");
-    let r = http_with(server.addr, "GET", "/api/me", &[("Authorization", &auth)], None).await?;
+    let r = http_with(
+        server.addr,
+        "GET",
+        "/api/me",
+        &[("Authorization", &auth)],
+        None,
+    )
+    .await?;
     assert_eq!(r.status, 200);
     assert!(r.body.contains("\"display_name\":\"Ada L.\""), "{}", r.body);
     let body = serde_json::json!({ "username": "ada", "password": "correct horse" }).to_string();
     let r = http_with(server.addr, "POST", "/api/auth/signin", &[], Some(&body)).await?;
     assert_eq!(r.status, 200);
-    assert_eq!(upgrade_status(&server, &format!("?token={token}"), &[]).await?, 101);
+    assert_eq!(
+        upgrade_status(&server, &format!("?token={token}"), &[]).await?,
+        101
+    );
     server.stop().await
 }

@@ -116,7 +116,8 @@ async fn handshake_violations_are_refused() -> anyhow::Result<()> {
     };
 
     // A message before join.
-    let (mut ws, _) = tokio_tungstenite::connect_async(common::signed_url(&server.ws_url(), "pm").await?).await?;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(common::signed_url(&server.ws_url(), "pm").await?).await?;
     let sync = Message::Sync {
         sender: me.clone(),
         target: good.server.clone(),
@@ -131,7 +132,8 @@ async fn handshake_violations_are_refused() -> anyhow::Result<()> {
     .await?;
 
     // An unsupported protocol version.
-    let (mut ws, _) = tokio_tungstenite::connect_async(common::signed_url(&server.ws_url(), "pm").await?).await?;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(common::signed_url(&server.ws_url(), "pm").await?).await?;
     let old = Message::Join {
         sender: me.clone(),
         supported_versions: vec!["0".into()],

@@ -184,7 +184,14 @@ async fn samod_peers_create_find_and_co_edit_a_document_through_duet() -> Result
     let (status, body) = http_as(server.addr, "samod", "GET", "/api/specs", None).await?;
     assert_eq!(status, 200);
     assert!(!body.contains(&id.to_string()), "{body}");
-    let (status, _) = http_as(server.addr, "samod", "GET", &format!("/api/specs/{id}"), None).await?;
+    let (status, _) = http_as(
+        server.addr,
+        "samod",
+        "GET",
+        &format!("/api/specs/{id}"),
+        None,
+    )
+    .await?;
     assert_eq!(status, 404);
 
     // A document nobody has: find resolves to "unavailable", not a hang.
@@ -239,7 +246,14 @@ async fn samod_edits_a_duet_spec_and_the_server_sees_the_new_title() -> Result<(
 
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
-        let (_, body) = http_as(server.addr, "samod", "GET", &format!("/api/specs/{id_text}"), None).await?;
+        let (_, body) = http_as(
+            server.addr,
+            "samod",
+            "GET",
+            &format!("/api/specs/{id_text}"),
+            None,
+        )
+        .await?;
         if body.contains("Checkout v2") {
             break;
         }

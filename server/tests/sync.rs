@@ -158,7 +158,8 @@ async fn rest_creates_lists_describes_and_exports_specs() -> anyhow::Result<()> 
     assert_eq!(list.as_array().map(Vec::len), Some(1));
     assert_eq!(list[0]["id"], id.as_str());
 
-    let (status, body) = http_as(server.addr, "pm", "GET", &format!("/api/specs/{id}"), None).await?;
+    let (status, body) =
+        http_as(server.addr, "pm", "GET", &format!("/api/specs/{id}"), None).await?;
     assert_eq!(
         (
             status,
@@ -192,7 +193,14 @@ async fn rest_creates_lists_describes_and_exports_specs() -> anyhow::Result<()> 
     assert_eq!(status, 400);
     assert!(serde_json::from_str::<serde_json::Value>(&body)?["error"].is_string());
     let unknown = DocumentId::random(&mut StdRng::seed_from_u64(5));
-    let (status, _) = http_as(server.addr, "pm", "GET", &format!("/api/specs/{unknown}"), None).await?;
+    let (status, _) = http_as(
+        server.addr,
+        "pm",
+        "GET",
+        &format!("/api/specs/{unknown}"),
+        None,
+    )
+    .await?;
     assert_eq!(status, 404);
     let (status, _) = http_as(
         server.addr,
@@ -313,7 +321,8 @@ async fn duet_sync_sessions_exchange_edits_and_see_them_acknowledged() -> anyhow
             doc: AutoCommit,
         ) -> anyhow::Result<Tab> {
             let user = if name == "tab-a" { "pm" } else { "eng" };
-            let (ws, _) = tokio_tungstenite::connect_async(common::signed_url(url, user).await?).await?;
+            let (ws, _) =
+                tokio_tungstenite::connect_async(common::signed_url(url, user).await?).await?;
             let (session, join) = Session::new(PeerId::new(name)?);
             let mut tab = Tab { ws, session, doc };
             tab.send(join).await?;

@@ -203,7 +203,10 @@ pub fn skeleton_hash() -> automerge::ChangeHash {
     static HASH: std::sync::OnceLock<automerge::ChangeHash> = std::sync::OnceLock::new();
     *HASH.get_or_init(|| {
         let mut doc = skeleton();
-        doc.get_heads().first().copied().unwrap_or(automerge::ChangeHash([0; 32]))
+        doc.get_heads()
+            .first()
+            .copied()
+            .unwrap_or(automerge::ChangeHash([0; 32]))
     })
 }
 
