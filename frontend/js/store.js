@@ -1,30 +1,68 @@
-// Duet's local store: every spec opened in this browser, kept in IndexedDB.
+// Duet's local store: every spec opened in this browser, kept in IndexedDB, one database
+// per account ("duet-<username>") so the next person on this browser never sees them.
 //
 // Object stores:
 //   chunks  { doc, bytes }  auto-increment key; Automerge incremental saves, or one
 //                            full save after a compaction, in the order written
-//   docs    { doc, saved, title, updated, local }  per spec: the heads the server is known
-//                            to hold (hex), the title and time for the list, and whether
-//                            the spec was created here and has not reached the server yet
+//   docs    { doc, saved, title, updated, local, pending, role }  per spec: the heads the
+//                            server is known to hold (hex), the title and time for the list,
+//                            whether it was created here and has not reached the server yet,
+//                            whether it holds changes the server lacks, this person's role
 //
 // Every write resolves only when its transaction has committed.
 
-const DB_NAME = "duet";
 const DB_VERSION = 1;
 
+/// The signed-in account's database (null: none, or deleted at sign-out).
+let name = null;
 let opening = null;
 
+/// Uses the database of account `user` from now on.
+export function useAccount(user) {
+  if (name !== `duet-${user}`) {
+    name = `duet-${user}`;
+    opening = null;
+  }
+}
+
+/// Deletes the account's database (at sign-out); nothing is stored after this.
+export async function wipe() {
+  const doomed = name;
+  name = null;
+  if (opening) {
+    try {
+      (await opening).close();
+    } catch {}
+    opening = null;
+  }
+  if (!doomed) return;
+  await new Promise((resolve) => {
+    const request = indexedDB.deleteDatabase(doomed);
+    // Blocked: another tab holds it; it closes on `versionchange` and the deletion goes on.
+    request.onsuccess = request.onerror = request.onblocked = () => resolve();
+  });
+}
+
 function db() {
+  if (!name) return Promise.reject(new Error("nobody is signed in"));
   if (!opening) {
     opening = new Promise((resolve, reject) => {
-      const request = indexedDB.open(DB_NAME, DB_VERSION);
+      const request = indexedDB.open(name, DB_VERSION);
       request.onupgradeneeded = () => {
         const d = request.result;
         const chunks = d.createObjectStore("chunks", { autoIncrement: true });
         chunks.createIndex("doc", "doc");
         d.createObjectStore("docs", { keyPath: "doc" });
       };
-      request.onsuccess = () => resolve(request.result);
+      request.onsuccess = () => {
+        const d = request.result;
+        // Another tab signs out (deletes this database): let go of it.
+        d.onversionchange = () => {
+          d.close();
+          opening = null;
+        };
+        resolve(d);
+      };
       request.onerror = () => {
         opening = null;
         reject(request.error);

@@ -1,8 +1,67 @@
-//! The server's REST API as the page uses it: the list of specs (the browser's `fetch` and `JSON`, read field by field).
+//! The server's REST API as the page uses it: accounts, specs, roles and share links (the browser's `fetch` and `JSON`, read field by field).
 
-use js_sys::{Array, Reflect};
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+
+/// What went wrong talking to the server: the HTTP status (0: no answer) and words for the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The signed-in person as `GET /api/me` describes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The user id in every change this person makes.
+    pub username: String,
+    pub display_name: String,
+    /// `#rrggbb`.
+    pub colour: String,
+    /// `product`, `engineering`, `design` or `other`.
+    pub discipline: String,
+}
+
+/// What someone may do with a spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Owner,
+    Editor,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Owner, Role::Editor, Role::Viewer];
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Editor => "editor",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Editor => "Can edit",
+            Role::Viewer => "Can view",
+        }
+    }
+}
 
 /// A spec as `GET /api/specs` lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,16 +71,64 @@ pub struct SpecSummary {
     /// Unix milliseconds.
     pub updated_at: f64,
     pub authors: Vec<String>,
+    pub role: Option<Role>,
 }
 
-/// What went wrong talking to the server, in words for the page.
-pub type ApiResult<T> = Result<T, String>;
+/// Someone with a role on a spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub username: String,
+    pub display_name: String,
+    pub colour: String,
+    pub role: Option<Role>,
+}
+
+/// A share link of a spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    pub id: String,
+    /// The path, `/share/{token}`.
+    pub url: String,
+    pub role: Option<Role>,
+    /// Unix milliseconds.
+    pub expires_at: f64,
+    pub revoked: bool,
+}
 
 fn field(o: &JsValue, key: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// The text of a rejected promise (a `TypeError` from `fetch`, a `SyntaxError` from `json`).
+/// A string field, or a number written as an integer, or "".
+fn text(o: &JsValue, key: &str) -> String {
+    let v = field(o, key);
+    v.as_string()
+        .or_else(|| v.as_f64().map(|n| (n as i64).to_string()))
+        .unwrap_or_default()
+}
+
+fn role(o: &JsValue) -> Option<Role> {
+    Role::parse(&text(o, "role"))
+}
+
+/// A time given as Unix milliseconds or as a date string.
+fn millis(o: &JsValue, key: &str) -> f64 {
+    let v = field(o, key);
+    v.as_f64()
+        .or_else(|| v.as_string().map(|s| js_sys::Date::parse(&s)))
+        .unwrap_or(0.0)
+}
+
+/// A JSON object of string fields.
+pub fn object(fields: &[(&str, &str)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in fields {
+        let _ = Reflect::set(&o, &JsValue::from_str(k), &JsValue::from_str(v));
+    }
+    o.into()
+}
+
+/// The text of a rejected promise (a `TypeError` from `fetch`).
 fn reason(e: &JsValue) -> String {
     e.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
@@ -29,48 +136,192 @@ fn reason(e: &JsValue) -> String {
         .unwrap_or_else(|| "unknown error".into())
 }
 
-/// `GET url`, answered with JSON: the body when the status is 2xx, else the server's
-/// `{ "error": … }` message (or the status when the body says nothing).
-async fn get_json(url: &str) -> ApiResult<JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+/// `method url` with an optional JSON body, answered with JSON: the body (null for 204)
+/// when the status is 2xx, else the server's `{ "error": … }` message.
+pub async fn call(method: &str, url: &str, body: Option<JsValue>) -> ApiResult<JsValue> {
+    let unreachable = |why: String| ApiError {
+        status: 0,
+        message: format!("The server cannot be reached ({why})."),
+    };
+    let window = web_sys::window().ok_or_else(|| unreachable("no window".into()))?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(body) = body {
+        if let Ok(json) = js_sys::JSON::stringify(&body) {
+            init.set_body(&json);
+        }
+        init.set_headers(&object(&[("content-type", "application/json")]));
+    }
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await
-        .map_err(|e| format!("could not reach the server: {}", reason(&e)))?
+        .map_err(|e| unreachable(reason(&e)))?
         .dyn_into()
-        .map_err(|_| "fetch did not answer with a response")?;
-    let body = match response.json() {
-        Ok(promise) => JsFuture::from(promise).await.ok(),
-        Err(_) => None,
+        .map_err(|_| unreachable("no response".into()))?;
+    let status = response.status();
+    // No body to read in a 204 (reading one would reject).
+    let body = if status == 204 {
+        None
+    } else if let Ok(promise) = response.json() {
+        JsFuture::from(promise).await.ok()
+    } else {
+        None
     };
     if response.ok() {
-        return body.ok_or_else(|| "unexpected answer from the server: not JSON".into());
+        return Ok(body.unwrap_or(JsValue::NULL));
     }
-    Err(body
-        .and_then(|b| field(&b, "error").as_string())
-        .unwrap_or_else(|| format!("the server answered {}", response.status())))
+    let said = body.map(|b| text(&b, "error")).filter(|e| !e.is_empty());
+    let message = if status == 429 {
+        let wait = response.headers().get("retry-after").ok().flatten();
+        format!(
+            "Too many attempts. Please wait {} before trying again.",
+            wait.map_or("a minute".into(), |s| format!("{s} seconds"))
+        )
+    } else {
+        said.unwrap_or_else(|| format!("The server answered {status}."))
+    };
+    Err(ApiError { status, message })
 }
 
-/// One listed spec; `None` when the entry lacks its id or title.
-fn summary(v: &JsValue) -> Option<SpecSummary> {
-    let authors = field(v, "authors")
-        .dyn_into::<Array>()
-        .map(|a| a.iter().filter_map(|x| x.as_string()).collect())
-        .unwrap_or_default();
-    Some(SpecSummary {
-        id: field(v, "id").as_string()?,
-        title: field(v, "title").as_string()?,
-        updated_at: field(v, "updated_at").as_f64().unwrap_or(0.0),
-        authors,
+fn list_of<T>(v: JsValue, read: impl Fn(&JsValue) -> Option<T>) -> Vec<T> {
+    v.dyn_into::<Array>()
+        .map(|a| a.iter().filter_map(|x| read(&x)).collect())
+        .unwrap_or_default()
+}
+
+// ---- accounts ----
+
+impl Account {
+    pub fn from_js(v: &JsValue) -> Option<Account> {
+        let username = text(v, "username");
+        (!username.is_empty()).then(|| Account {
+            display_name: text(v, "display_name"),
+            colour: text(v, "colour"),
+            discipline: text(v, "discipline"),
+            username,
+        })
+    }
+
+    pub fn to_js(&self) -> JsValue {
+        object(&[
+            ("username", &self.username),
+            ("display_name", &self.display_name),
+            ("colour", &self.colour),
+            ("discipline", &self.discipline),
+        ])
+    }
+
+    /// The name shown for this person (their username when they gave none).
+    pub fn name(&self) -> &str {
+        if self.display_name.trim().is_empty() {
+            &self.username
+        } else {
+            &self.display_name
+        }
+    }
+}
+
+fn account(v: JsValue) -> ApiResult<Account> {
+    Account::from_js(&v).ok_or(ApiError {
+        status: 0,
+        message: "Unexpected answer from the server.".into(),
     })
 }
 
-/// Every spec, newest first.
+/// The signed-in account (401 when nobody is signed in).
+pub async fn me() -> ApiResult<Account> {
+    account(call("GET", "/api/me", None).await?)
+}
+
+/// Signs in, or signs up (with a display name) when `new`.
+pub async fn sign_in(new: bool, username: &str, password: &str, name: &str) -> ApiResult<Account> {
+    let (url, body) = if new {
+        let fields = [
+            ("username", username),
+            ("password", password),
+            ("display_name", name),
+        ];
+        ("/api/auth/signup", object(&fields))
+    } else {
+        let fields = [("username", username), ("password", password)];
+        ("/api/auth/signin", object(&fields))
+    };
+    account(call("POST", url, Some(body)).await?)
+}
+
+pub async fn sign_out() -> ApiResult<()> {
+    call("POST", "/api/auth/signout", None).await.map(drop)
+}
+
+/// Saves the display name, colour and discipline.
+pub async fn update_me(a: &Account) -> ApiResult<Account> {
+    let body = object(&[
+        ("display_name", &a.display_name),
+        ("colour", &a.colour),
+        ("discipline", &a.discipline),
+    ]);
+    account(call("PATCH", "/api/me", Some(body)).await?)
+}
+
+// ---- specs ----
+
+fn summary(v: &JsValue) -> Option<SpecSummary> {
+    let authors = list_of(field(v, "authors"), JsValue::as_string);
+    Some(SpecSummary {
+        id: field(v, "id").as_string()?,
+        title: field(v, "title").as_string()?,
+        updated_at: millis(v, "updated_at"),
+        authors,
+        role: role(v),
+    })
+}
+
+/// Every spec the signed-in person has a role on, newest first.
 pub async fn list_specs() -> ApiResult<Vec<SpecSummary>> {
-    let body = get_json("/api/specs").await?;
-    let list = body
-        .dyn_into::<Array>()
-        .map_err(|_| "unexpected answer from the server: not a list")?;
-    let mut specs: Vec<SpecSummary> = list.iter().filter_map(|v| summary(&v)).collect();
+    let mut specs = list_of(call("GET", "/api/specs", None).await?, summary);
     specs.sort_by(|a, b| b.updated_at.total_cmp(&a.updated_at));
     Ok(specs)
+}
+
+/// One spec (with the signed-in person's role on it).
+pub async fn spec(id: &str) -> ApiResult<SpecSummary> {
+    let v = call("GET", &format!("/api/specs/{id}"), None).await?;
+    summary(&v).ok_or(ApiError {
+        status: 0,
+        message: "Unexpected answer from the server.".into(),
+    })
+}
+
+// ---- roles and share links ----
+
+/// Who has a role on a spec, from `GET /api/specs/{id}/roles`.
+pub fn members(v: JsValue) -> Vec<Member> {
+    list_of(v, |v| {
+        Some(Member {
+            username: field(v, "username").as_string()?,
+            display_name: text(v, "display_name"),
+            colour: text(v, "colour"),
+            role: role(v),
+        })
+    })
+}
+
+/// A share link from `POST` or `GET /api/specs/{id}/links`.
+pub fn link(v: &JsValue) -> Option<Link> {
+    Some(Link {
+        id: text(v, "id"),
+        url: field(v, "url").as_string()?,
+        role: role(v),
+        expires_at: millis(v, "expires_at"),
+        revoked: field(v, "revoked").as_bool().unwrap_or(false),
+    })
+}
+
+pub fn links(v: JsValue) -> Vec<Link> {
+    list_of(v, link)
+}
+
+/// Redeems a share link; returns the id of the spec it opens.
+pub async fn redeem(token: &str) -> ApiResult<String> {
+    let v = call("POST", &format!("/api/share/{token}"), None).await?;
+    Ok(text(&v, "spec"))
 }

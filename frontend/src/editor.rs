@@ -1,4 +1,4 @@
-//! The spec editor: every part of a spec editable live, one memo per item so a keystroke re-renders only its own field; the constraints track beside each story; the triage list; who is here.
+//! The spec editor: every part of a spec editable live, one memo per item so a keystroke re-renders only its own field; the constraints track beside each story; the triage list; who is here; view only for viewers; sharing.
 
 use duet_model::{
     Anchor, AnchorSpan, ConstraintKind, ConstraintStatus, ConstraintView, CriterionKind,
@@ -8,11 +8,16 @@ use duet_model::{
 use duet_protocol::DocumentId;
 use duet_sync::Presence;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
+use crate::api::{self, Role};
 use crate::me::{initials, BrowserRng};
-use crate::net::{Connection, DocState};
+use crate::net::{Connection, DocState, Edit, Status};
 use crate::review::MergeReview;
-use crate::text::{field_key, ActiveConstraint, FocusRequest, Highlight, People, TextBox};
+use crate::share::SharePanel;
+use crate::text::{
+    field_key, read_only, ActiveConstraint, FocusRequest, Highlight, People, ReadOnly, TextBox,
+};
 
 type Conn = StoredValue<Connection, LocalStorage>;
 type SpecMemo = Memo<Option<SpecView>>;
@@ -43,9 +48,32 @@ pub fn EditorPage(id: String) -> impl IntoView {
         }
     });
     on_cleanup(move || conn.with_value(|c| c.depart(id)));
+    // The role decides what may be changed: asked on opening and after each reconnection
+    // (the device remembers the last answer for offline use).
+    let role = signals.role;
+    let checked = RwSignal::new(false);
+    let status = expect_context::<ReadSignal<Status>>();
+    Effect::new(move |first: Option<()>| {
+        if first.is_none() || status.get() == Status::Live {
+            spawn_local(async move {
+                if let Ok(Some(r)) = api::spec(&id.to_string()).await.map(|s| s.role) {
+                    conn.try_with_value(|c| c.set_role(id, r));
+                }
+                checked.try_set(true);
+            });
+        }
+    });
+    let editor = move || {
+        let ro = !matches!(role.get(), Some(Role::Owner | Role::Editor));
+        provide_context(ReadOnly(ro));
+        let owner = role.get() == Some(Role::Owner);
+        view! { <Editor doc=id spec=spec ro=ro owner=owner /> }
+    };
     let state = signals.state;
     view! {
-        <main class="spec" data-id=id.to_string()>
+        // View only: the controls that change the spec are hidden (and edits refused).
+        <main class="spec" data-id=id.to_string()
+            class:view-only=move || !matches!(role.get(), Some(Role::Owner | Role::Editor))>
             {move || match state.get() {
                 DocState::Loading => view! { <p class="muted">"Loading the spec…"</p> }.into_any(),
                 DocState::NotHere => view! {
@@ -56,9 +84,12 @@ pub fn EditorPage(id: String) -> impl IntoView {
                 DocState::Unavailable => view! {
                     <p class="error" role="alert">"There is no such spec on the server."</p>
                 }.into_any(),
+                DocState::Ready if role.get().is_none() && !checked.get() => {
+                    view! { <p class="muted">"Loading the spec…"</p> }.into_any()
+                }
                 DocState::Ready => view! {
                     <MergeReview doc=id spec=spec review=signals.review />
-                    <Editor doc=id spec=spec />
+                    {editor}
                 }.into_any(),
             }}
         </main>
@@ -67,14 +98,25 @@ pub fn EditorPage(id: String) -> impl IntoView {
 }
 
 #[component]
-fn Editor(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
+fn Editor(doc: DocumentId, spec: SpecMemo, ro: bool, owner: bool) -> impl IntoView {
     let title = from_spec(spec, |s| s.title.clone());
     let problem = from_spec(spec, |s| s.problem.clone());
+    let sharing = RwSignal::new(false);
     view! {
         <header class="spec-head">
             <TextBox doc=doc field=TextField::Title text=title label="Spec title"
                 placeholder="Untitled spec" single_line=true class="title" />
-            <PresenceBar spec=spec />
+            <div class="spec-bar">
+                <PresenceBar spec=spec />
+                {ro.then(|| view! {
+                    <span class="badge view-only" title="You can read this spec and follow edits live, not change it.">"View only"</span>
+                })}
+                <button type="button" class="quiet" aria-expanded=move || sharing.get().to_string()
+                    on:click=move |_| sharing.update(|o| *o = !*o)>
+                    {if owner { "Share" } else { "Who has access" }}
+                </button>
+            </div>
+            {move || sharing.get().then(|| view! { <SharePanel doc=doc owner=owner /> })}
         </header>
         <section aria-labelledby="problem-h">
             <h2 id="problem-h">"Problem"</h2>
@@ -163,7 +205,7 @@ fn Choice(
     #[prop(optional)] class: &'static str,
 ) -> impl IntoView {
     view! {
-        <select class=class aria-label=label prop:value=value
+        <select class=class aria-label=label prop:value=value disabled=read_only()
             on:change=move |ev| on_pick.run(event_target_value(&ev))>
             {options.into_iter().map(|(stored, text)| view! { <option value=stored>{text}</option> }).collect_view()}
         </select>
@@ -246,15 +288,11 @@ fn adder(
         let id = new_id();
         let at = ids.with_untracked(Vec::len);
         focus.set(Some(field_key(&first(id.clone()))));
-        edit(conn, doc, |s, now| add(s, &id, at, now));
+        edit(conn, doc, Box::new(|s, now| add(s, &id, at, now)));
     }
 }
 
-fn edit(
-    conn: Conn,
-    doc: DocumentId,
-    f: impl FnOnce(&mut duet_model::Spec, duet_model::UnixMillis) -> Result<(), duet_model::EditError>,
-) {
+fn edit(conn: Conn, doc: DocumentId, f: Edit<'_>) {
     conn.with_value(|c| c.edit(doc, f));
 }
 
@@ -309,8 +347,8 @@ fn MetricRow(doc: DocumentId, spec: SpecMemo, id: ItemId, ids: Memo<Vec<ItemId>>
             <TextBox doc=doc field=TextField::Metric { metric: id.clone(), field: MetricField::Target } text=target
                 label="Target" placeholder="Target" single_line=true />
             <ItemTools noun="metric" up=up down=down
-                on_move=Callback::new(move |to| edit(conn, doc, |s, now| s.move_metric(&mv, to, now)))
-                on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_metric(&rm, now))) />
+                on_move=Callback::new(move |to| edit(conn, doc, Box::new(|s, now| s.move_metric(&mv, to, now))))
+                on_remove=Callback::new(move |()| edit(conn, doc, Box::new(|s, now| s.remove_metric(&rm, now)))) />
         </li>
     }
 }
@@ -426,12 +464,12 @@ fn StoryCard(doc: DocumentId, spec: SpecMemo, id: ItemId, ids: Memo<Vec<ItemId>>
                         value=Signal::derive(move || status.get().as_stored())
                         on_pick=Callback::new(move |v: String| {
                             if let Some(v) = StoryStatus::from_stored(&v) {
-                                edit(conn, doc, |s, now| s.set_story_status(&st, v, now));
+                                edit(conn, doc, Box::new(|s, now| s.set_story_status(&st, v, now)));
                             }
                         }) />
                     <ItemTools noun="story" up=up down=down
-                        on_move=Callback::new(move |to| edit(conn, doc, |s, now| s.move_story(&mv, to, now)))
-                        on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_story(&rm, now))) />
+                        on_move=Callback::new(move |to| edit(conn, doc, Box::new(|s, now| s.move_story(&mv, to, now))))
+                        on_remove=Callback::new(move |()| edit(conn, doc, Box::new(|s, now| s.remove_story(&rm, now)))) />
                 </header>
                 {field(StoryField::AsA, "who")}
                 {field(StoryField::IWant, "what they want to do")}
@@ -485,9 +523,11 @@ fn CriteriaGroup(
             story: sid.clone(),
             criterion: id.clone(),
         })));
-        edit(conn, doc, |s, now| {
-            s.add_criterion(&sid, &id, at, kind, "", now)
-        });
+        edit(
+            conn,
+            doc,
+            Box::new(|s, now| s.add_criterion(&sid, &id, at, kind, "", now)),
+        );
     };
     view! {
         <div class=format!("criteria-group kind-{}", kind.as_stored())>
@@ -557,10 +597,10 @@ fn CriterionRow(
     let (d, k, m, r) = (id.clone(), id.clone(), id.clone(), id.clone());
     view! {
         <li class="criterion" class:done=done data-id=id.to_string()>
-            <input type="checkbox" aria-label="Done" prop:checked=done
+            <input type="checkbox" aria-label="Done" prop:checked=done disabled=read_only()
                 on:change=move |ev| {
                     let checked = event_target_checked(&ev);
-                    edit(conn, doc, |s, now| s.set_criterion_done(&sd, &d, checked, now));
+                    edit(conn, doc, Box::new(|s, now| s.set_criterion_done(&sd, &d, checked, now)));
                 } />
             <TextBox doc=doc field=TextField::Criterion { story: story_id.clone(), criterion: id.clone() } text=text
                 label="Criterion" placeholder="It is done when…" />
@@ -569,12 +609,12 @@ fn CriterionRow(
                 value=Signal::derive(move || kind.get().as_stored())
                 on_pick=Callback::new(move |v: String| {
                     if let Some(v) = CriterionKind::from_stored(&v) {
-                        edit(conn, doc, |s, now| s.set_criterion_kind(&sk, &k, v, now));
+                        edit(conn, doc, Box::new(|s, now| s.set_criterion_kind(&sk, &k, v, now)));
                     }
                 }) />
             <ItemTools noun="criterion" up=up down=down
-                on_move=Callback::new(move |at: usize| edit(conn, doc, |s, now| s.move_criterion(&sm, &m, at, now)))
-                on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_criterion(&sr, &r, now))) />
+                on_move=Callback::new(move |at: usize| edit(conn, doc, Box::new(|s, now| s.move_criterion(&sm, &m, at, now))))
+                on_remove=Callback::new(move |()| edit(conn, doc, Box::new(|s, now| s.remove_criterion(&sr, &r, now)))) />
         </li>
     }
 }
@@ -636,9 +676,11 @@ fn Track(
             text: String::new(),
             anchor,
         };
-        edit(conn, doc, |s, now| {
-            s.add_constraint(&sid, &id, at, &new, now)
-        });
+        edit(
+            conn,
+            doc,
+            Box::new(|s, now| s.add_constraint(&sid, &id, at, &new, now)),
+        );
         selection.set(None);
     };
     view! {
@@ -735,8 +777,13 @@ fn ConstraintCard(
             }
         });
     };
-    let keep_on =
-        move |story: ItemId| edit(conn, doc, |s, now| s.unanchor_constraint(&i4, &story, now));
+    let keep_on = move |story: ItemId| {
+        edit(
+            conn,
+            doc,
+            Box::new(|s, now| s.unanchor_constraint(&i4, &story, now)),
+        )
+    };
     let keep_on = StoredValue::new(keep_on);
     let story_of =
         Memo::new(move |_| c.with(|c| c.as_ref().map(|c| c.story.clone()).unwrap_or_default()));
@@ -751,19 +798,19 @@ fn ConstraintCard(
                 <Choice label="Severity" class="sev-pick" options=severity_options()
                     value=Signal::derive(move || severity.get().as_stored())
                     on_pick=Callback::new(move |v: String| if let Some(v) = Severity::from_stored(&v) {
-                        edit(conn, doc, |s, now| s.set_constraint_severity(&i1, v, now));
+                        edit(conn, doc, Box::new(|s, now| s.set_constraint_severity(&i1, v, now)));
                     }) />
                 <Choice label="Kind" class="kind-pick"
                     options=ConstraintKind::ALL.iter().map(|s| (s.as_stored(), s.label())).collect()
                     value=Signal::derive(move || kind.get().as_stored())
                     on_pick=Callback::new(move |v: String| if let Some(v) = ConstraintKind::from_stored(&v) {
-                        edit(conn, doc, |s, now| s.set_constraint_kind(&i2, v, now));
+                        edit(conn, doc, Box::new(|s, now| s.set_constraint_kind(&i2, v, now)));
                     }) />
                 <Choice label="Status" class="status-pick"
                     options=ConstraintStatus::ALL.iter().map(|s| (s.as_stored(), s.label())).collect()
                     value=Signal::derive(move || status.get().as_stored())
                     on_pick=Callback::new(move |v: String| if let Some(v) = ConstraintStatus::from_stored(&v) {
-                        edit(conn, doc, |s, now| s.set_constraint_status(&i3, v, now));
+                        edit(conn, doc, Box::new(|s, now| s.set_constraint_status(&i3, v, now)));
                     }) />
             </div>
             <TextBox doc=doc field=TextField::Constraint { constraint: id.clone() } text=text
@@ -790,14 +837,14 @@ fn ConstraintCard(
                     let (m, r) = (id.clone(), id.clone());
                     view! {
                         <ItemTools noun="constraint" up=up down=down
-                            on_move=Callback::new(move |to| edit(conn, doc, |s, now| s.move_constraint(&m, to, now)))
-                            on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_constraint(&r, now))) />
+                            on_move=Callback::new(move |to| edit(conn, doc, Box::new(|s, now| s.move_constraint(&m, to, now))))
+                            on_remove=Callback::new(move |()| edit(conn, doc, Box::new(|s, now| s.remove_constraint(&r, now)))) />
                     }
                 })}
                 {in_triage.then(|| {
                     let r = id.clone();
                     view! {
-                        <button type="button" class="small danger" on:click=move |_| edit(conn, doc, |s, now| s.remove_constraint(&r, now))>"Remove"</button>
+                        <button type="button" class="small danger" on:click=move |_| edit(conn, doc, Box::new(|s, now| s.remove_constraint(&r, now)))>"Remove"</button>
                     }
                 })}
             </div>
@@ -889,6 +936,7 @@ fn DecisionRow(
     stories: Memo<Vec<(ItemId, String)>>,
 ) -> impl IntoView {
     let conn = expect_context::<Conn>();
+    let ro = read_only();
     let d = {
         let id = id.clone();
         from_spec(spec, move |s| {
@@ -944,8 +992,8 @@ fn DecisionRow(
             <header class="item-head">
                 {f(DecisionField::Title, "What was decided, in a few words", true)}
                 <ItemTools noun="decision" up=up down=down
-                    on_move=Callback::new(move |to| edit(conn, doc, |s, now| s.move_decision(&mv, to, now)))
-                    on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_decision(&rm, now))) />
+                    on_move=Callback::new(move |to| edit(conn, doc, Box::new(|s, now| s.move_decision(&mv, to, now))))
+                    on_remove=Callback::new(move |()| edit(conn, doc, Box::new(|s, now| s.remove_decision(&rm, now)))) />
             </header>
             <div class="labelled"><span class="lead">"Decision"</span>{f(DecisionField::Decision, "The decision", false)}</div>
             <div class="labelled"><span class="lead">"Why"</span>{f(DecisionField::Rationale, "Why, and what else was considered", false)}</div>
@@ -955,12 +1003,12 @@ fn DecisionRow(
                     let checked = linked.with(|l| l.contains(&sid));
                     view! {
                         <label class="check">
-                            <input type="checkbox" prop:checked=checked on:change=move |ev| {
+                            <input type="checkbox" prop:checked=checked disabled=ro on:change=move |ev| {
                                 let on = event_target_checked(&ev);
                                 let mut now_linked = linked.get_untracked();
                                 now_linked.retain(|s| *s != sid);
                                 if on { now_linked.push(sid.clone()); }
-                                ln.with_value(|id| edit(conn, doc, |s, now| s.set_decision_stories(id, &now_linked, now)));
+                                ln.with_value(|id| edit(conn, doc, Box::new(|s, now| s.set_decision_stories(id, &now_linked, now))));
                             } />
                             {label}
                         </label>
@@ -1040,7 +1088,11 @@ fn QuestionRow(
                 .unwrap_or_default()
         });
         if text.is_empty() != by.is_empty() {
-            edit(conn, doc, |s, now| s.answer_question(&an, &text, now));
+            edit(
+                conn,
+                doc,
+                Box::new(|s, now| s.answer_question(&an, &text, now)),
+            );
         }
     });
     view! {
@@ -1049,8 +1101,8 @@ fn QuestionRow(
                 <TextBox doc=doc field=TextField::Question { question: id.clone(), field: QuestionField::Question } text=question
                     label="Question" placeholder="What do we not know yet?" class="prose" />
                 <ItemTools noun="question" up=up down=down
-                    on_move=Callback::new(move |to| edit(conn, doc, |s, now| s.move_question(&mv, to, now)))
-                    on_remove=Callback::new(move |()| edit(conn, doc, |s, now| s.remove_question(&rm, now))) />
+                    on_move=Callback::new(move |to| edit(conn, doc, Box::new(|s, now| s.move_question(&mv, to, now))))
+                    on_remove=Callback::new(move |()| edit(conn, doc, Box::new(|s, now| s.remove_question(&rm, now)))) />
             </header>
             <div class="labelled"><span class="lead">"Answer"</span>
                 <TextBox doc=doc field=TextField::Question { question: id.clone(), field: QuestionField::Answer } text=answer

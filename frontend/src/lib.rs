@@ -1,5 +1,6 @@
 //! The Duet browser app: a Leptos client-side app compiled to wasm32 and served by `duet serve`.
 
+mod account;
 mod api;
 mod editor;
 mod list;
@@ -7,13 +8,20 @@ mod me;
 mod net;
 mod review;
 mod route;
+mod share;
 mod store;
 mod text;
 
+use std::rc::Rc;
+
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 pub use duet_model;
+
+use crate::api::Account;
+use crate::route::Page;
 
 /// This tab's peer id: random per page load.
 fn tab_peer_id() -> duet_protocol::PeerId {
@@ -23,32 +31,148 @@ fn tab_peer_id() -> duet_protocol::PeerId {
     })
 }
 
+/// Who is signed in, as the app knows it (provided as context).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Auth {
+    /// Asking the server, with no account kept in this browser.
+    Checking,
+    /// Nobody: the sign-in page, with a note on why (session ended, server unreachable).
+    Out(Option<String>),
+    /// Signed in (or, offline, the account last signed in here).
+    In(Account),
+}
+
 #[component]
 fn App() -> impl IntoView {
-    // The first visit asks for a name; after that the app starts at once.
-    let (person, set_person) = signal(me::remembered());
-    move || match person.get() {
-        None => view! { <me::NamePrompt on_done=set_person /> }.into_any(),
-        Some(me) => view! { <Shell me=me /> }.into_any(),
+    // The account kept here starts the app at once (offline too); the server has the last word.
+    let cached = me::cached();
+    let auth = RwSignal::new(cached.clone().map_or(Auth::Checking, Auth::In));
+    provide_context(auth);
+    spawn_local(async move {
+        match api::me().await {
+            Ok(a) => {
+                me::cache(&a);
+                auth.set(Auth::In(a));
+            }
+            Err(e) if e.status == 401 => {
+                me::forget();
+                let note = cached.map(|_| "Your session has ended. Please sign in again.".into());
+                auth.set(Auth::Out(note));
+            }
+            // Unreachable: go on as the account kept here, if any.
+            Err(e) if cached.is_none() => auth.set(Auth::Out(Some(e.message))),
+            Err(_) => {}
+        }
+    });
+    // The page changes only when the person does (not when their name does).
+    let gate = Memo::new(move |_| match auth.get() {
+        Auth::Checking => None,
+        Auth::Out(note) => Some(Err(note)),
+        Auth::In(a) => Some(Ok(a.username)),
+    });
+    move || match gate.get() {
+        None => {
+            view! { <main class="welcome"><p class="muted">"Opening Duet…"</p></main> }.into_any()
+        }
+        Some(Err(note)) => view! { <account::SignIn note=note /> }.into_any(),
+        Some(Ok(_)) => view! { <Shell /> }.into_any(),
     }
 }
 
 #[component]
-fn Shell(me: me::Me) -> impl IntoView {
-    let (connection, status, pending) = net::Connection::start(tab_peer_id(), me);
+fn Shell() -> impl IntoView {
+    let auth = expect_context::<RwSignal<Auth>>();
+    let account = move || match auth.get() {
+        Auth::In(a) => Some(a),
+        _ => None,
+    };
+    let first = account().unwrap_or_else(|| Account {
+        username: "guest".into(),
+        display_name: String::new(),
+        colour: String::new(),
+        discipline: String::new(),
+    });
+    store::use_account(&first.username);
+    let Some(person) = me::Me::of(&first) else {
+        return view! { <main class="welcome"><p class="error" role="alert">"This account's username cannot be used here."</p></main> }.into_any();
+    };
+    let problem = RwSignal::new(None::<String>);
+    let signed_out: Rc<dyn Fn()> = Rc::new(move || {
+        me::forget();
+        auth.try_set(Auth::Out(Some(
+            "Your session has ended. Please sign in again.".into(),
+        )));
+    });
+    let (connection, status, pending) =
+        net::Connection::start(tab_peer_id(), person, signed_out, problem);
     // Pages reach the connection through the context (the editor syncs its spec on it).
-    provide_context(StoredValue::new_local(connection));
+    let conn = StoredValue::new_local(connection);
+    provide_context(conn);
+    provide_context(status);
+    on_cleanup(move || conn.with_value(net::Connection::stop));
+    // A new display name or colour shows in presence at once.
+    Effect::new(move |_| {
+        if let Some(p) = account().as_ref().and_then(me::Me::of) {
+            conn.with_value(|c| c.set_person(p));
+        }
+    });
+    let sign_out = move |_| {
+        spawn_local(async move {
+            let kept = store::records().await.unwrap_or_default();
+            let unsent = pending.get_untracked() > 0 || kept.iter().any(|r| r.pending || r.local);
+            let sure = || {
+                window()
+                    .confirm_with_message(
+                        "Some of your edits have not reached the server yet. Signing out deletes them from this browser. Sign out anyway?",
+                    )
+                    .unwrap_or(false)
+            };
+            if unsent && !sure() {
+                return;
+            }
+            match api::sign_out().await {
+                Err(e) if e.status != 401 => {
+                    problem.set(Some(format!("Could not sign out: {e}")));
+                }
+                _ => {
+                    conn.with_value(net::Connection::stop);
+                    store::wipe().await;
+                    me::forget();
+                    // Start afresh: nothing of this person stays in memory either.
+                    let _ = window().location().assign("/");
+                }
+            }
+        });
+    };
     view! {
         <nav class="top">
             <a class="brand" href="/">"Duet"</a>
             <span class="spacer"></span>
             <net::ConnectionStatus status=status pending=pending />
+            <a class="account" href="/me" title="Your profile">
+                {move || account().map(|a| a.name().to_owned())}
+            </a>
+            <button type="button" class="quiet" on:click=sign_out>"Sign out"</button>
         </nav>
-        <route::Pages
-            list=|| view! { <list::SpecList /> }.into_any()
-            spec=|id| view! { <editor::EditorPage id=id /> }.into_any()
-            missing=|| view! { <main class="list"><p>"There is no such page."</p></main> }.into_any()
-        />
+        {move || problem.get().map(|p| view! {
+            <p class="banner error" role="alert">{p}
+                <button type="button" class="icon" aria-label="Dismiss" on:click=move |_| problem.set(None)>"×"</button>
+            </p>
+        })}
+        <route::Pages render=page />
+    }
+    .into_any()
+}
+
+fn page(p: Page) -> AnyView {
+    match p {
+        Page::List => view! { <list::SpecList /> }.into_any(),
+        Page::Spec(id) => view! { <editor::EditorPage id=id /> }.into_any(),
+        Page::Profile => view! { <account::Profile /> }.into_any(),
+        Page::Share(token) => view! { <share::Redeem token=token /> }.into_any(),
+        Page::Missing => {
+            view! { <main class="list"><p>"There is no such page."</p></main> }.into_any()
+        }
     }
 }
 

@@ -1,8 +1,8 @@
-//! The spec list: every spec with its title, last update and who edited it, plus the specs kept on this device that the server does not have yet; create a new one (here first, then on the server).
+//! The spec list: every spec the person has a role on, with its title, last update, who edited it and their role, plus the specs kept on this device that the server does not have yet; create a new one (here first, then on the server).
 
 use leptos::prelude::*;
 
-use crate::api::{self, SpecSummary};
+use crate::api::{self, Role, SpecSummary};
 use crate::net::Connection;
 use crate::store::{self, Record};
 
@@ -15,6 +15,7 @@ struct Row {
     authors: Vec<String>,
     /// Kept on this device, not (yet) known to be on the server.
     here_only: bool,
+    role: Option<Role>,
 }
 
 /// What the list shows: the server's specs and this device's, or this device's alone (with
@@ -29,6 +30,7 @@ fn rows(
         updated: r.updated,
         authors: Vec::new(),
         here_only: true,
+        role: None,
     };
     let (mut list, note) = match server {
         Ok(specs) => {
@@ -40,8 +42,10 @@ fn rows(
                     updated: s.updated_at,
                     authors: s.authors,
                     here_only: false,
+                    role: s.role,
                 })
                 .collect();
+            // Created here and not yet acknowledged: the server may not list it yet.
             let extra: Vec<Row> = kept
                 .into_iter()
                 .filter(|r| r.local && !list.iter().any(|s| s.id == r.doc))
@@ -63,20 +67,27 @@ fn rows(
 }
 
 /// "25 Nov 2026, 09:12" in the reader's locale.
-fn when(ms: f64) -> String {
+pub(crate) fn when(ms: f64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
     String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
 }
 
 #[component]
 pub fn SpecList() -> impl IntoView {
-    let specs = LocalResource::new(|| async {
-        let server = api::list_specs().await;
-        let kept = store::records().await.unwrap_or_default();
-        rows(server, kept)
+    let conn = expect_context::<StoredValue<Connection, LocalStorage>>();
+    // Read again whenever a spec kept here changes (created, acknowledged by the server).
+    let kept = conn.with_value(Connection::kept);
+    let specs = LocalResource::new(move || {
+        kept.track();
+        async {
+            // The device first: a spec created here is either still marked as not on the
+            // server, or the server has it by the time the list is asked for.
+            let kept = store::records().await.unwrap_or_default();
+            let server = api::list_specs().await.map_err(|e| e.message);
+            rows(server, kept)
+        }
     });
     let (title, set_title) = signal(String::new());
-    let conn = expect_context::<StoredValue<Connection, LocalStorage>>();
     let create = Action::new_local(move |title: &String| {
         let title = title.trim().to_owned();
         let conn = conn.get_value();
@@ -148,6 +159,7 @@ fn SpecRows(specs: Vec<Row>) -> impl IntoView {
                             "Updated " <time>{when(spec.updated)}</time>
                             {(!authors.is_empty()).then(|| view! { " · by " <span class="authors">{authors}</span> })}
                             {spec.here_only.then(|| view! { " · " <span class="here-only">"on this device"</span> })}
+                            {spec.role.filter(|r| *r != Role::Owner).map(|r| view! { " · " <span class="role">{r.label()}</span> })}
                         </span>
                     </li>
                 }

@@ -1,10 +1,11 @@
-//! Who is typing in this browser: a display name chosen on first visit and kept in local storage, the author id and colour derived from it, and the browser's random source.
+//! Who is typing in this browser: the signed-in account (kept in local storage so the app starts offline), the author id and colour taken from it, and the browser's random source.
 
 use duet_model::{Author, UserId};
-use leptos::prelude::*;
 
-const NAME_KEY: &str = "duet.name";
-const USER_KEY: &str = "duet.user";
+use crate::api::Account;
+
+/// Local storage key of the last signed-in account (JSON).
+const ACCOUNT_KEY: &str = "duet.account";
 
 /// Colours people are shown in: distinguishable, readable on white, not the status colours.
 const PALETTE: [&str; 8] = [
@@ -15,12 +16,27 @@ const PALETTE: [&str; 8] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Me {
     pub name: String,
-    /// The author id recorded on their changes.
+    /// The author id recorded on their changes: the account's username.
     pub user: UserId,
-    pub color: &'static str,
+    pub color: String,
 }
 
 impl Me {
+    /// The person signed in as `a` (`None` if its username is not a valid user id).
+    pub fn of(a: &Account) -> Option<Me> {
+        let user = UserId::parse(&a.username).ok()?;
+        let color = if a.colour.len() == 7 && a.colour.starts_with('#') {
+            a.colour.clone()
+        } else {
+            colour_of(user.as_str()).to_owned()
+        };
+        Some(Me {
+            name: a.name().to_owned(),
+            user,
+            color,
+        })
+    }
+
     /// The author of this tab's changes: one actor per page load.
     pub fn author(&self) -> Author {
         Author::new(self.user.clone(), &mut BrowserRng)
@@ -47,56 +63,28 @@ pub fn colour_of(user: &str) -> &'static str {
     PALETTE[hash as usize % PALETTE.len()]
 }
 
-/// An author id from a display name: lower-case ASCII words joined by `-`, or a random
-/// `guest-…` id when the name has no ASCII letters (until accounts give real ids).
-fn user_id_for(name: &str) -> UserId {
-    let mut slug = String::new();
-    for ch in name.chars() {
-        if ch.is_ascii_alphanumeric() {
-            slug.push(ch.to_ascii_lowercase());
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug: String = slug.trim_end_matches('-').chars().take(40).collect();
-    UserId::parse(&slug).unwrap_or_else(|_| {
-        let mut bytes = [0u8; 3];
-        fill_random(&mut bytes);
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        UserId::parse(&format!("guest-{hex}")).expect("a valid guest id")
-    })
-}
-
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
 }
 
-/// The person remembered in this browser, if they have chosen a name.
-pub fn remembered() -> Option<Me> {
-    let storage = storage()?;
-    let name = storage.get_item(NAME_KEY).ok()??;
-    let name = name.trim().to_owned();
-    if name.is_empty() {
-        return None;
-    }
-    let user = storage
-        .get_item(USER_KEY)
-        .ok()
-        .flatten()
-        .and_then(|u| UserId::parse(&u).ok())
-        .unwrap_or_else(|| user_id_for(&name));
-    let _ = storage.set_item(USER_KEY, user.as_str());
-    let color = colour_of(user.as_str());
-    Some(Me { name, user, color })
+/// The account last signed in in this browser.
+pub fn cached() -> Option<Account> {
+    let json = storage()?.get_item(ACCOUNT_KEY).ok()??;
+    Account::from_js(&js_sys::JSON::parse(&json).ok()?)
 }
 
-/// Remembers a chosen name (the author id follows from it).
-fn remember(name: &str) -> Option<Me> {
-    let storage = storage()?;
-    let user = user_id_for(name);
-    storage.set_item(NAME_KEY, name).ok()?;
-    storage.set_item(USER_KEY, user.as_str()).ok()?;
-    remembered()
+/// Keeps `a` as this browser's account (for starting offline).
+pub fn cache(a: &Account) {
+    if let (Some(s), Ok(json)) = (storage(), js_sys::JSON::stringify(&a.to_js())) {
+        let _ = s.set_item(ACCOUNT_KEY, &String::from(json));
+    }
+}
+
+/// Forgets the account kept in this browser.
+pub fn forget() {
+    if let Some(s) = storage() {
+        let _ = s.remove_item(ACCOUNT_KEY);
+    }
 }
 
 /// Random bytes from the browser's crypto source.
@@ -126,41 +114,5 @@ impl rand_core::RngCore for BrowserRng {
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         fill_random(dest);
-    }
-}
-
-/// First visit: asks for the name others will see.
-#[component]
-pub fn NamePrompt(on_done: WriteSignal<Option<Me>>) -> impl IntoView {
-    let (name, set_name) = signal(String::new());
-    let (error, set_error) = signal(None::<&'static str>);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let chosen = name.get_untracked().trim().to_owned();
-        if chosen.is_empty() {
-            set_error.set(Some("Please enter a name."));
-            return;
-        }
-        if chosen.chars().count() > 60 {
-            set_error.set(Some("Please keep it under 60 characters."));
-            return;
-        }
-        match remember(&chosen) {
-            Some(me) => on_done.set(Some(me)),
-            None => set_error.set(Some("This browser does not let Duet remember your name.")),
-        }
-    };
-    view! {
-        <main class="welcome">
-            <form class="card" on:submit=submit aria-labelledby="welcome-h">
-                <h1 id="welcome-h">"Welcome to Duet"</h1>
-                <p>"Others editing with you will see this name beside your cursor and your changes."</p>
-                <label for="my-name">"Your name"</label>
-                <input id="my-name" type="text" autocomplete="name" maxlength="60" autofocus
-                    prop:value=name on:input=move |ev| set_name.set(event_target_value(&ev)) />
-                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                <button type="submit">"Continue"</button>
-            </form>
-        </main>
     }
 }

@@ -1,4 +1,4 @@
-//! The connection to the server and the specs open in this tab: one websocket at a time (exponential backoff with jitter, the browser's offline/online events, a watchdog on acknowledgements), every open spec kept in the local store before anything is sent, and the merge review after offline work.
+//! The connection to the server and the specs open in this tab: one websocket at a time (exponential backoff with jitter, the browser's offline/online events, a watchdog on acknowledgements, the session re-checked when the socket is refused), every open spec kept in the local store before anything is sent, this person's role per spec, and the merge review after offline work.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -8,13 +8,14 @@ use std::time::Duration;
 use duet_model::automerge::{AutoCommit, ChangeHash};
 use duet_model::{Author, EditError, Overlap, Spec, TextField, UnixMillis};
 use duet_protocol::{DocumentId, Message, PeerId};
-use duet_sync::{backoff_ms, Event, Presence, Roster, Session, HEARTBEAT_MS};
+use duet_sync::{backoff_ms, Event, Presence, Roster, Session, SessionError, HEARTBEAT_MS};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, MessageEvent, WebSocket};
 
+use crate::api::{self, Role};
 use crate::me::{BrowserRng, Me};
 use crate::store;
 
@@ -88,6 +89,8 @@ struct OpenDoc {
     /// server held before, and ours when we came back (for the merge review).
     review_from: Option<(Vec<ChangeHash>, Vec<ChangeHash>)>,
     review: RwSignal<Vec<Overlap>>,
+    /// This person's role on the spec (`None`: not known yet, nothing may be edited).
+    role: RwSignal<Option<Role>>,
 }
 
 impl OpenDoc {
@@ -113,6 +116,7 @@ impl OpenDoc {
             unsaved: RwSignal::new(0),
             review_from: None,
             review: RwSignal::new(Vec::new()),
+            role: RwSignal::new(None),
         })
     }
 
@@ -122,6 +126,7 @@ impl OpenDoc {
             state: self.state,
             people: self.people,
             review: self.review,
+            role: self.role,
         }
     }
 
@@ -135,6 +140,10 @@ impl OpenDoc {
     }
 }
 
+/// A typed edit of a spec at a time. Boxed: one copy of `Connection::edit` serves the
+/// dozens of places that edit (a generic one was compiled once per caller).
+pub type Edit<'a> = Box<dyn FnOnce(&mut Spec, UnixMillis) -> Result<(), EditError> + 'a>;
+
 /// The signals a page renders an open document from.
 #[derive(Clone, Copy)]
 pub struct DocSignals {
@@ -143,6 +152,8 @@ pub struct DocSignals {
     pub people: RwSignal<Vec<Presence>>,
     /// Places changed both here while offline and elsewhere meanwhile, not yet reviewed.
     pub review: RwSignal<Vec<Overlap>>,
+    /// This person's role on the spec, once known.
+    pub role: RwSignal<Option<Role>>,
 }
 
 /// What to do next for a document so that nothing is sent before it is stored.
@@ -179,6 +190,17 @@ struct Inner {
     /// The socket's callbacks, kept alive as long as the socket.
     handlers: Vec<Closure<dyn FnMut(web_sys::Event)>>,
     on_message: Option<Closure<dyn FnMut(MessageEvent)>>,
+    /// The current socket has opened (a socket that closes before opening was refused,
+    /// perhaps because the session ended).
+    opened: bool,
+    /// Signed out: no more connecting, sending or storing.
+    stopped: bool,
+    /// Called when the server says nobody is signed in any more.
+    signed_out: Rc<dyn Fn()>,
+    /// What the server refused last (a protocol `error`), for the page to show.
+    problem: RwSignal<Option<String>>,
+    /// Bumped whenever a spec's record in the local store changes (the list re-reads).
+    kept: RwSignal<u64>,
 }
 
 /// A handle to the page's one connection.
@@ -188,8 +210,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `/sync` of the page's own origin and keeps connected.
-    pub fn start(me: PeerId, person: Me) -> (Connection, ReadSignal<Status>, RwSignal<usize>) {
+    /// Connects to `/sync` of the page's own origin and keeps connected. The session
+    /// cookie goes with the socket; `signed_out` runs if the server no longer knows it,
+    /// and `problem` receives what the server refuses.
+    pub fn start(
+        me: PeerId,
+        person: Me,
+        signed_out: Rc<dyn Fn()>,
+        problem: RwSignal<Option<String>>,
+    ) -> (Connection, ReadSignal<Status>, RwSignal<usize>) {
         let (status, set_status) = signal(Status::Connecting);
         let pending = RwSignal::new(0);
         let url = sync_url();
@@ -210,6 +239,11 @@ impl Connection {
                 owed_since: None,
                 handlers: Vec::new(),
                 on_message: None,
+                opened: false,
+                stopped: false,
+                signed_out,
+                problem,
+                kept: RwSignal::new(0),
             })),
         };
         conn.watch_network();
@@ -236,6 +270,9 @@ impl Connection {
     }
 
     fn connect(&self) {
+        if self.inner.borrow().stopped {
+            return;
+        }
         if !online() {
             self.inner.borrow().status.set(Status::Offline);
             return;
@@ -250,6 +287,7 @@ impl Connection {
 
         let me = self.clone();
         let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+            me.inner.borrow_mut().opened = true;
             let _ = me.send(&join);
         });
         let me = self.clone();
@@ -274,6 +312,7 @@ impl Connection {
             }
         });
         inner.ws = Some(ws);
+        inner.opened = false;
         inner.session = Some(session);
         inner.last_heard = now_ms();
         inner.handlers = vec![on_open, on_close];
@@ -330,7 +369,12 @@ impl Connection {
                     self.flush(id);
                 }
             }
-            Err(_) => {
+            Err(e) => {
+                // A refusal (say, a viewer's change) is shown; the socket closes after it.
+                if let SessionError::Refused(why) = e {
+                    warn(&format!("the server refused: {why}"));
+                    self.inner.borrow().problem.set(Some(why));
+                }
                 self.drop_socket();
                 self.retry_later();
             }
@@ -511,6 +555,7 @@ impl Connection {
                 updated: open.record.updated,
                 local,
                 pending,
+                role: open.record.role.clone(),
             };
             let changed = next.title != open.record.title
                 || next.pending != open.record.pending
@@ -530,13 +575,16 @@ impl Connection {
                 updated: Some(next.updated),
                 local: Some(next.local),
                 pending: Some(next.pending),
+                role: None,
             }
         };
+        let kept = self.inner.borrow().kept;
         spawn_local(async move {
-            if let Err(e) = store::put(id, update).await {
-                warn(&format!(
+            match store::put(id, update).await {
+                Ok(()) => kept.update(|n| *n += 1),
+                Err(e) => warn(&format!(
                     "could not update this spec's record on this device: {e}"
-                ));
+                )),
             }
         });
     }
@@ -635,6 +683,10 @@ impl Connection {
                     open.stored = open.doc.get_heads();
                     if let Some(record) = stored.record {
                         open.saved = record.saved.clone();
+                        let role = record.role.as_deref().and_then(Role::parse);
+                        if open.role.get_untracked().is_none() && role.is_some() {
+                            open.role.set(role);
+                        }
                         open.record = record;
                     }
                 }
@@ -671,6 +723,7 @@ impl Connection {
             updated: now_ms(),
             local: true,
             pending: true,
+            role: Some(Role::Owner.as_str().into()),
         };
         // The list reads records: write this one before anything else.
         store::put(
@@ -681,6 +734,7 @@ impl Connection {
                 updated: Some(record.updated),
                 local: Some(true),
                 pending: Some(true),
+                role: record.role.clone(),
             },
         )
         .await
@@ -694,6 +748,7 @@ impl Connection {
             open.doc = spec.into_doc();
             open.loaded = true;
             open.record = record;
+            open.role.set(Some(Role::Owner));
             open.count_unsaved();
             inner.docs.insert(id, open);
         }
@@ -709,20 +764,21 @@ impl Connection {
     }
 
     /// Runs a typed edit on an open spec as this tab's author, then sends the change.
-    /// Returns `None` (and changes nothing) if the spec is not loaded or the edit failed.
-    pub fn edit<R>(
-        &self,
-        id: DocumentId,
-        f: impl FnOnce(&mut Spec, UnixMillis) -> Result<R, EditError>,
-    ) -> Option<R> {
+    /// Returns `None` (and changes nothing) if the spec is not loaded, is view only here, or
+    /// the edit failed.
+    pub fn edit(&self, id: DocumentId, f: Edit<'_>) -> Option<()> {
         let now = UnixMillis(now_ms() as i64);
-        let (result, version) = {
+        let version = {
             let mut inner = self.inner.borrow_mut();
             let Inner { docs, author, .. } = &mut *inner;
             let open = docs.get_mut(&id)?;
-            let result = Spec::edit_in_place(&mut open.doc, author, |spec| f(spec, now));
-            let result = match result {
-                Ok(Ok(r)) => r,
+            // The server refuses a viewer's changes: never make them.
+            if !matches!(open.role.get_untracked(), Some(Role::Owner | Role::Editor)) {
+                warn("edit not applied: this spec is view only here");
+                return None;
+            }
+            match Spec::edit_in_place(&mut open.doc, author, |spec| f(spec, now)) {
+                Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     warn(&format!("edit not applied: {e}"));
                     return None;
@@ -731,14 +787,14 @@ impl Connection {
                     warn(&format!("not a spec: {e}"));
                     return None;
                 }
-            };
+            }
             open.count_unsaved();
-            (result, open.version)
+            open.version
         };
         version.update(|v| *v += 1);
         self.total_pending();
         self.flush(id);
-        Some(result)
+        Some(())
     }
 
     /// Takes a place off the merge review of `id`.
@@ -754,6 +810,59 @@ impl Connection {
         self.inner.borrow().person.clone()
     }
 
+    /// The person's name or colour changed: presence shows the new ones at once.
+    pub fn set_person(&self, person: Me) {
+        let ids: Vec<DocumentId> = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.person == person {
+                return;
+            }
+            for open in inner.docs.values_mut() {
+                if let Some(p) = open.mine.as_mut() {
+                    p.name.clone_from(&person.name);
+                    p.color.clone_from(&person.color);
+                }
+            }
+            inner.person = person;
+            inner.docs.keys().copied().collect()
+        };
+        for id in ids {
+            self.send_presence(id);
+        }
+    }
+
+    /// Records this person's role on `id` (as the server says it), here and on the device.
+    pub fn set_role(&self, id: DocumentId, role: Role) {
+        let mut inner = self.inner.borrow_mut();
+        let Some(open) = inner.docs.get_mut(&id) else {
+            return;
+        };
+        if open.role.get_untracked() != Some(role) {
+            open.role.set(Some(role));
+        }
+        if open.record.role.as_deref() != Some(role.as_str()) && open.store_ok {
+            open.record.role = Some(role.as_str().into());
+            let update = store::Update {
+                role: open.record.role.clone(),
+                ..store::Update::default()
+            };
+            spawn_local(async move {
+                let _ = store::put(id, update).await;
+            });
+        }
+    }
+
+    /// Bumped whenever a spec's record on this device changes.
+    pub fn kept(&self) -> RwSignal<u64> {
+        self.inner.borrow().kept
+    }
+
+    /// Signed out: closes the socket and never connects again.
+    pub fn stop(&self) {
+        self.inner.borrow_mut().stopped = true;
+        self.drop_socket();
+    }
+
     /// Announces where this tab is in `id`: a field key and selection, or just "here".
     pub fn announce(
         &self,
@@ -767,7 +876,7 @@ impl Connection {
             let p = Presence {
                 user: inner.person.user.as_str().to_owned(),
                 name: inner.person.name.clone(),
-                color: inner.person.color.to_owned(),
+                color: inner.person.color.clone(),
                 field,
                 selection,
                 backward,
@@ -828,6 +937,9 @@ impl Connection {
     fn heartbeat(&self) {
         let me = self.clone();
         let beat = move || {
+            if me.inner.borrow().stopped {
+                return;
+            }
             let ids: Vec<DocumentId> = me.inner.borrow().docs.keys().copied().collect();
             for id in ids {
                 me.send_presence(id);
@@ -878,10 +990,22 @@ impl Connection {
         now - since.max(inner.last_heard) > ACK_TIMEOUT_MS
     }
 
-    /// The socket closed (server gone, network lost, refused).
+    /// The socket closed (server gone, network lost, refused). One that never opened may
+    /// have been refused for want of a session: ask the server who is signed in.
     fn lost(&self) {
+        let refused = !self.inner.borrow().opened;
         self.drop_socket();
         self.retry_later();
+        if refused {
+            let me = self.clone();
+            spawn_local(async move {
+                if api::me().await.is_err_and(|e| e.status == 401) {
+                    me.stop();
+                    let signed_out = me.inner.borrow().signed_out.clone();
+                    signed_out();
+                }
+            });
+        }
     }
 
     fn drop_socket(&self) {
@@ -903,6 +1027,9 @@ impl Connection {
     }
 
     fn retry_later(&self) {
+        if self.inner.borrow().stopped {
+            return;
+        }
         if !online() {
             self.inner.borrow().status.set(Status::Offline);
             return;

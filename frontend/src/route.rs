@@ -1,4 +1,4 @@
-//! The app's pages by path, without a router crate: the path as a signal, same-origin link clicks turned into history entries, back and forward followed.
+//! The app's pages by path, without a router crate: the path as a signal, same-origin link clicks turned into history entries, back and forward followed, `navigate` for the app itself.
 
 use leptos::ev;
 use leptos::prelude::*;
@@ -11,6 +11,10 @@ pub enum Page {
     List,
     /// `/specs/{id}`: one spec's editor (the id is checked by the editor).
     Spec(String),
+    /// `/me`: the signed-in person's profile.
+    Profile,
+    /// `/share/{token}`: a share link, redeemed then followed to its spec.
+    Share(String),
     /// Any other path.
     Missing,
 }
@@ -22,10 +26,18 @@ impl Page {
             .strip_suffix('/')
             .filter(|p| !p.is_empty())
             .unwrap_or(path);
-        match path.strip_prefix("/specs/") {
-            _ if path == "/" => Page::List,
-            Some(id) if !id.is_empty() && !id.contains('/') => Page::Spec(id.to_owned()),
-            _ => Page::Missing,
+        let tail = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .filter(|t| !t.is_empty() && !t.contains('/'))
+                .map(str::to_owned)
+        };
+        match path {
+            "/" => Page::List,
+            "/me" => Page::Profile,
+            _ => tail("/specs/")
+                .map(Page::Spec)
+                .or_else(|| tail("/share/").map(Page::Share))
+                .unwrap_or(Page::Missing),
         }
     }
 }
@@ -65,13 +77,26 @@ fn followed_here(e: &web_sys::MouseEvent) -> Option<String> {
     (url.origin() == here.origin().ok()?).then(|| url.pathname() + &url.search() + &url.hash())
 }
 
+/// Shows `to` (a path of this app): a new history entry, or in place of the current one
+/// when `replace`.
+pub fn navigate(to: &str, replace: bool) {
+    if let Ok(history) = window().history() {
+        let null = wasm_bindgen::JsValue::NULL;
+        let _ = if replace {
+            history.replace_state_with_url(&null, "", Some(to))
+        } else {
+            history.push_state_with_url(&null, "", Some(to))
+        };
+    }
+    // `Pages` follows the path on popstate.
+    if let Ok(e) = web_sys::Event::new("popstate") {
+        let _ = window().dispatch_event(&e);
+    }
+}
+
 /// The page for the current path, kept in step with link clicks and the history.
 #[component]
-pub fn Pages(
-    list: fn() -> AnyView,
-    spec: fn(String) -> AnyView,
-    missing: fn() -> AnyView,
-) -> impl IntoView {
+pub fn Pages(render: fn(Page) -> AnyView) -> impl IntoView {
     let path = RwSignal::new(current_path());
     let click = window_event_listener(ev::click, move |e| {
         let Some(to) = followed_here(&e) else {
@@ -90,11 +115,7 @@ pub fn Pages(
         back.remove();
     });
     let page = Memo::new(move |_| Page::of(&path.get()));
-    move || match page.get() {
-        Page::List => list(),
-        Page::Spec(id) => spec(id),
-        Page::Missing => missing(),
-    }
+    move || render(page.get())
 }
 
 #[cfg(test)]
@@ -110,5 +131,8 @@ mod tests {
         assert_eq!(Page::of("/specs/"), Page::Missing);
         assert_eq!(Page::of("/specs/a/b"), Page::Missing);
         assert_eq!(Page::of("/nowhere"), Page::Missing);
+        assert_eq!(Page::of("/me"), Page::Profile);
+        assert_eq!(Page::of("/share/tok.en"), Page::Share("tok.en".into()));
+        assert_eq!(Page::of("/share/"), Page::Missing);
     }
 }

@@ -1,4 +1,4 @@
-//! The local store: every spec opened in this browser kept in IndexedDB (`js/store.js`), as Automerge chunks plus a small record per spec.
+//! The local store: every spec opened in this browser kept in IndexedDB (`js/store.js`), one database per account, as Automerge chunks plus a small record per spec.
 
 use duet_model::automerge::ChangeHash;
 use duet_protocol::DocumentId;
@@ -18,6 +18,20 @@ extern "C" {
     fn js_put_meta(doc: &str, fields: &Object) -> Promise;
     #[wasm_bindgen(js_name = listMeta)]
     fn js_list_meta() -> Promise;
+    #[wasm_bindgen(js_name = useAccount)]
+    fn js_use_account(user: &str);
+    #[wasm_bindgen(js_name = wipe)]
+    fn js_wipe() -> Promise;
+}
+
+/// Keeps the specs of account `user` from now on (each account has its own database).
+pub fn use_account(user: &str) {
+    js_use_account(user);
+}
+
+/// Deletes everything this account kept in this browser (at sign-out).
+pub async fn wipe() {
+    let _ = JsFuture::from(js_wipe()).await;
 }
 
 /// Why the local store could not do something (IndexedDB missing, full, or blocked).
@@ -57,6 +71,8 @@ pub struct Record {
     pub local: bool,
     /// Holds changes the server has not acknowledged.
     pub pending: bool,
+    /// This person's role on the spec, as the server last said (`owner`, `editor`, `viewer`).
+    pub role: Option<String>,
 }
 
 fn get(o: &JsValue, key: &str) -> JsValue {
@@ -86,6 +102,7 @@ impl Record {
             updated: get(o, "updated").as_f64().unwrap_or(0.0),
             local: get(o, "local").as_bool().unwrap_or(false),
             pending: get(o, "pending").as_bool().unwrap_or(false),
+            role: get(o, "role").as_string(),
         })
     }
 }
@@ -147,6 +164,7 @@ pub struct Update {
     pub updated: Option<f64>,
     pub local: Option<bool>,
     pub pending: Option<bool>,
+    pub role: Option<String>,
 }
 
 /// Merges `update` into a spec's record.
@@ -169,6 +187,9 @@ pub async fn put(doc: DocumentId, update: Update) -> Result<(), StoreError> {
     }
     if let Some(pending) = update.pending {
         set("pending", pending.into());
+    }
+    if let Some(role) = update.role {
+        set("role", role.into());
     }
     let id = doc.to_string();
     run(js_put_meta(&id, &o)).await.map(|_| ())

@@ -29,6 +29,15 @@ pub struct FocusRequest(pub RwSignal<Option<String>>);
 #[derive(Clone, Copy)]
 pub struct People(pub RwSignal<Vec<Presence>>);
 
+/// The spec is view only here (this person is a viewer): no field takes input.
+#[derive(Clone, Copy)]
+pub struct ReadOnly(pub bool);
+
+/// Whether the editor around the caller is view only.
+pub fn read_only() -> bool {
+    use_context::<ReadOnly>().is_some_and(|r| r.0)
+}
+
 /// The key naming a field in presence messages and in the page (`data-field`).
 pub fn field_key(field: &TextField) -> String {
     match field {
@@ -259,9 +268,12 @@ pub fn TextBox(
         let old = last.get_value();
         if let Some(sp) = input_splice(&old, &new, caret) {
             conn.with_value(|c| {
-                c.edit(doc, |spec, now| {
-                    field.with_value(|f| spec.splice(f, sp.index, sp.delete, &sp.insert, now))
-                })
+                c.edit(
+                    doc,
+                    Box::new(|spec, now| {
+                        field.with_value(|f| spec.splice(f, sp.index, sp.delete, &sp.insert, now))
+                    }),
+                )
             });
             if let Some(cb) = after_edit {
                 cb.run(());
@@ -366,6 +378,7 @@ pub fn TextBox(
                 spellcheck="true"
                 aria-label=label
                 placeholder=placeholder
+                readonly=read_only()
                 on:input=on_input
                 on:keydown=on_keydown
                 on:keyup=move |ev: web_sys::KeyboardEvent| {

@@ -12,8 +12,9 @@ test("the page shows Live once connected and Offline while the browser is offlin
 })
 
 test.describe("while the server is down", () => {
-  // Chromium logs each refused websocket attempt; that is the expected noise here.
-  test.use({ allowedConsoleErrors: [[/WebSocket connection to .* failed/]] })
+  // Chromium logs each refused websocket attempt, and the page's check of its session
+  // after one (the server is gone): the expected noise here.
+  test.use({ allowedConsoleErrors: [[/WebSocket connection to .* failed/, /Failed to load resource/]] })
 
   test("after a server restart the page reconnects by itself", async ({ page, duet }) => {
   await page.goto(duet.url)

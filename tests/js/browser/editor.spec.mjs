@@ -1,13 +1,14 @@
 // The spec editor with two people in two browsers: live typing, concurrent typing, anchored constraints and triage, carets kept, presence, non-ASCII text.
-import { test, expect, createSpec, markdown, person } from "./fixtures.mjs"
+import { test, expect, createSpec, markdown, person, share } from "./fixtures.mjs"
 
 const field = (page, name) => page.getByRole("textbox", { name, exact: true })
 
-/// Both people open the same new spec; returns their pages and the spec.
+/// Both people open the same new spec (Ada's, Bo an editor of it); returns their pages and the spec.
 async function pair(browser, duet, title) {
-  const spec = await createSpec(duet, title)
-  const ada = await person(browser, "Ada Lovelace")
-  const bo = await person(browser, "Bo Builder")
+  const ada = await person(browser, duet, "Ada Lovelace")
+  const bo = await person(browser, duet, "Bo Builder")
+  const spec = await createSpec(duet, title, ada)
+  await share(duet, spec.id, ada, bo, "editor")
   for (const p of [ada, bo]) {
     await p.page.goto(`${duet.url}/specs/${spec.id}`)
     await expect(field(p.page, "Spec title")).toHaveValue(title)
@@ -34,7 +35,7 @@ test("text typed in one browser appears in the other, and simultaneous typing co
   const want = "Bo says 結帳: Hello from Ada — and more from Ada αβγ"
   await expect(a).toHaveValue(want)
   await expect(b).toHaveValue(want)
-  await expect.poll(() => markdown(duet, spec.id)).toContain(want)
+  await expect.poll(() => markdown(duet, spec.id, ada)).toContain(want)
   await close()
 })
 
@@ -161,8 +162,8 @@ test("emoji, CJK and combining text typed in one browser arrive intact in the ot
   for (let i = 0; i < [..." façade — naïve café 😀"].length; i++) await a.press("ArrowLeft")
   await a.press("Backspace")
   await expect(b).toHaveValue("Ship 🚢! 結 façade — naïve café 😀")
+  await expect.poll(() => markdown(duet, spec.id, ada)).toContain("家族 👩‍👩‍👧 shopper")
   await close()
-  expect(await markdown(duet, spec.id)).toContain("家族 👩‍👩‍👧 shopper")
 })
 
 test("delete-word, undo, cut, paste and IME composition each reach the other browser as the same text", async ({ browser, duet }) => {

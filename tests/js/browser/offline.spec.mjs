@@ -1,5 +1,5 @@
 // Offline editing: edits kept on the device through reloads, the app shell without network, reconnect and converge, the merge review, specs created offline, a server restart mid-edit.
-import { test, expect, createSpec, markdown, person } from "./fixtures.mjs"
+import { test, expect, createSpec, markdown, person, share, specList } from "./fixtures.mjs"
 
 const field = (page, name) => page.getByRole("textbox", { name, exact: true })
 const status = page => page.getByRole("status")
@@ -19,14 +19,14 @@ async function openSpec(page, duet, spec) {
   await expect(field(page, "Spec title")).toHaveValue(spec.title)
 }
 
-/// Waits until this device's store holds `spec` together with the heads the server has
-/// of it (what a reload with the server unreachable shows).
-async function keptOnDevice(page, spec) {
+/// Waits until this device's store (the account's database) holds `spec` together with
+/// the heads the server has of it (what a reload with the server unreachable shows).
+async function keptOnDevice(page, spec, who) {
   const kept = () =>
     page.evaluate(
-      doc =>
+      ([doc, db]) =>
         new Promise(resolve => {
-          const open = indexedDB.open("duet")
+          const open = indexedDB.open(db)
           open.onerror = () => resolve(false)
           open.onsuccess = () => {
             const db = open.result
@@ -38,7 +38,7 @@ async function keptOnDevice(page, spec) {
             }
           }
         }),
-      spec.id,
+      [spec.id, `duet-${who.username}`],
     )
   await expect.poll(kept).toBe(true)
 }
@@ -56,9 +56,10 @@ async function addStory(page, asA, criterion) {
 const allTexts = page => page.locator("main textarea").evaluateAll(els => els.map(e => e.value).sort())
 
 test("offline edits survive a reload, merge with concurrent edits on reconnect, and the review lists exactly the field both changed", async ({ browser, duet }) => {
-  const spec = await createSpec(duet, "Trip")
-  const ada = await person(browser, "Ada Lovelace", offlineNoise)
-  const bo = await person(browser, "Bo Builder")
+  const ada = await person(browser, duet, "Ada Lovelace", offlineNoise)
+  const bo = await person(browser, duet, "Bo Builder")
+  const spec = await createSpec(duet, "Trip", ada)
+  await share(duet, spec.id, ada, bo, "editor")
   for (const p of [ada, bo]) await openSpec(p.page, duet, spec)
   await field(ada.page, "Problem").click()
   await ada.page.keyboard.type("Base.")
@@ -102,7 +103,7 @@ test("offline edits survive a reload, merge with concurrent edits on reconnect, 
     await expect(p.page.locator("article.story")).toHaveCount(2)
   }
   await expect.poll(async () => JSON.stringify(await allTexts(ada.page))).toBe(JSON.stringify(await allTexts(bo.page)))
-  const md = await markdown(duet, spec.id)
+  const md = await markdown(duet, spec.id, bo)
   for (const typed of [problem, "Trip to Lisbon", "pilot", "Works at 10 km", "navigator", "Maps offline 🗺"]) {
     expect(md).toContain(typed)
   }
@@ -124,8 +125,8 @@ test("offline edits survive a reload, merge with concurrent edits on reconnect, 
   await bo.close()
 })
 
-test("a spec created offline gets its id on the device and reaches the server and the other person's list on reconnect", async ({ browser, duet }) => {
-  const ada = await person(browser, "Ada Lovelace", offlineNoise)
+test("a spec created offline gets its id on the device, reaches the server on reconnect as its creator's, and shows in the list of whoever it is shared with", async ({ browser, duet }) => {
+  const ada = await person(browser, duet, "Ada Lovelace", offlineNoise)
   await openLive(ada.page, duet.url)
   await ada.page.context().setOffline(true)
   await ada.page.reload()
@@ -142,13 +143,15 @@ test("a spec created offline gets its id on the device and reaches the server an
   await ada.page.context().setOffline(false)
   await expect(status(ada.page)).toHaveText("Live", { timeout: 30_000 })
   const id = await ada.page.locator("main.spec").getAttribute("data-id")
-  await expect.poll(async () => (await (await fetch(`${duet.url}/api/specs`)).json()).map(s => s.id)).toContain(id)
-  expect(await markdown(duet, id)).toContain("Drafted offline")
+  // The first to push a document owns it.
+  await expect.poll(async () => (await specList(duet, ada)).find(s => s.id === id)?.role).toBe("owner")
+  await expect.poll(() => markdown(duet, id, ada)).toContain("Drafted offline")
 
-  const bo = await person(browser, "Bo Builder")
+  const bo = await person(browser, duet, "Bo Builder")
+  await share(duet, id, ada, bo, "viewer")
   await bo.page.goto(duet.url)
   const boRow = bo.page.locator("li.spec", { hasText: "Written on a plane 🛫" })
-  await expect(boRow.locator(".authors")).toHaveText("ada-lovelace")
+  await expect(boRow.locator(".authors")).toHaveText(ada.username)
   await expect(boRow.locator(".here-only")).toHaveCount(0)
   await ada.close()
   await bo.close()
@@ -170,10 +173,11 @@ test.describe("with the network off", () => {
 })
 
 test("when the server restarts while both are editing, both reconnect by themselves and converge", async ({ browser, duet }) => {
-  const spec = await createSpec(duet, "Restart")
   const refused = [/WebSocket connection to .* failed/, /Failed to load resource/]
-  const ada = await person(browser, "Ada Lovelace", refused)
-  const bo = await person(browser, "Bo Builder", refused)
+  const ada = await person(browser, duet, "Ada Lovelace", refused)
+  const bo = await person(browser, duet, "Bo Builder", refused)
+  const spec = await createSpec(duet, "Restart", ada)
+  await share(duet, spec.id, ada, bo, "editor")
   for (const p of [ada, bo]) await openSpec(p.page, duet, spec)
   await field(ada.page, "Problem").click()
   await ada.page.keyboard.type("Before. ")
@@ -193,7 +197,7 @@ test("when the server restarts while both are editing, both reconnect by themsel
     await expect(field(p.page, "Problem")).toHaveValue("Before. Ada while down. ")
     await expect(field(p.page, "Spec title")).toHaveValue("Restart — Bo while down")
   }
-  const md = await markdown(duet, spec.id)
+  const md = await markdown(duet, spec.id, ada)
   expect(md).toContain("Before. Ada while down.")
   expect(md).toContain("Restart — Bo while down")
   await ada.close()
@@ -201,8 +205,8 @@ test("when the server restarts while both are editing, both reconnect by themsel
 })
 
 test("a connection that stops answering is noticed from the missing acknowledgement, and the edits wait on the device until it answers again", async ({ browser, duet }) => {
-  const spec = await createSpec(duet, "Silent network")
-  const ada = await person(browser, "Ada Lovelace", [/WebSocket connection to .* failed/])
+  const ada = await person(browser, duet, "Ada Lovelace", [/WebSocket connection to .* failed/])
+  const spec = await createSpec(duet, "Silent network", ada)
   await openSpec(ada.page, duet, spec)
   await duet.freeze(async () => {
     await field(ada.page, "Problem").click()
@@ -212,15 +216,15 @@ test("a connection that stops answering is noticed from the missing acknowledgem
     await expect(status(ada.page)).toHaveText(/^Reconnecting.* — \d+ changes saved on this device$/, { timeout: 20_000 })
   })
   await expect(status(ada.page)).toHaveText("Live", { timeout: 40_000 })
-  await expect.poll(() => markdown(duet, spec.id)).toContain("Typed into silence")
+  await expect.poll(() => markdown(duet, spec.id, ada)).toContain("Typed into silence")
   await ada.close()
 })
 
 test("a page loaded while the server hangs shows the spec kept on the device, gives up on the unanswered handshake, and connects once the server answers", async ({ browser, duet }) => {
-  const spec = await createSpec(duet, "Hung handshake")
-  const ada = await person(browser, "Ada Lovelace", [/WebSocket connection to .* failed/])
+  const ada = await person(browser, duet, "Ada Lovelace", [/WebSocket connection to .* failed/])
+  const spec = await createSpec(duet, "Hung handshake", ada)
   await openSpec(ada.page, duet, spec)
-  await keptOnDevice(ada.page, spec)
+  await keptOnDevice(ada.page, spec, ada)
   await duet.freeze(async () => {
     // The shell comes from the service worker and the spec from the device; the socket's
     // TCP connection is accepted by the kernel but the upgrade is never answered.
@@ -232,6 +236,6 @@ test("a page loaded while the server hangs shows the spec kept on the device, gi
     await ada.page.keyboard.type("Written while it hung")
   })
   await expect(status(ada.page)).toHaveText("Live", { timeout: 40_000 })
-  await expect.poll(() => markdown(duet, spec.id)).toContain("Written while it hung")
+  await expect.poll(() => markdown(duet, spec.id, ada)).toContain("Written while it hung")
   await ada.close()
 })

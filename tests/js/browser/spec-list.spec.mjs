@@ -1,28 +1,43 @@
-// The spec list page: shows specs created anywhere, creates new ones, reads non-ASCII titles.
-import { test, expect } from "./fixtures.mjs"
+// The spec list page: shows the specs the person has a role on, creates new ones, reads non-ASCII titles; a visitor signs up first.
+import { test, expect, createSpec, person, refused, share, specList } from "./fixtures.mjs"
 
-test("the list shows a spec created over REST with its title and author", async ({ page, duet }) => {
-  const res = await fetch(`${duet.url}/api/specs`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ title: "Export to CSV" }),
-  })
-  expect(res.status).toBe(201)
+test("the list shows a spec created over REST with its title, author and the person's role", async ({ page, duet, account, browser }) => {
+  await createSpec(duet, "Export to CSV", account)
   await page.goto(duet.url)
   const row = page.locator("li.spec", { hasText: "Export to CSV" })
   await expect(row).toBeVisible()
-  await expect(row.locator(".authors")).toHaveText("duet-server")
+  await expect(row.locator(".authors")).toHaveText(account.username)
+  await expect(row.locator(".role")).toHaveCount(0) // the owner's own specs say nothing
+
+  // Someone else sees it only once it is shared with them, with their role.
+  const bo = await person(browser, duet, "Bo Builder")
+  await bo.page.goto(duet.url)
+  await expect(bo.page.getByText("No specs yet.")).toBeVisible()
+  const spec = (await specList(duet, account)).find(s => s.title === "Export to CSV")
+  await share(duet, spec.id, account, bo, "viewer")
+  await bo.page.reload()
+  await expect(bo.page.locator("li.spec", { hasText: "Export to CSV" }).locator(".role")).toHaveText("Can view")
+  await bo.close()
 })
 
-test("creating a spec from the page adds it to the list and to the server", async ({ page, duet }) => {
+test("creating a spec from the page adds it to the list and to the server", async ({ page, duet, account }) => {
   await page.goto(duet.url)
+  await expect(page.getByRole("status")).toHaveText("Live")
   await page.getByLabel("Title of the new spec").fill("Offline mode 🛫 離線")
   await page.getByRole("button", { name: "New spec" }).click()
   await expect(page.locator("li.spec", { hasText: "Offline mode 🛫 離線" })).toBeVisible()
   await expect(page.getByLabel("Title of the new spec")).toHaveValue("")
-  // Created on the device first, it reaches the server over the sync connection.
-  await expect.poll(async () => (await (await fetch(`${duet.url}/api/specs`)).json()).map(s => s.title))
-    .toContain("Offline mode 🛫 離線")
+  // Created on the device first, it reaches the server over the sync connection, and the
+  // row stays while the list is read again around that moment.
+  await expect.poll(async () => (await specList(duet, account)).map(s => s.title)).toContain("Offline mode 🛫 離線")
+  await expect(page.locator("li.spec", { hasText: "Offline mode 🛫 離線" })).toBeVisible()
+  await expect(page.locator("li.spec", { hasText: "Offline mode 🛫 離線" }).locator(".here-only")).toHaveCount(0)
+  // Several in a row, each shown as soon as it is made.
+  for (const title of ["Second", "Third", "Fourth"]) {
+    await page.getByLabel("Title of the new spec").fill(title)
+    await page.getByRole("button", { name: "New spec" }).click()
+    await expect(page.locator("li.spec", { hasText: title })).toBeVisible()
+  }
 })
 
 test("unknown paths load the app and say there is no such page", async ({ page, duet }) => {
@@ -32,19 +47,28 @@ test("unknown paths load the app and say there is no such page", async ({ page, 
   await expect(page.getByRole("alert")).toHaveText("This is not a link to a spec.")
 })
 
-test.describe("a first visit", () => {
-  test.use({ personName: null })
+test.describe("a visitor without an account", () => {
+  test.use({ personName: null, allowedConsoleErrors: [[refused(401, "/api/me"), refused(400, "/api/auth/signup")]] })
 
-  test("asks for a name, remembers it in the browser and shows it as the author", async ({ page, duet }) => {
+  test("signs up on the sign-in page, is remembered by the browser and authors edits as their username", async ({ page, duet }) => {
     await page.goto(duet.url)
-    await page.getByRole("button", { name: "Continue" }).click()
-    await expect(page.getByRole("alert")).toHaveText("Please enter a name.")
-    await page.getByLabel("Your name").fill("Grace Hopper")
-    await page.getByRole("button", { name: "Continue" }).click()
+    await expect(page.getByRole("heading", { name: "Sign in to Duet" })).toBeVisible()
+    await page.getByRole("button", { name: "Create an account" }).click()
+    await expect(page.getByRole("heading", { name: "Create your Duet account" })).toBeVisible()
+    const username = `grace-${Date.now().toString(36)}`
+    await page.getByLabel("Username").fill(username)
+    await page.getByLabel("Password").fill("short")
+    await page.getByLabel("Display name").fill("Grace Hopper")
+    await page.getByRole("button", { name: "Create account" }).click()
+    // The server's reason, in its words.
+    await expect(page.getByRole("alert")).toContainText(/password/i)
+    await page.getByLabel("Password").fill("a long enough password")
+    await page.getByRole("button", { name: "Create account" }).click()
     await expect(page.getByRole("heading", { name: "Specs" })).toBeVisible()
-    expect(await page.evaluate(() => localStorage.getItem("duet.user"))).toBe("grace-hopper")
+    await expect(page.getByRole("link", { name: "Grace Hopper" })).toHaveAttribute("href", "/me")
+    expect(JSON.parse(await page.evaluate(() => localStorage.getItem("duet.account"))).username).toBe(username)
 
-    // The name is kept: a reload goes straight to the list, and edits carry the author.
+    // The session is kept: a reload goes straight to the list, and edits carry the author.
     await page.reload()
     await page.getByLabel("Title of the new spec").fill("Compiler notes")
     await page.getByRole("button", { name: "New spec" }).click()
@@ -52,8 +76,8 @@ test.describe("a first visit", () => {
     await expect(page.locator(".person.me")).toContainText("Grace Hopper (you)")
     await page.getByRole("textbox", { name: "Problem", exact: true }).fill("Bugs")
     await expect.poll(async () => {
-      const specs = await (await fetch(`${duet.url}/api/specs`)).json()
+      const specs = await (await page.request.get(`${duet.url}/api/specs`)).json()
       return specs.find(s => s.title === "Compiler notes")?.authors ?? []
-    }).toContain("grace-hopper")
+    }).toContain(username)
   })
 })

@@ -1,0 +1,116 @@
+// Accounts in the page: sign up, sign out (and what it leaves behind), sign in, wrong passwords, the profile, and a session that ends while the page is open.
+import { test, expect, refused, usernameFor } from "./fixtures.mjs"
+
+const status = page => page.getByRole("status")
+/// The IndexedDB databases of this browser context.
+const databases = page => page.evaluate(async () => (await indexedDB.databases()).map(d => d.name))
+
+test.describe("without an account", () => {
+  test.use({
+    personName: null,
+    allowedConsoleErrors: [[refused(401, "/api/me"), refused(401, "/api/auth/signin")]],
+  })
+
+  test("a person signs up, signs out (forgetting the account and the specs kept in the browser), is refused a wrong password and signs in again", async ({ page, duet }) => {
+    const username = usernameFor("Lin Signout")
+    await page.goto(duet.url)
+    await page.getByRole("button", { name: "Create an account" }).click()
+    await page.getByLabel("Username").fill(username)
+    await page.getByLabel("Password").fill("a good long password")
+    await page.getByLabel("Display name").fill("Lin Signout")
+    await page.getByRole("button", { name: "Create account" }).click()
+    await expect(page.getByRole("link", { name: "Lin Signout" })).toBeVisible()
+    await expect(status(page)).toHaveText("Live")
+    await page.getByLabel("Title of the new spec").fill("Kept across sessions")
+    await page.getByRole("button", { name: "New spec" }).click()
+    const row = page.locator("li.spec", { hasText: "Kept across sessions" })
+    await expect(row.locator(".here-only")).toHaveCount(0)
+    await expect.poll(() => databases(page)).toContain(`duet-${username}`)
+
+    await page.getByRole("button", { name: "Sign out" }).click()
+    await expect(page.getByRole("heading", { name: "Sign in to Duet" })).toBeVisible()
+    expect(await page.evaluate(() => localStorage.getItem("duet.account"))).toBeNull()
+    await expect.poll(() => databases(page)).not.toContain(`duet-${username}`)
+    // Signed out on the server too: the cookie no longer opens anything.
+    expect((await page.request.get(`${duet.url}/api/specs`)).status()).toBe(401)
+
+    await page.getByLabel("Username").fill(username)
+    await page.getByLabel("Password").fill("not the password")
+    await page.getByRole("button", { name: "Sign in" }).click()
+    await expect(page.getByRole("alert")).toBeVisible()
+    const said = await page.getByRole("alert").textContent()
+    expect(said.length).toBeGreaterThan(5)
+    await expect(page.getByRole("heading", { name: "Sign in to Duet" })).toBeVisible()
+
+    await page.getByLabel("Password").fill("a good long password")
+    await page.getByRole("button", { name: "Sign in" }).click()
+    await expect(page.getByRole("link", { name: "Lin Signout" })).toBeVisible()
+    await expect(page.locator("li.spec", { hasText: "Kept across sessions" })).toBeVisible()
+    await expect(status(page)).toHaveText("Live")
+  })
+})
+
+test.describe("signing out with edits the server does not have", () => {
+  test.use({
+    allowedConsoleErrors: [[/ERR_INTERNET_DISCONNECTED/, /WebSocket connection to .* failed/, /Failed to load resource/]],
+  })
+
+  test("asks before deleting them, and signs out without asking once the server has them", async ({ page, context, duet }) => {
+    await page.goto(duet.url)
+    await expect(status(page)).toHaveText("Live")
+    await context.setOffline(true)
+    await expect(status(page)).toHaveText("Offline")
+    await page.getByLabel("Title of the new spec").fill("Not on the server yet")
+    await page.getByRole("button", { name: "New spec" }).click()
+    await expect(page.locator("li.spec", { hasText: "Not on the server yet" }).locator(".here-only")).toBeVisible()
+
+    let asked = null
+    page.once("dialog", async d => {
+      asked = `${d.type()}: ${d.message()}`
+      await d.dismiss()
+    })
+    await page.getByRole("button", { name: "Sign out" }).click()
+    await expect.poll(() => asked).toMatch(/^confirm: .*not reached the server/)
+    await expect(page.getByRole("heading", { name: "Specs" })).toBeVisible()
+
+    await context.setOffline(false)
+    await expect(status(page)).toHaveText("Live", { timeout: 30_000 })
+    await expect(page.locator("li.spec", { hasText: "Not on the server yet" }).locator(".here-only")).toHaveCount(0)
+    page.on("dialog", d => {
+      throw new Error(`unexpected dialog: ${d.message()}`)
+    })
+    await page.getByRole("button", { name: "Sign out" }).click()
+    await expect(page.getByRole("heading", { name: "Sign in to Duet" })).toBeVisible()
+  })
+})
+
+test("the profile page changes the name and colour others see, and the top bar follows", async ({ page, duet, account }) => {
+  await page.goto(duet.url)
+  await page.getByRole("link", { name: "Ada Lovelace" }).click()
+  await expect(page).toHaveURL(`${duet.url}/me`)
+  await expect(page.getByText(`Signed in as ${account.username}`)).toBeVisible()
+  await page.getByLabel("Display name").fill("Ada King")
+  await page.getByLabel("Colour").fill("#0f7c8c")
+  await page.getByLabel("Discipline").selectOption("engineering")
+  await page.getByRole("button", { name: "Save" }).click()
+  await expect(page.getByText("Saved.")).toBeVisible()
+  await expect(page.getByRole("link", { name: "Ada King" })).toBeVisible()
+  const me = await (await page.request.get(`${duet.url}/api/me`)).json()
+  expect(me).toMatchObject({ username: account.username, display_name: "Ada King", colour: "#0f7c8c", discipline: "engineering" })
+  // Kept for starting offline.
+  expect(JSON.parse(await page.evaluate(() => localStorage.getItem("duet.account"))).display_name).toBe("Ada King")
+})
+
+test.describe("a session that ends while the page is open", () => {
+  test.use({ allowedConsoleErrors: [[/WebSocket connection to .* failed/, /Failed to load resource/]] })
+
+  test("shows the sign-in page when the server refuses the connection, instead of reconnecting forever", async ({ page, duet }) => {
+    await page.goto(duet.url)
+    await expect(status(page)).toHaveText("Live")
+    // Signed out elsewhere (the same cookie jar); the open socket goes when the server restarts.
+    expect((await page.request.post(`${duet.url}/api/auth/signout`)).status()).toBe(204)
+    await duet.restart()
+    await expect(page.getByRole("heading", { name: "Sign in to Duet" })).toBeVisible({ timeout: 30_000 })
+    await expect(page.getByRole("note")).toHaveText("Your session has ended. Please sign in again.")
+  })
+})
