@@ -1,54 +1,11 @@
 //! Accounts in the page: the sign-in page (with sign-up) and the profile page (`/me`: display name, colour, discipline).
 
-use js_sys::Reflect;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsValue;
 
 use crate::api::{self, Account};
+use crate::ui::{alert, fields, handler, options, value_of, Field};
 use crate::{me, Auth};
-
-/// The value of a form control: `form[name]`, or `el` itself when `name` is `None`.
-pub(crate) fn value_of(el: &JsValue, name: Option<&str>) -> String {
-    let control = match name {
-        Some(n) => Reflect::get(el, &n.into()).unwrap_or_default(),
-        None => el.clone(),
-    };
-    Reflect::get(&control, &"value".into())
-        .ok()
-        .and_then(|v| v.as_string())
-        .unwrap_or_default()
-}
-
-/// One labelled input of a form: its name (and id), label, type, autocomplete, hint and
-/// first value. Forms are built from these so they share one piece of view code.
-pub(crate) type Field = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    String,
-);
-
-pub(crate) fn fields(list: Vec<Field>) -> impl IntoView {
-    list.into_iter()
-        .map(|(name, label, kind, auto, hint, value)| {
-            view! {
-                <label for=name>{label}</label>
-                <input id=name name=name type=kind autocomplete=auto value=value />
-                <p class="hint">{hint}</p>
-            }
-        })
-        .collect_view()
-}
-
-/// `<option>`s: (value, text) pairs, `selected` chosen.
-pub(crate) fn options(list: &[(&'static str, &'static str)], selected: &str) -> impl IntoView {
-    list.iter()
-        .map(|&(v, t)| view! { <option value=v selected=v == selected>{t}</option> })
-        .collect_view()
-}
 
 /// Signs in, or creates an account; the server's words when it says no.
 #[component]
@@ -76,56 +33,39 @@ pub fn SignIn(note: Option<String>) -> impl IntoView {
         new.update(|n| *n = !*n);
         error.set(None);
     };
-    // The whole form follows the choice between signing in and signing up.
-    let form = move || {
-        let new = new.get();
-        let pick = |up: &'static str, down: &'static str| if new { up } else { down };
-        let mut list: Vec<Field> = vec![
-            (
-                "username",
-                "Username",
-                "text",
-                "username",
-                pick(
-                    "Letters, digits, dots, dashes and underscores: others add you to specs by it.",
-                    "",
-                ),
-                String::new(),
-            ),
-            (
-                "password",
-                "Password",
-                "password",
-                pick("new-password", "current-password"),
-                pick("At least 8 characters.", ""),
-                String::new(),
-            ),
-        ];
-        if new {
-            list.push((
-                "display_name",
-                "Display name",
-                "text",
-                "name",
-                "Others editing with you see it beside your cursor and your changes.",
-                String::new(),
-            ));
-        }
-        view! {
-            <form class="card" on:submit=submit aria-labelledby="welcome-h">
+    // Words that follow the choice between signing in and signing up (boxed: one copy of
+    // the rendering code serves them all).
+    let pick =
+        move |up: &'static str, down: &'static str| -> Box<dyn FnMut() -> &'static str + Send> {
+            Box::new(move || if new.get() { up } else { down })
+        };
+    view! {
+        <main class="welcome">
+            <form class="card" on:submit=handler(submit) aria-labelledby="welcome-h">
                 <h1 id="welcome-h">{pick("Create your Duet account", "Sign in to Duet")}</h1>
-                {note.clone().map(|n| view! { <p class="notice" role="note">{n}</p> })}
-                {fields(list)}
-                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {note.map(|n| view! { <p class="notice" role="note">{n}</p> })}
+                <label for="username">"Username"</label>
+                <input id="username" name="username" type="text" autocomplete="username"
+                    autocapitalize="none" spellcheck="false" />
+                <p class="hint">{pick("Letters, digits, dots, dashes and underscores: others add you to specs by it.", "")}</p>
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password"
+                    autocomplete=pick("new-password", "current-password") />
+                <p class="hint">{pick("At least 8 characters.", "")}</p>
+                <div class="field" hidden=move || !new.get()>
+                    <label for="display_name">"Display name"</label>
+                    <input id="display_name" name="display_name" type="text" autocomplete="name" maxlength="60" />
+                    <p class="hint">"Others editing with you see it beside your cursor and your changes."</p>
+                </div>
+                {move || alert(error.get())}
                 <button type="submit">{pick("Create account", "Sign in")}</button>
                 <p class="switch muted">
                     {pick("Already have an account?", "New to Duet?")} " "
-                    <button type="button" class="link" on:click=toggle>{pick("Sign in", "Create an account")}</button>
+                    <button type="button" class="link" on:click=handler(toggle)>{pick("Sign in", "Create an account")}</button>
                 </p>
             </form>
-        }
-    };
-    view! { <main class="welcome">{form}</main> }
+        </main>
+    }
 }
 
 const DISCIPLINES: [(&str, &str); 4] = [
@@ -143,7 +83,7 @@ pub fn Profile() -> impl IntoView {
         return ().into_any();
     };
     let colour = me::Me::of(&start).map(|m| m.color).unwrap_or_default();
-    let said = RwSignal::new(None::<Result<&'static str, String>>);
+    let (saved, error) = (RwSignal::new(false), RwSignal::new(None::<String>));
     let username = start.username.clone();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -156,14 +96,16 @@ pub fn Profile() -> impl IntoView {
             discipline: value("discipline"),
         };
         spawn_local(async move {
-            said.set(Some(match api::update_me(&next).await {
+            let result = api::update_me(&next).await;
+            saved.set(result.is_ok());
+            match result {
                 Ok(a) => {
                     me::cache(&a);
                     auth.set(Auth::In(a));
-                    Ok("Saved.")
+                    error.set(None);
                 }
-                Err(e) => Err(e.message),
-            }));
+                Err(e) => error.set(Some(e.message)),
+            }
         });
     };
     let list: Vec<Field> = vec![
@@ -172,23 +114,20 @@ pub fn Profile() -> impl IntoView {
             "Display name",
             "text",
             "name",
-            "Shown to others beside your cursor and your changes.",
             start.display_name,
         ),
-        ("colour", "Colour", "color", "off", "", colour),
+        ("colour", "Colour", "color", "off", colour),
     ];
     view! {
         <main class="list profile">
             <h1>"Your profile"</h1>
-            <form class="card" on:submit=submit>
+            <form class="card" on:submit=handler(submit)>
                 <p class="muted">"Signed in as " <strong>{start.username}</strong></p>
                 {fields(list)}
                 <label for="discipline">"Discipline"</label>
                 <select id="discipline" name="discipline">{options(&DISCIPLINES, &start.discipline)}</select>
-                {move || said.get().map(|s| match s {
-                    Ok(m) => view! { <p class="saved" aria-live="polite">{m}</p> }.into_any(),
-                    Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
-                })}
+                <p class="saved" aria-live="polite">{move || if saved.get() { "Saved." } else { "" }}</p>
+                {move || alert(error.get())}
                 <button type="submit">"Save"</button>
             </form>
         </main>

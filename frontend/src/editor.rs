@@ -8,6 +8,8 @@ use duet_model::{
 use duet_protocol::DocumentId;
 use duet_sync::Presence;
 use leptos::prelude::*;
+
+use crate::ui::handler;
 use leptos::task::spawn_local;
 
 use crate::api::{self, Role};
@@ -33,21 +35,21 @@ pub fn EditorPage(id: String) -> impl IntoView {
             .into_any();
     };
     let conn = expect_context::<Conn>();
-    let signals = conn.with_value(|c| c.open(id));
+    let signals = conn.get_value().open(id);
     provide_context(People(signals.people));
     provide_context(ActiveConstraint(RwSignal::new(None)));
     provide_context(FocusRequest(RwSignal::new(None)));
     let spec: SpecMemo = Memo::new(move |_| {
         signals.version.track();
-        conn.with_value(|c| c.read(id, duet_model::view_of))
+        conn.get_value().read(id, duet_model::view_of)
     });
     // Say we are here as soon as the spec is open; say goodbye when the page goes.
     Effect::new(move |_| {
         if signals.state.get() == DocState::Ready {
-            conn.with_value(|c| c.announce(id, None, None, false));
+            conn.get_value().announce(id, None, None, false);
         }
     });
-    on_cleanup(move || conn.with_value(|c| c.depart(id)));
+    on_cleanup(move || conn.get_value().depart(id));
     // The role decides what may be changed: asked on opening and after each reconnection
     // (the device remembers the last answer for offline use).
     let role = signals.role;
@@ -57,7 +59,9 @@ pub fn EditorPage(id: String) -> impl IntoView {
         if first.is_none() || status.get() == Status::Live {
             spawn_local(async move {
                 if let Ok(Some(r)) = api::spec(&id.to_string()).await.map(|s| s.role) {
-                    conn.try_with_value(|c| c.set_role(id, r));
+                    if let Some(c) = conn.try_get_value() {
+                        c.set_role(id, r);
+                    }
                 }
                 checked.try_set(true);
             });
@@ -112,7 +116,7 @@ fn Editor(doc: DocumentId, spec: SpecMemo, ro: bool, owner: bool) -> impl IntoVi
                     <span class="badge view-only" title="You can read this spec and follow edits live, not change it.">"View only"</span>
                 })}
                 <button type="button" class="quiet" aria-expanded=move || sharing.get().to_string()
-                    on:click=move |_| sharing.update(|o| *o = !*o)>
+                    on:click=handler(move |_| sharing.update(|o| *o = !*o))>
                     {if owner { "Share" } else { "Who has access" }}
                 </button>
             </div>
@@ -160,7 +164,7 @@ pub(crate) fn place_of(key: &str, spec: &SpecView) -> String {
 fn PresenceBar(spec: SpecMemo) -> impl IntoView {
     let People(people) = expect_context::<People>();
     let conn = expect_context::<Conn>();
-    let me = conn.with_value(|c| c.person());
+    let me = conn.get_value().person();
     let others = move || {
         people
             .get()
@@ -206,7 +210,7 @@ fn Choice(
 ) -> impl IntoView {
     view! {
         <select class=class aria-label=label prop:value=value disabled=read_only()
-            on:change=move |ev| on_pick.run(event_target_value(&ev))>
+            on:change=handler(move |ev| on_pick.run(event_target_value(&ev)))>
             {options.into_iter().map(|(stored, text)| view! { <option value=stored>{text}</option> }).collect_view()}
         </select>
     }
@@ -249,12 +253,12 @@ fn ItemTools(
         <span class="tools">
             <button type="button" class="icon" aria-label=format!("Move {noun} up") title="Move up"
                 disabled=move || up().is_none()
-                on:click=move |_| if let Some(to) = up() { on_move.run(to) }>"↑"</button>
+                on:click=handler(move |_| if let Some(to) = up() { on_move.run(to) })>"↑"</button>
             <button type="button" class="icon" aria-label=format!("Move {noun} down") title="Move down"
                 disabled=move || down().is_none()
-                on:click=move |_| if let Some(to) = down() { on_move.run(to) }>"↓"</button>
+                on:click=handler(move |_| if let Some(to) = down() { on_move.run(to) })>"↓"</button>
             <button type="button" class="icon danger" aria-label=format!("Remove {noun}") title="Remove"
-                on:click=move |_| on_remove.run(())>"×"</button>
+                on:click=handler(move |_| on_remove.run(()))>"×"</button>
         </span>
     }
 }
@@ -293,7 +297,7 @@ fn adder(
 }
 
 fn edit(conn: Conn, doc: DocumentId, f: Edit<'_>) {
-    conn.with_value(|c| c.edit(doc, f));
+    conn.get_value().edit(doc, f);
 }
 
 // ---- success metrics ----
@@ -320,7 +324,7 @@ fn Metrics(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
                     <MetricRow doc=doc spec=spec id=id ids=ids />
                 </For>
             </ul>
-            <button type="button" class="add" on:click=add>"Add metric"</button>
+            <button type="button" class="add" on:click=handler(add)>"Add metric"</button>
         </section>
     }
 }
@@ -376,7 +380,7 @@ fn Stories(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
             <For each=move || ids.get() key=|id| id.clone() let(id)>
                 <StoryCard doc=doc spec=spec id=id ids=ids />
             </For>
-            <button type="button" class="add" on:click=add>"Add story"</button>
+            <button type="button" class="add" on:click=handler(add)>"Add story"</button>
         </section>
     }
 }
@@ -537,7 +541,7 @@ fn CriteriaGroup(
                     <CriterionRow doc=doc story_id=story_id.clone() story=story id=id all=all />
                 </For>
             </ul>
-            <button type="button" class="add small" on:click=add
+            <button type="button" class="add small" on:click=handler(add)
                 aria-label=format!("Add {} criterion", kind.label())>"+ " {kind.label()} " criterion"</button>
         </div>
     }
@@ -598,10 +602,10 @@ fn CriterionRow(
     view! {
         <li class="criterion" class:done=done data-id=id.to_string()>
             <input type="checkbox" aria-label="Done" prop:checked=done disabled=read_only()
-                on:change=move |ev| {
+                on:change=handler(move |ev| {
                     let checked = event_target_checked(&ev);
                     edit(conn, doc, Box::new(|s, now| s.set_criterion_done(&sd, &d, checked, now)));
-                } />
+                }) />
             <TextBox doc=doc field=TextField::Criterion { story: story_id.clone(), criterion: id.clone() } text=text
                 label="Criterion" placeholder="It is done when…" />
             <Choice label="Criterion kind" class="kind-pick"
@@ -688,7 +692,7 @@ fn Track(
             <For each=move || ids.get() key=|id| id.clone() let(id)>
                 <ConstraintCard doc=doc id=id constraint=Signal::stored(None) story=Some(story) />
             </For>
-            <button type="button" class="add small" on:click=add>
+            <button type="button" class="add small" on:click=handler(add)>
                 {move || match quote() {
                     Some(q) => format!("+ Constraint on “{q}”"),
                     None => "+ Constraint".to_owned(),
@@ -824,13 +828,13 @@ fn ConstraintCard(
                 <span class="author">"by " {author}</span>
                 {in_triage.then(|| {
                     view! {
-                        <button type="button" class="small" on:click=move |_| {
+                        <button type="button" class="small" on:click=handler(move |_| {
                             let home = story_of.get_untracked();
                             let target = stories.and_then(|st| st.with_untracked(|all| {
                                 all.iter().find(|(i, _)| i.as_str() == home).or(all.first()).map(|(i, _)| i.clone())
                             }));
                             if let Some(t) = target { keep_on.with_value(|k| k(t)) }
-                        }>"Keep on the story"</button>
+                        })>"Keep on the story"</button>
                     }
                 })}
                 {(!in_triage).then(|| {
@@ -844,7 +848,7 @@ fn ConstraintCard(
                 {in_triage.then(|| {
                     let r = id.clone();
                     view! {
-                        <button type="button" class="small danger" on:click=move |_| edit(conn, doc, Box::new(|s, now| s.remove_constraint(&r, now)))>"Remove"</button>
+                        <button type="button" class="small danger" on:click=handler(move |_| edit(conn, doc, Box::new(|s, now| s.remove_constraint(&r, now))))>"Remove"</button>
                     }
                 })}
             </div>
@@ -922,7 +926,7 @@ fn Decisions(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
             <For each=move || ids.get() key=|id| id.clone() let(id)>
                 <DecisionRow doc=doc spec=spec id=id ids=ids stories=stories />
             </For>
-            <button type="button" class="add" on:click=add>"Add decision"</button>
+            <button type="button" class="add" on:click=handler(add)>"Add decision"</button>
         </section>
     }
 }
@@ -1003,13 +1007,13 @@ fn DecisionRow(
                     let checked = linked.with(|l| l.contains(&sid));
                     view! {
                         <label class="check">
-                            <input type="checkbox" prop:checked=checked disabled=ro on:change=move |ev| {
+                            <input type="checkbox" prop:checked=checked disabled=ro on:change=handler(move |ev| {
                                 let on = event_target_checked(&ev);
                                 let mut now_linked = linked.get_untracked();
                                 now_linked.retain(|s| *s != sid);
                                 if on { now_linked.push(sid.clone()); }
                                 ln.with_value(|id| edit(conn, doc, Box::new(|s, now| s.set_decision_stories(id, &now_linked, now))));
-                            } />
+                            }) />
                             {label}
                         </label>
                     }
@@ -1042,7 +1046,7 @@ fn Questions(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
             <For each=move || ids.get() key=|id| id.clone() let(id)>
                 <QuestionRow doc=doc spec=spec id=id ids=ids />
             </For>
-            <button type="button" class="add" on:click=add>"Add question"</button>
+            <button type="button" class="add" on:click=handler(add)>"Add question"</button>
         </section>
     }
 }

@@ -11,6 +11,7 @@ mod route;
 mod share;
 mod store;
 mod text;
+mod ui;
 
 use std::rc::Rc;
 
@@ -22,6 +23,7 @@ pub use duet_model;
 
 use crate::api::Account;
 use crate::route::Page;
+use crate::ui::handler;
 
 /// This tab's peer id: random per page load.
 fn tab_peer_id() -> duet_protocol::PeerId {
@@ -109,11 +111,11 @@ fn Shell() -> impl IntoView {
     let conn = StoredValue::new_local(connection);
     provide_context(conn);
     provide_context(status);
-    on_cleanup(move || conn.with_value(net::Connection::stop));
+    on_cleanup(move || conn.get_value().stop());
     // A new display name or colour shows in presence at once.
     Effect::new(move |_| {
         if let Some(p) = account().as_ref().and_then(me::Me::of) {
-            conn.with_value(|c| c.set_person(p));
+            conn.get_value().set_person(p);
         }
     });
     let sign_out = move |_| {
@@ -135,7 +137,7 @@ fn Shell() -> impl IntoView {
                     problem.set(Some(format!("Could not sign out: {e}")));
                 }
                 _ => {
-                    conn.with_value(net::Connection::stop);
+                    conn.get_value().stop();
                     store::wipe().await;
                     me::forget();
                     // Start afresh: nothing of this person stays in memory either.
@@ -152,13 +154,12 @@ fn Shell() -> impl IntoView {
             <a class="account" href="/me" title="Your profile">
                 {move || account().map(|a| a.name().to_owned())}
             </a>
-            <button type="button" class="quiet" on:click=sign_out>"Sign out"</button>
+            <button type="button" class="quiet" on:click=handler(sign_out)>"Sign out"</button>
         </nav>
-        {move || problem.get().map(|p| view! {
-            <p class="banner error" role="alert">{p}
-                <button type="button" class="icon" aria-label="Dismiss" on:click=move |_| problem.set(None)>"×"</button>
-            </p>
-        })}
+        <p class="banner error" role="alert" hidden=move || problem.with(Option::is_none)>
+            {move || problem.get()}
+            <button type="button" class="icon" aria-label="Dismiss" on:click=handler(move |_| problem.set(None))>"×"</button>
+        </p>
         <route::Pages render=page />
     }
     .into_any()

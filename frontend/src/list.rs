@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::api::{self, Role, SpecSummary};
 use crate::net::Connection;
 use crate::store::{self, Record};
+use crate::ui::{alert, handler};
 
 /// One row of the list.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +63,8 @@ fn rows(
         ),
         Err(e) => return Err(e),
     };
-    list.sort_by(|a, b| b.updated.total_cmp(&a.updated));
+    // Newest first (unstable: the smaller sort, and ties need no order).
+    list.sort_unstable_by(|a, b| b.updated.total_cmp(&a.updated));
     Ok((list, note))
 }
 
@@ -76,7 +78,7 @@ pub(crate) fn when(ms: f64) -> String {
 pub fn SpecList() -> impl IntoView {
     let conn = expect_context::<StoredValue<Connection, LocalStorage>>();
     // Read again whenever a spec kept here changes (created, acknowledged by the server).
-    let kept = conn.with_value(Connection::kept);
+    let kept = conn.get_value().kept();
     let specs = LocalResource::new(move || {
         kept.track();
         async {
@@ -108,7 +110,7 @@ pub fn SpecList() -> impl IntoView {
         <main class="list">
             <header class="list-head">
                 <h1>"Specs"</h1>
-                <form class="new-spec" on:submit=submit>
+                <form class="new-spec" on:submit=handler(submit)>
                     <label for="new-title" class="visually-hidden">"Title of the new spec"</label>
                     <input
                         id="new-title"
@@ -122,12 +124,12 @@ pub fn SpecList() -> impl IntoView {
                 </form>
             </header>
             {move || match create.value().get() {
-                Some(Err(e)) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                Some(Err(e)) => alert(Some(e)).into_any(),
                 _ => ().into_any(),
             }}
             <Suspense fallback=|| view! { <p class="muted">"Loading specs…"</p> }>
                 {move || specs.get().map(|result| match result {
-                    Err(e) => view! { <p class="error" role="alert">{e}</p> }.into_any(),
+                    Err(e) => alert(Some(e)).into_any(),
                     Ok((list, _)) if list.is_empty() => view! {
                         <p class="muted">"No specs yet. Give the first one a title above."</p>
                     }.into_any(),

@@ -555,12 +555,13 @@ impl Connection {
                 updated: open.record.updated,
                 local,
                 pending,
-                role: open.record.role.clone(),
+                role: open.role.get_untracked().map(|r| r.as_str().to_owned()),
             };
             let changed = next.title != open.record.title
                 || next.pending != open.record.pending
                 || next.local != open.record.local
-                || next.saved != open.record.saved;
+                || next.saved != open.record.saved
+                || next.role != open.record.role;
             if !changed {
                 return;
             }
@@ -575,7 +576,7 @@ impl Connection {
                 updated: Some(next.updated),
                 local: Some(next.local),
                 pending: Some(next.pending),
-                role: None,
+                role: next.role,
             }
         };
         let kept = self.inner.borrow().kept;
@@ -810,46 +811,19 @@ impl Connection {
         self.inner.borrow().person.clone()
     }
 
-    /// The person's name or colour changed: presence shows the new ones at once.
+    /// The person's name or colour changed: what this tab announces from now on.
     pub fn set_person(&self, person: Me) {
-        let ids: Vec<DocumentId> = {
-            let mut inner = self.inner.borrow_mut();
-            if inner.person == person {
-                return;
-            }
-            for open in inner.docs.values_mut() {
-                if let Some(p) = open.mine.as_mut() {
-                    p.name.clone_from(&person.name);
-                    p.color.clone_from(&person.color);
-                }
-            }
-            inner.person = person;
-            inner.docs.keys().copied().collect()
-        };
-        for id in ids {
-            self.send_presence(id);
-        }
+        self.inner.borrow_mut().person = person;
     }
 
     /// Records this person's role on `id` (as the server says it), here and on the device.
     pub fn set_role(&self, id: DocumentId, role: Role) {
-        let mut inner = self.inner.borrow_mut();
-        let Some(open) = inner.docs.get_mut(&id) else {
-            return;
-        };
-        if open.role.get_untracked() != Some(role) {
-            open.role.set(Some(role));
+        if let Some(open) = self.inner.borrow().docs.get(&id) {
+            if open.role.get_untracked() != Some(role) {
+                open.role.set(Some(role));
+            }
         }
-        if open.record.role.as_deref() != Some(role.as_str()) && open.store_ok {
-            open.record.role = Some(role.as_str().into());
-            let update = store::Update {
-                role: open.record.role.clone(),
-                ..store::Update::default()
-            };
-            spawn_local(async move {
-                let _ = store::put(id, update).await;
-            });
-        }
+        self.write_record(id);
     }
 
     /// Bumped whenever a spec's record on this device changes.

@@ -4,6 +4,8 @@ use duet_model::{Contribution, Overlap, Place, Side, SpecView, UserId};
 use duet_protocol::DocumentId;
 use leptos::prelude::*;
 
+use crate::ui::handler;
+
 use crate::editor::place_of;
 use crate::me::colour_of;
 use crate::net::Connection;
@@ -81,7 +83,7 @@ pub fn MergeReview(
     let conn = expect_context::<StoredValue<Connection, LocalStorage>>();
     let People(people) = expect_context::<People>();
     let FocusRequest(focus) = expect_context::<FocusRequest>();
-    let me = StoredValue::new(conn.with_value(|c| c.person()));
+    let me = StoredValue::new(conn.get_value().person());
     // A person's name if they are here (or it is me), else their author id.
     let name_of = move |user: &UserId| -> String {
         if let Some(name) = me.with_value(|me| (me.user == *user).then(|| me.name.clone())) {
@@ -146,7 +148,7 @@ pub fn MergeReview(
                 }
             }
         };
-        let reviewed = move |_| conn.with_value(|c| c.mark_reviewed(doc, &place));
+        let reviewed = move |_| conn.get_value().mark_reviewed(doc, &place);
         view! {
             <li class="overlap" data-place=key>
                 <div class="overlap-head">
@@ -155,8 +157,8 @@ pub fn MergeReview(
                 </div>
                 {text.map(|t| view! { <p class="merged">{t}</p> })}
                 <div class="overlap-actions">
-                    <button type="button" on:click=jump>"Jump to it"</button>
-                    <button type="button" on:click=reviewed>"Mark reviewed"</button>
+                    <button type="button" on:click=handler(jump)>"Jump to it"</button>
+                    <button type="button" on:click=handler(reviewed)>"Mark reviewed"</button>
                 </div>
             </li>
         }

@@ -6,11 +6,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::account::{options, value_of};
 use crate::api::{self, object, Link, Member, Role};
 use crate::list::when;
 use crate::me::{colour_of, initials};
 use crate::route::navigate;
+use crate::ui::{alert, handler, options, value_of};
 
 /// Link lifetimes offered: hours, and words.
 const EXPIRIES: [(&str, &str); 3] = [
@@ -30,16 +30,22 @@ const ROLES: [(&str, &str); 3] = [
 /// form to clear once it is done.
 type Change = (&'static str, String, Option<JsValue>, Option<JsValue>);
 
-/// The panel's state, cheap to copy into handlers.
+/// What the panel shows.
+#[derive(Debug, Clone, Default)]
+struct Panel {
+    people: Vec<Member>,
+    links: Vec<Link>,
+    error: Option<String>,
+    /// The full URL of the link just made, to copy.
+    fresh: Option<String>,
+}
+
+/// The panel's spec and state, cheap to copy into handlers.
 #[derive(Clone, Copy)]
 struct Share {
     doc: DocumentId,
     owner: bool,
-    people: RwSignal<Option<Vec<Member>>>,
-    links: RwSignal<Vec<Link>>,
-    error: RwSignal<Option<String>>,
-    /// The full URL of the link just made, to copy.
-    fresh: RwSignal<Option<String>>,
+    state: RwSignal<Panel>,
 }
 
 impl Share {
@@ -49,28 +55,33 @@ impl Share {
         spawn_local(async move {
             let base = format!("/api/specs/{}", self.doc);
             if let Some((method, path, body, form)) = change {
-                match api::call(method, &format!("{base}{path}"), body).await {
-                    Ok(v) => {
-                        self.error.set(None);
-                        if let Some(l) = api::link(&v) {
-                            self.fresh.set(Some(full(&l.url)));
-                        }
-                        if let Some(f) = form {
-                            invoke(&f, "reset");
-                        }
-                    }
-                    Err(e) => return self.error.set(Some(e.message)),
+                let done = api::call(method, &format!("{base}{path}"), body).await;
+                let link = done.as_ref().ok().and_then(api::link);
+                self.state.update(|p| {
+                    p.error = done.err().map(|e| e.message);
+                    p.fresh = link.map(|l| full(&l.url)).or(p.fresh.take());
+                });
+                if let Some(f) = form.filter(|_| self.state.with_untracked(|p| p.error.is_none())) {
+                    invoke(&f, "reset");
                 }
+                // The rows are built afresh from what the server says now: a select left
+                // showing a refused choice, or rebuilt in place, could show a stale role.
+                self.state.update(|p| p.people.clear());
             }
-            match api::call("GET", &format!("{base}/roles"), None).await {
-                Ok(v) => self.people.set(Some(api::members(v))),
-                Err(e) => self.error.set(Some(e.message)),
-            }
-            if self.owner {
-                if let Ok(v) = api::call("GET", &format!("{base}/links"), None).await {
-                    self.links.set(api::links(v));
+            let people = api::call("GET", &format!("{base}/roles"), None).await;
+            let links = match self.owner {
+                true => api::call("GET", &format!("{base}/links"), None).await.ok(),
+                false => None,
+            };
+            self.state.update(|p| {
+                match people {
+                    Ok(v) => p.people = api::members(v),
+                    Err(e) => p.error = Some(e.message),
                 }
-            }
+                if let Some(v) = links {
+                    p.links = api::links(v);
+                }
+            });
         });
     }
 }
@@ -100,11 +111,9 @@ pub fn SharePanel(doc: DocumentId, owner: bool) -> impl IntoView {
     let s = Share {
         doc,
         owner,
-        people: RwSignal::new(None),
-        links: RwSignal::new(Vec::new()),
-        error: RwSignal::new(None),
-        fresh: RwSignal::new(None),
+        state: RwSignal::new(Panel::default()),
     };
+    let state = s.state;
     s.run(None);
     let click = move |ev: web_sys::MouseEvent| {
         let Some(el) = target(&ev) else { return };
@@ -159,20 +168,20 @@ pub fn SharePanel(doc: DocumentId, owner: bool) -> impl IntoView {
                 <select name="hours" aria-label="Link expires after">{options(&EXPIRIES, "168")}</select>
                 <button type="submit">"Create link"</button>
             </form>
-            {move || s.fresh.get().map(|url| view! {
+            {move || state.with(|p| p.fresh.clone()).map(|url| view! {
                 <label class="fresh">"New link — copy it and send it:"
                     <input type="text" readonly class="link-url" aria-label="New share link" prop:value=url />
                 </label>
             }).into_any()}
-            <ul class="links">{move || s.links.get().into_iter().map(link_row).collect_view().into_any()}</ul>
+            <ul class="links">{move || state.with(|p| p.links.iter().map(link_row).collect_view())}</ul>
         }
     };
     view! {
         <section class="share" aria-label="Sharing"
-            on:click=click on:change=change on:submit=submit on:focusin=focus>
+            on:click=handler(click) on:change=handler(change) on:submit=handler(submit) on:focusin=focus>
             <h3>"People with access"</h3>
             <ul class="members">
-                {move || s.people.get().unwrap_or_default().into_iter().map(|m| member_row(owner, m)).collect_view().into_any()}
+                {move || state.with(|p| p.people.iter().map(|m| member_row(owner, m)).collect_view())}
             </ul>
             {owner.then(|| view! {
                 <form class="share-form">
@@ -182,13 +191,13 @@ pub fn SharePanel(doc: DocumentId, owner: bool) -> impl IntoView {
                     <button type="submit">"Add"</button>
                 </form>
             })}
-            {move || s.error.get().map(|e| view! { <p class="error" role="alert">{e}</p> }).into_any()}
+            {move || alert(state.with(|p| p.error.clone()))}
             {owner.then(links)}
         </section>
     }
 }
 
-fn member_row(owner: bool, m: Member) -> impl IntoView {
+fn member_row(owner: bool, m: &Member) -> impl IntoView {
     let name = if m.display_name.trim().is_empty() {
         m.username.clone()
     } else {
@@ -199,7 +208,7 @@ fn member_row(owner: bool, m: Member) -> impl IntoView {
     } else {
         m.colour.clone()
     };
-    let user = m.username;
+    let user = m.username.clone();
     let role = owner.then(|| m.role.map(Role::label));
     view! {
         <li class="member" data-username=user.clone()>
@@ -221,7 +230,7 @@ fn member_row(owner: bool, m: Member) -> impl IntoView {
     }
 }
 
-fn link_row(l: Link) -> impl IntoView {
+fn link_row(l: &Link) -> impl IntoView {
     let now = js_sys::Date::now();
     let live = !l.revoked && l.expires_at >= now;
     let state = match (l.revoked, live) {
@@ -233,7 +242,7 @@ fn link_row(l: Link) -> impl IntoView {
         <li class="link" class:dead=!live>
             <input type="text" readonly class="link-url" aria-label="Share link" prop:value=full(&l.url) />
             <span class="muted small">{l.role.map(Role::label)} " · " {state}</span>
-            {live.then(|| view! { <button type="button" class="small danger" data-revoke=l.id>"Revoke"</button> })}
+            {live.then(|| view! { <button type="button" class="small danger" data-revoke=l.id.clone()>"Revoke"</button> })}
         </li>
     }
 }

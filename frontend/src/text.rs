@@ -179,15 +179,14 @@ pub fn TextBox(
             let selection = if focused {
                 carets.with_value(|c| {
                     let (a, b, dir) = c.as_ref()?;
-                    conn.with_value(|conn| {
-                        conn.read(doc, |d| {
+                    conn.get_value()
+                        .read(doc, |d| {
                             field.with_value(|f| {
                                 Some((caret_position(d, f, a)?, caret_position(d, f, b)?))
                             })
                         })
-                    })
-                    .flatten()
-                    .map(|(s, e)| (s, e, dir.clone()))
+                        .flatten()
+                        .map(|(s, e)| (s, e, dir.clone()))
                 })
             } else {
                 None
@@ -228,21 +227,17 @@ pub fn TextBox(
             .ok()
             .flatten()
             .unwrap_or_else(|| "none".into());
-        let pair = conn.with_value(|c| {
-            c.read(doc, |d| {
-                field.with_value(|f| Some((caret_at(d, f, s)?, caret_at(d, f, e)?)))
-            })
+        let pair = conn.get_value().read(doc, |d| {
+            field.with_value(|f| Some((caret_at(d, f, s)?, caret_at(d, f, e)?)))
         });
         let backward = dir == "backward";
         carets.set_value(pair.flatten().map(|(a, b)| (a, b, dir)));
-        conn.with_value(|c| {
-            c.announce(
-                doc,
-                Some(key_for_select.get_value()),
-                Some((s as u32, e as u32)),
-                backward,
-            )
-        });
+        conn.get_value().announce(
+            doc,
+            Some(key_for_select.get_value()),
+            Some((s as u32, e as u32)),
+            backward,
+        );
         if let Some(cb) = on_select {
             cb.run((s, e));
         }
@@ -267,14 +262,12 @@ pub fn TextBox(
         let caret = el.selection_end().ok().flatten().unwrap_or(0) as usize;
         let old = last.get_value();
         if let Some(sp) = input_splice(&old, &new, caret) {
-            conn.with_value(|c| {
-                c.edit(
-                    doc,
-                    Box::new(|spec, now| {
-                        field.with_value(|f| spec.splice(f, sp.index, sp.delete, &sp.insert, now))
-                    }),
-                )
-            });
+            conn.get_value().edit(
+                doc,
+                Box::new(|spec, now| {
+                    field.with_value(|f| spec.splice(f, sp.index, sp.delete, &sp.insert, now))
+                }),
+            );
             if let Some(cb) = after_edit {
                 cb.run(());
             }
@@ -298,7 +291,9 @@ pub fn TextBox(
     };
     // Blur also fires when a focused field is taken off the page, after its owner is gone.
     let on_blur = move |_: web_sys::FocusEvent| {
-        conn.try_with_value(|c| c.announce(doc, None, None, false));
+        if let Some(c) = conn.try_get_value() {
+            c.announce(doc, None, None, false);
+        }
     };
     // The mirror sits under the textarea: find a mark under the pointer there.
     let on_mousemove = move |ev: web_sys::MouseEvent| {
