@@ -169,7 +169,19 @@ pub async fn call(method: &str, url: &str, body: Option<JsValue>) -> ApiResult<J
     if response.ok() {
         return Ok(body.unwrap_or(JsValue::NULL));
     }
-    let said = body.map(|b| text(&b, "error")).filter(|e| !e.is_empty());
+    // "wrong username or password" → "Wrong username or password."
+    let said = body
+        .map(|b| text(&b, "error"))
+        .filter(|e| !e.is_empty())
+        .map(|mut e| {
+            if let Some(first) = e.get_mut(..1) {
+                first.make_ascii_uppercase();
+            }
+            if !e.ends_with(['.', '!', '?']) {
+                e.push('.');
+            }
+            e
+        });
     let message = if status == 429 {
         let wait = response.headers().get("retry-after").ok().flatten();
         format!(

@@ -127,18 +127,18 @@ pub fn SpecList() -> impl IntoView {
                 Some(Err(e)) => alert(Some(e)).into_any(),
                 _ => ().into_any(),
             }}
-            <Suspense fallback=|| view! { <p class="muted">"Loading specs…"</p> }>
-                {move || specs.get().map(|result| match result {
-                    Err(e) => alert(Some(e)).into_any(),
-                    Ok((list, _)) if list.is_empty() => view! {
-                        <p class="muted">"No specs yet. Give the first one a title above."</p>
-                    }.into_any(),
-                    Ok((list, note)) => view! {
-                        {note.map(|n| view! { <p class="notice" role="note">{n}</p> })}
-                        <SpecRows specs=list />
-                    }.into_any(),
-                })}
-            </Suspense>
+            // Read again in place: the rows stay while the list is being read again.
+            {move || match specs.get() {
+                None => view! { <p class="muted">"Loading specs…"</p> }.into_any(),
+                Some(Err(e)) => alert(Some(e)).into_any(),
+                Some(Ok((list, _))) if list.is_empty() => view! {
+                    <p class="muted">"No specs yet. Give the first one a title above."</p>
+                }.into_any(),
+                Some(Ok((list, note))) => view! {
+                    {note.map(|n| view! { <p class="notice" role="note">{n}</p> })}
+                    <SpecRows specs=list />
+                }.into_any(),
+            }}
         </main>
     }
 }

@@ -1,6 +1,10 @@
 // Interop check: the JS automerge-repo client creates, finds and edits documents through a Duet server.
 //
-// Usage: node interop.mjs <ws-url> <automerge-url-of-D1>
+// Usage: node interop.mjs <ws-url> <automerge-url-of-D1> [api-token]
+//
+// The server wants credentials on /sync: an API token (POST /api/tokens, or
+// `duet token create`) as `?token=` in <ws-url>, or given as the third argument or in
+// DUET_TOKEN, in which case it is added to the URL. The token's user needs a role on D1.
 //
 // D1 was created by another peer and holds { from: "samod", log: ["samod-created"] }.
 // Steps:
@@ -30,8 +34,15 @@ function debug(message) {
 process.on("uncaughtException", err => fail(`uncaught exception: ${err?.stack ?? err}`))
 process.on("unhandledRejection", err => fail(`unhandled rejection: ${err?.stack ?? err}`))
 
-const [wsUrl, d1Url] = process.argv.slice(2)
-if (!wsUrl || !d1Url) fail("usage: node interop.mjs <ws-url> <automerge-url-of-D1>")
+const [givenUrl, d1Url, tokenArg] = process.argv.slice(2)
+if (!givenUrl || !d1Url) fail("usage: node interop.mjs <ws-url> <automerge-url-of-D1> [api-token]")
+const token = tokenArg ?? process.env.DUET_TOKEN
+const wsUrl = (() => {
+  const url = new URL(givenUrl)
+  if (token) url.searchParams.set("token", token)
+  if (!url.searchParams.get("token")) fail("no API token: pass ?token= in the URL, a third argument or DUET_TOKEN")
+  return url.toString()
+})()
 
 const randomSuffix = () => Math.random().toString(36).slice(2, 10)
 
