@@ -83,8 +83,9 @@ async fn two_clients_co_edit_one_spec_and_a_late_joiner_catches_up() -> anyhow::
     assert_eq!(c.view()?, view);
 
     // The server's copy matches.
-    let (status, md) = http(
+    let (status, md) = http_as(
         server.addr,
+        "pm",
         "GET",
         &format!("/api/specs/{doc_id}/markdown"),
         None,
