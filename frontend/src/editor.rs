@@ -8,8 +8,6 @@ use duet_model::{
 use duet_protocol::DocumentId;
 use duet_sync::Presence;
 use leptos::prelude::*;
-
-use crate::ui::handler;
 use leptos::task::spawn_local;
 
 use crate::api::{self, Role};
@@ -20,6 +18,7 @@ use crate::share::SharePanel;
 use crate::text::{
     field_key, read_only, ActiveConstraint, FocusRequest, Highlight, People, ReadOnly, TextBox,
 };
+use crate::ui::handler;
 
 type Conn = StoredValue<Connection, LocalStorage>;
 type SpecMemo = Memo<Option<SpecView>>;

@@ -88,16 +88,11 @@ fn Shell() -> impl IntoView {
         Auth::In(a) => Some(a),
         _ => None,
     };
-    let first = account().unwrap_or_else(|| Account {
-        username: "guest".into(),
-        display_name: String::new(),
-        colour: String::new(),
-        discipline: String::new(),
-    });
-    store::use_account(&first.username);
-    let Some(person) = me::Me::of(&first) else {
-        return view! { <main class="welcome"><p class="error" role="alert">"This account's username cannot be used here."</p></main> }.into_any();
+    // The app shows the shell only to someone signed in (see `App`).
+    let Some(person) = account().as_ref().and_then(me::Me::of) else {
+        return view! { <main class="welcome"><p class="error" role="alert">"This account cannot be used here."</p></main> }.into_any();
     };
+    store::use_account(person.user.as_str());
     let problem = RwSignal::new(None::<String>);
     let signed_out: Rc<dyn Fn()> = Rc::new(move || {
         me::forget();
@@ -112,7 +107,7 @@ fn Shell() -> impl IntoView {
     provide_context(conn);
     provide_context(status);
     on_cleanup(move || conn.get_value().stop());
-    // A new display name or colour shows in presence at once.
+    // A new display name or colour: what this tab announces from now on.
     Effect::new(move |_| {
         if let Some(p) = account().as_ref().and_then(me::Me::of) {
             conn.get_value().set_person(p);

@@ -169,3 +169,57 @@ fn SpecRows(specs: Vec<Row>) -> impl IntoView {
         </ul>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{rows, Record, SpecSummary};
+
+    fn summary(id: &str, updated_at: f64) -> SpecSummary {
+        SpecSummary {
+            id: id.into(),
+            title: id.into(),
+            updated_at,
+            authors: vec!["ada".into()],
+            role: None,
+        }
+    }
+
+    fn kept(doc: &str, local: bool, updated: f64) -> Record {
+        Record {
+            doc: doc.into(),
+            title: doc.into(),
+            updated,
+            local,
+            ..Record::default()
+        }
+    }
+
+    fn ids(r: Result<(Vec<super::Row>, Option<String>), String>) -> Vec<(String, bool)> {
+        let (list, _) = r.expect("a list");
+        list.into_iter().map(|r| (r.id, r.here_only)).collect()
+    }
+
+    #[test]
+    fn a_spec_created_here_is_listed_whether_or_not_the_server_lists_it_yet() {
+        // The server has not got it yet: listed as on this device.
+        let early = rows(Ok(vec![summary("a", 1.0)]), vec![kept("new", true, 5.0)]);
+        assert_eq!(ids(early), [("new".into(), true), ("a".into(), false)]);
+        // The server has it: listed once, as the server's.
+        let later = rows(
+            Ok(vec![summary("a", 1.0), summary("new", 6.0)]),
+            vec![kept("new", true, 5.0)],
+        );
+        assert_eq!(ids(later), [("new".into(), false), ("a".into(), false)]);
+        // Specs merely kept here (opened before) come from the server's list only.
+        let opened = rows(Ok(vec![]), vec![kept("old", false, 2.0)]);
+        assert_eq!(ids(opened), []);
+    }
+
+    #[test]
+    fn without_the_server_the_device_s_specs_are_listed_with_the_reason() {
+        let (list, note) = rows(Err("down".into()), vec![kept("old", false, 2.0)]).expect("a list");
+        assert_eq!(list.len(), 1);
+        assert!(note.is_some_and(|n| n.contains("cannot be reached")));
+        assert_eq!(rows(Err("down".into()), vec![]), Err("down".into()));
+    }
+}

@@ -4,12 +4,11 @@ use duet_model::{Contribution, Overlap, Place, Side, SpecView, UserId};
 use duet_protocol::DocumentId;
 use leptos::prelude::*;
 
-use crate::ui::handler;
-
 use crate::editor::place_of;
 use crate::me::colour_of;
 use crate::net::Connection;
 use crate::text::{field_key, FocusRequest, People};
+use crate::ui::handler;
 
 /// Words for a place: "the title", "story 2 · I want", "a criterion of story 1"…
 fn label(place: &Place, spec: &SpecView) -> String {

@@ -1,5 +1,5 @@
 // Accounts in the page: sign up, sign out (and what it leaves behind), sign in, wrong passwords, the profile, and a session that ends while the page is open.
-import { test, expect, refused, usernameFor } from "./fixtures.mjs"
+import { test, expect, refused, signUp, usernameFor } from "./fixtures.mjs"
 
 const status = page => page.getByRole("status")
 /// The IndexedDB databases of this browser context.
@@ -47,6 +47,30 @@ test.describe("without an account", () => {
     await expect(page.getByRole("link", { name: "Lin Signout" })).toBeVisible()
     await expect(page.locator("li.spec", { hasText: "Kept across sessions" })).toBeVisible()
     await expect(status(page)).toHaveText("Live")
+  })
+})
+
+test.describe("too many wrong passwords", () => {
+  test.use({
+    personName: null,
+    allowedConsoleErrors: [[refused(401, "/api/me"), refused(401, "/api/auth/signin"), refused(429, "/api/auth/signin")]],
+  })
+
+  test("make the sign-in page say how long to wait before trying again", async ({ page, duet, browser }) => {
+    const elsewhere = await browser.newContext()
+    const tess = await signUp(elsewhere, duet, "Tess Throttle")
+    await elsewhere.close()
+    await page.goto(duet.url)
+    await page.getByLabel("Username").fill(tess.username)
+    let status = 0
+    for (let attempt = 0; status !== 429 && attempt < 10; attempt++) {
+      await page.getByLabel("Password").fill(`wrong guess ${attempt}`)
+      const answered = page.waitForResponse(r => r.url().endsWith("/api/auth/signin"))
+      await page.getByRole("button", { name: "Sign in" }).click()
+      status = (await answered).status()
+    }
+    expect(status).toBe(429)
+    await expect(page.getByRole("alert")).toHaveText(/^Too many attempts\. Please wait \d+ seconds before trying again\.$/)
   })
 })
 
