@@ -95,12 +95,12 @@ pub struct Link {
     pub revoked: bool,
 }
 
-fn field(o: &JsValue, key: &str) -> JsValue {
+pub fn field(o: &JsValue, key: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
 /// A string field, or a number written as an integer, or "".
-fn text(o: &JsValue, key: &str) -> String {
+pub fn text(o: &JsValue, key: &str) -> String {
     let v = field(o, key);
     v.as_string()
         .or_else(|| v.as_f64().map(|n| (n as i64).to_string()))
@@ -194,7 +194,7 @@ pub async fn call(method: &str, url: &str, body: Option<JsValue>) -> ApiResult<J
     Err(ApiError { status, message })
 }
 
-fn list_of<T>(v: JsValue, read: impl Fn(&JsValue) -> Option<T>) -> Vec<T> {
+pub fn list_of<T>(v: JsValue, read: impl Fn(&JsValue) -> Option<T>) -> Vec<T> {
     v.dyn_into::<Array>()
         .map(|a| a.iter().filter_map(|x| read(&x)).collect())
         .unwrap_or_default()

@@ -11,14 +11,15 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, Role};
-use crate::me::{initials, BrowserRng};
+use crate::history::{self, HistoryUi};
+use crate::me::BrowserRng;
 use crate::net::{Connection, DocState, Edit, Status};
 use crate::review::MergeReview;
 use crate::share::SharePanel;
 use crate::text::{
     field_key, read_only, ActiveConstraint, FocusRequest, Highlight, People, ReadOnly, TextBox,
 };
-use crate::ui::handler;
+use crate::ui::{avatar, handler, toggle};
 
 type Conn = StoredValue<Connection, LocalStorage>;
 type SpecMemo = Memo<Option<SpecView>>;
@@ -38,6 +39,11 @@ pub fn EditorPage(id: String) -> impl IntoView {
     provide_context(People(signals.people));
     provide_context(ActiveConstraint(RwSignal::new(None)));
     provide_context(FocusRequest(RwSignal::new(None)));
+    let history_ui = HistoryUi {
+        open: RwSignal::new(false),
+        viewing: RwSignal::new(false),
+    };
+    provide_context(history_ui);
     let spec: SpecMemo = Memo::new(move |_| {
         signals.version.track();
         conn.get_value().read(id, duet_model::view_of)
@@ -76,7 +82,10 @@ pub fn EditorPage(id: String) -> impl IntoView {
     view! {
         // View only: the controls that change the spec are hidden (and edits refused).
         <main class="spec" data-id=id.to_string()
-            class:view-only=move || !matches!(role.get(), Some(Role::Owner | Role::Editor))>
+            class:view-only=move || !matches!(role.get(), Some(Role::Owner | Role::Editor))
+            class:with-history=move || history_ui.open.get()>
+            <history::SinceSeen doc=id />
+            <div class="live" hidden=move || history_ui.viewing.get()>
             {move || match state.get() {
                 DocState::Loading => view! { <p class="muted">"Loading the spec…"</p> }.into_any(),
                 DocState::NotHere => view! {
@@ -95,6 +104,9 @@ pub fn EditorPage(id: String) -> impl IntoView {
                     {editor}
                 }.into_any(),
             }}
+            </div>
+            <history::Panel doc=id spec=spec
+                can_restore=Signal::derive(move || matches!(role.get(), Some(Role::Owner | Role::Editor))) />
         </main>
     }
     .into_any()
@@ -114,10 +126,8 @@ fn Editor(doc: DocumentId, spec: SpecMemo, ro: bool, owner: bool) -> impl IntoVi
                 {ro.then(|| view! {
                     <span class="badge view-only" title="You can read this spec and follow edits live, not change it.">"View only"</span>
                 })}
-                <button type="button" class="quiet" aria-expanded=move || sharing.get().to_string()
-                    on:click=handler(move |_| sharing.update(|o| *o = !*o))>
-                    {if owner { "Share" } else { "Who has access" }}
-                </button>
+                {toggle("History", expect_context::<HistoryUi>().open)}
+                {toggle(if owner { "Share" } else { "Who has access" }, sharing)}
             </div>
             {move || sharing.get().then(|| view! { <SharePanel doc=doc owner=owner /> })}
         </header>
@@ -175,9 +185,7 @@ fn PresenceBar(spec: SpecMemo) -> impl IntoView {
                     .map(|k| spec.with(|s| s.as_ref().map(|s| place_of(k, s)).unwrap_or_default()));
                 view! {
                     <li class="person" data-user=p.user.clone()>
-                        <span class="avatar" style=format!("background: {}", p.color) aria-hidden="true">
-                            {initials(&p.name)}
-                        </span>
+                        {avatar(&p.name, &p.color)}
                         <span class="person-name">{p.name.clone()}</span>
                         {place.map(|w| view! { <span class="where">" in " {w}</span> })}
                     </li>
@@ -188,9 +196,7 @@ fn PresenceBar(spec: SpecMemo) -> impl IntoView {
     view! {
         <ul class="people" aria-label="People here">
             <li class="person me">
-                <span class="avatar" style=format!("background: {}", me.color) aria-hidden="true">
-                    {initials(&me.name)}
-                </span>
+                {avatar(&me.name, &me.color)}
                 <span class="person-name">{me.name.clone()} " (you)"</span>
             </li>
             {others}

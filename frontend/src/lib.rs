@@ -3,6 +3,7 @@
 mod account;
 mod api;
 mod editor;
+mod history;
 mod list;
 mod me;
 mod net;

@@ -8,7 +8,7 @@ use crate::editor::place_of;
 use crate::me::colour_of;
 use crate::net::Connection;
 use crate::text::{field_key, FocusRequest, People};
-use crate::ui::handler;
+use crate::ui::{handler, scroll_to_item};
 
 /// Words for a place: "the title", "story 2 · I want", "a criterion of story 1"…
 fn label(place: &Place, spec: &SpecView) -> String {
@@ -135,16 +135,7 @@ pub fn MergeReview(
             let place = place.clone();
             move |_| match &place {
                 Place::Text(field) => focus.set(Some(field_key(field))),
-                Place::Item(id) => {
-                    let found = web_sys::window().and_then(|w| w.document()).and_then(|d| {
-                        d.query_selector(&format!("[data-id='{}']", id.as_str()))
-                            .ok()
-                            .flatten()
-                    });
-                    if let Some(el) = found {
-                        el.scroll_into_view();
-                    }
-                }
+                Place::Item(id) => scroll_to_item(id.as_str()),
             }
         };
         let reviewed = move |_| conn.get_value().mark_reviewed(doc, &place);

@@ -8,9 +8,9 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use crate::api::{self, object, Link, Member, Role};
 use crate::list::when;
-use crate::me::{colour_of, initials};
+use crate::me::colour_of;
 use crate::route::navigate;
-use crate::ui::{alert, handler, options, value_of};
+use crate::ui::{alert, avatar, handler, options, value_of};
 
 /// Link lifetimes offered: hours, and words.
 const EXPIRIES: [(&str, &str); 3] = [
@@ -212,7 +212,7 @@ fn member_row(owner: bool, m: &Member) -> impl IntoView {
     let role = owner.then(|| m.role.map(Role::label));
     view! {
         <li class="member" data-username=user.clone()>
-            <span class="avatar" style=format!("background: {colour}") aria-hidden="true">{initials(&name)}</span>
+            {avatar(&name, &colour)}
             <span class="person-name">{name}</span>
             <span class="muted">"@" {user.clone()}</span>
             <span class="spacer"></span>

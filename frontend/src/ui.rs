@@ -4,6 +4,8 @@ use js_sys::Reflect;
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 
+use crate::me::initials;
+
 /// The value of a form control: `form[name]`, or `el` itself when `name` is `None`.
 pub fn value_of(el: &JsValue, name: Option<&str>) -> String {
     let control = match name {
@@ -53,4 +55,34 @@ pub fn alert(message: Option<String>) -> impl IntoView {
 /// that attaches and runs it (each closure type would get its own).
 pub fn handler<E: 'static>(f: impl FnMut(E) + 'static) -> Box<dyn FnMut(E)> {
     Box::new(f)
+}
+
+/// A person's round avatar: their initials on their colour.
+pub fn avatar(name: &str, colour: &str) -> impl IntoView {
+    view! {
+        <span class="avatar" style=format!("background: {colour}") aria-hidden="true">
+            {initials(name)}
+        </span>
+    }
+}
+
+/// A button that opens and closes a panel (`aria-expanded` says which).
+pub fn toggle(label: &'static str, open: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <button type="button" class="quiet" aria-expanded=move || open.get().to_string()
+            on:click=handler(move |_| open.update(|o| *o = !*o))>
+            {label}
+        </button>
+    }
+}
+
+/// Scrolls the item whose `data-id` is `id` into view.
+pub fn scroll_to_item(id: &str) {
+    let found = document()
+        .query_selector(&format!("[data-id='{id}']"))
+        .ok()
+        .flatten();
+    if let Some(el) = found {
+        el.scroll_into_view();
+    }
 }
