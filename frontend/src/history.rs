@@ -13,7 +13,7 @@ use wasm_bindgen::JsValue;
 use crate::api::{self, field, list_of, text, ApiResult};
 use crate::me::colour_of;
 use crate::text::FocusRequest;
-use crate::ui::{alert, avatar, handler, scroll_to_item};
+use crate::ui::{handler, scroll_to_item};
 
 /// The history panel's state, shared by the editor's bar (its button) and the page.
 #[derive(Clone, Copy)]
@@ -128,7 +128,9 @@ fn person(v: &JsValue) -> Option<Person> {
         .find(|n| !n.trim().is_empty())
         .unwrap_or_else(|| username.clone());
     let colour = Some(text(v, "colour"))
-        .filter(|c| c.len() == 7 && c.starts_with('#'))
+        .filter(|c| {
+            c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
+        })
         .unwrap_or_else(|| colour_of(&username).to_owned());
     Some(Person {
         name,
@@ -449,105 +451,247 @@ fn ago(ms: f64) -> String {
 }
 
 // ---- views ----
+//
+// The timeline, the filters, a version and the since-last-look list are read-only markup:
+// they are written as HTML strings (every text escaped) and set as `inner_html`, with one
+// click handler on each container reading the clicked button's `data-act` and `data-arg`.
+// A typed view per row costs several times more wasm, and the app has a size budget.
 
-/// A field's text with its runs: insertions and deletions (or, for blame, every run) in
-/// the colour of their author, with name and time on hover.
-fn runs_view(runs: &[Run], people: &[Person], blame: bool) -> AnyView {
-    runs.iter()
-        .map(|r| {
-            if r.kind == Kind::Same && !blame {
-                return r.text.clone().into_any();
-            }
-            let who = r.author.as_deref().map(|a| lookup(people, a));
-            let (class, verb) = match r.kind {
-                Kind::Inserted => ("ins", "Added"),
-                Kind::Deleted => ("del", "Deleted"),
-                Kind::Same => ("by", "Written"),
-            };
-            let name = who.as_ref().map_or("someone", |p| p.name.as_str());
-            let when = if r.at > 0.0 {
-                format!(" · {}", clock(r.at))
-            } else {
-                String::new()
-            };
-            view! {
-                <span class=class data-author=r.author.clone()
-                    style=who.as_ref().map(|p| format!("--who: {}", p.colour))
-                    title=format!("{verb} by {name}{when}")>{r.text.clone()}</span>
-            }
-            .into_any()
-        })
-        .collect_view()
-        .into_any()
-}
+/// HTML written into a string; text and attribute values are always escaped.
+#[derive(Default)]
+struct Html(String);
 
-/// A version read only: each block's fields, with their runs.
-fn shown_view(
-    s: Shown,
-    people: &[Person],
-    blame: bool,
-    restore_story: Option<Callback<String>>,
-) -> impl IntoView {
-    let line = |label: String, key: Option<String>, body: AnyView| {
-        view! {
-            <div class="vline" data-field=key>
-                <span class="vlabel">{label}</span>
-                <p class="vtext">{body}</p>
-            </div>
+impl Html {
+    fn text(&mut self, s: &str) -> &mut Self {
+        for c in s.chars() {
+            match c {
+                '&' => self.0.push_str("&amp;"),
+                '<' => self.0.push_str("&lt;"),
+                '>' => self.0.push_str("&gt;"),
+                '"' => self.0.push_str("&quot;"),
+                '\'' => self.0.push_str("&#39;"),
+                c => self.0.push(c),
+            }
         }
-    };
-    let blocks = s
-        .blocks
-        .into_iter()
-        .map(|b| {
-            let restore = b.story.clone().zip(restore_story).map(|(id, cb)| {
-                view! {
-                    <button type="button" class="quiet small" on:click=handler(move |_| cb.run(id.clone()))>
-                        "Restore this story"
-                    </button>
-                }
-            });
-            let lines = b
-                .lines
-                .into_iter()
-                .map(|l| {
-                    let body = match s.runs.iter().find(|(k, _)| *k == l.key) {
-                        Some((_, runs)) => runs_view(runs, people, blame),
-                        None if l.text.is_empty() => view! { <span class="empty">"—"</span> }.into_any(),
-                        None => l.text.into_any(),
-                    };
-                    line(l.label, Some(l.key), body)
-                })
-                .collect_view();
-            view! {
-                <div class="vblock" data-story=b.story>
-                    <div class="vblock-head"><h3>{b.title}</h3>{restore}</div>
-                    {lines}
-                </div>
-            }
-        })
-        .collect_view();
-    let gone = (!s.gone.is_empty()).then(|| {
-        let lines = s
-            .gone
-            .iter()
-            .map(|(label, runs)| line(label.clone(), None, runs_view(runs, people, false)))
-            .collect_view();
-        view! { <div class="vblock"><div class="vblock-head"><h3>"Removed"</h3></div>{lines}</div> }
-    });
-    let notes = (!s.notes.is_empty()).then(|| {
-        view! { <ul class="notes">{s.notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul> }
-    });
-    view! {
-        {notes}
-        {blocks}
-        {gone}
+        self
+    }
+
+    /// `<tag name="value"…>`.
+    fn open(&mut self, tag: &str, attrs: &[(&str, &str)]) -> &mut Self {
+        self.0.push('<');
+        self.0.push_str(tag);
+        for (k, v) in attrs {
+            self.0.push(' ');
+            self.0.push_str(k);
+            self.0.push_str("=\"");
+            self.text(v);
+            self.0.push('"');
+        }
+        self.0.push('>');
+        self
+    }
+
+    fn close(&mut self, tag: &str) -> &mut Self {
+        self.0.push_str("</");
+        self.0.push_str(tag);
+        self.0.push('>');
+        self
+    }
+
+    /// `<tag …>text</tag>`.
+    fn el(&mut self, tag: &str, attrs: &[(&str, &str)], text: &str) -> &mut Self {
+        self.open(tag, attrs).text(text).close(tag)
+    }
+
+    fn avatar(&mut self, p: &Person) -> &mut Self {
+        let style = format!("background: {}", p.colour);
+        let attrs = [
+            ("class", "avatar"),
+            ("style", &style),
+            ("aria-hidden", "true"),
+        ];
+        self.el("span", &attrs, &crate::me::initials(&p.name))
     }
 }
 
-/// `(value, label)` of the part filter: the whole spec, each part, each story by name.
-fn parts(spec: &SpecView) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = [
+/// The `data-act` and `data-arg` of the button a click in such markup landed on.
+fn act(ev: &web_sys::Event) -> Option<(String, String)> {
+    use wasm_bindgen::JsCast;
+    let target: web_sys::Element = ev.target()?.dyn_into().ok()?;
+    let el = target.closest("[data-act]").ok()??;
+    let arg = el.get_attribute("data-arg").unwrap_or_default();
+    Some((el.get_attribute("data-act")?, arg))
+}
+
+/// A field's text with its runs: insertions and deletions (or, for blame, every run) in
+/// the colour of their author, with name and time on hover.
+fn runs_html(o: &mut Html, runs: &[Run], people: &[Person], blame: bool) {
+    for r in runs {
+        if r.kind == Kind::Same && !blame {
+            o.text(&r.text);
+            continue;
+        }
+        let (class, verb) = match r.kind {
+            Kind::Inserted => ("ins", "Added"),
+            Kind::Deleted => ("del", "Deleted"),
+            Kind::Same => ("by", "Written"),
+        };
+        let author = r.author.as_deref().unwrap_or_default();
+        let (style, name) = match r.author.as_deref() {
+            Some(a) => {
+                let p = lookup(people, a);
+                (format!("--who: {}", p.colour), p.name)
+            }
+            None => (String::new(), "someone".to_owned()),
+        };
+        let mut title = format!("{verb} by {name}");
+        if r.at > 0.0 {
+            title = format!("{title} · {}", clock(r.at));
+        }
+        let attrs = [
+            ("class", class),
+            ("data-author", author),
+            ("style", &style),
+            ("title", &title),
+        ];
+        o.el("span", &attrs, &r.text);
+    }
+}
+
+/// A version read only: what changed in words, then each block's fields with their runs.
+fn version_html(o: &mut Html, s: &Shown, people: &[Person], blame: bool, restorable: bool) {
+    if !s.notes.is_empty() {
+        o.open("ul", &[("class", "notes")]);
+        for n in &s.notes {
+            o.el("li", &[], n);
+        }
+        o.close("ul");
+    }
+    let line = |o: &mut Html, label: &str, key: &str, runs: Option<&Vec<Run>>, text: &str| {
+        o.open("div", &[("class", "vline"), ("data-field", key)])
+            .el("span", &[("class", "vlabel")], label)
+            .open("p", &[("class", "vtext")]);
+        match runs {
+            Some(runs) => runs_html(o, runs, people, blame),
+            None if text.is_empty() => {
+                o.el("span", &[("class", "empty")], "—");
+            }
+            None => {
+                o.text(text);
+            }
+        }
+        o.close("p").close("div");
+    };
+    let block_head = |o: &mut Html, title: &str, story: Option<&str>| {
+        let story = story.unwrap_or_default();
+        o.open("div", &[("class", "vblock"), ("data-story", story)])
+            .open("div", &[("class", "vblock-head")])
+            .el("h3", &[], title);
+        if restorable && !story.is_empty() {
+            let attrs = [
+                ("type", "button"),
+                ("class", "quiet small"),
+                ("data-act", "story"),
+                ("data-arg", story),
+            ];
+            o.el("button", &attrs, "Restore this story");
+        }
+        o.close("div");
+    };
+    for b in &s.blocks {
+        block_head(o, &b.title, b.story.as_deref());
+        for l in &b.lines {
+            let runs = s.runs.iter().find(|(k, _)| *k == l.key).map(|(_, r)| r);
+            line(o, &l.label, &l.key, runs, &l.text);
+        }
+        o.close("div");
+    }
+    if !s.gone.is_empty() {
+        block_head(o, "Removed", None);
+        for (label, runs) in &s.gone {
+            line(o, label, "", Some(runs), "");
+        }
+        o.close("div");
+    }
+}
+
+fn timeline_html(o: &mut Html, h: &History, selected: Option<&str>) {
+    o.open("ol", &[("class", "timeline")]);
+    for s in &h.sessions {
+        let p = lookup(&h.authors, &s.author);
+        let class = if selected == Some(s.id.as_str()) {
+            "session picked"
+        } else {
+            "session"
+        };
+        let span = format!("{} – {}", clock(s.start), clock(s.end));
+        let count = match s.changes {
+            1 => "1 change".to_owned(),
+            n => format!("{n} changes"),
+        };
+        o.open("li", &[("class", class), ("data-author", &s.author)])
+            .open(
+                "button",
+                &[
+                    ("type", "button"),
+                    ("data-act", "session"),
+                    ("data-arg", &s.id),
+                ],
+            )
+            .avatar(&p)
+            .open("span", &[("class", "session-body")])
+            .open("span", &[("class", "session-who")])
+            .el("strong", &[], &p.name)
+            .el("span", &[("class", "discipline")], &p.discipline)
+            .el("time", &[("title", &span)], &ago(s.end))
+            .close("span")
+            .el("span", &[("class", "session-summary")], &s.summary)
+            .el("span", &[("class", "muted small")], &count)
+            .close("span")
+            .close("button")
+            .close("li");
+    }
+    o.close("ol");
+}
+
+fn chips_html(o: &mut Html, people: &[Person], chosen: &[String]) {
+    o.open(
+        "div",
+        &[
+            ("class", "chips"),
+            ("role", "group"),
+            ("aria-label", "Authors"),
+        ],
+    );
+    for p in people {
+        let style = format!("--who: {}", p.colour);
+        let pressed = if chosen.contains(&p.username) {
+            "true"
+        } else {
+            "false"
+        };
+        o.open(
+            "button",
+            &[
+                ("type", "button"),
+                ("class", "chip"),
+                ("data-act", "chip"),
+                ("data-arg", &p.username),
+                ("data-author", &p.username),
+                ("aria-pressed", pressed),
+                ("style", &style),
+            ],
+        )
+        .el("span", &[("class", "dot"), ("aria-hidden", "true")], "")
+        .text(&p.name)
+        .close("button");
+    }
+    o.close("div");
+}
+
+/// The `<option>`s of the part filter: the whole spec, each part, each story by name.
+fn parts_html(spec: &SpecView, part: &str) -> String {
+    let mut list: Vec<(String, String)> = [
         ("", "Whole spec"),
         ("title", "Title"),
         ("problem", "Problem"),
@@ -562,7 +706,7 @@ fn parts(spec: &SpecView) -> Vec<(String, String)> {
         } else {
             format!("Story {}: {name}", i + 1)
         };
-        out.push((format!("story:{}", s.id), label));
+        list.push((format!("story:{}", s.id), label));
     }
     for (v, l) in [
         ("criteria", "Acceptance criteria"),
@@ -570,9 +714,17 @@ fn parts(spec: &SpecView) -> Vec<(String, String)> {
         ("decisions", "Decision log"),
         ("questions", "Open questions"),
     ] {
-        out.push((v.to_owned(), l.to_owned()));
+        list.push((v.to_owned(), l.to_owned()));
     }
-    out
+    let mut o = Html::default();
+    for (v, l) in list {
+        if v == part {
+            o.el("option", &[("value", &v), ("selected", "")], &l);
+        } else {
+            o.el("option", &[("value", &v)], &l);
+        }
+    }
+    o.0
 }
 
 /// What is compared with the selected session's version.
@@ -581,6 +733,140 @@ const COMPARE: [(&str, &str); 3] = [
     ("now", "the current spec"),
     ("start", "the empty spec"),
 ];
+
+/// The history panel's state. One signal, read whole (`get`) and written whole (`set`),
+/// rendered as two pieces of markup: each distinct signal, memo, closure given to `with`
+/// or reactive attribute costs its own copy of Leptos's generic code, and the app has a
+/// size budget.
+#[derive(Debug, Clone, PartialEq)]
+struct State {
+    /// The timeline, or why it could not be read (`None`: not read yet).
+    data: Option<Result<History, String>>,
+    /// Usernames pressed in the author filter (none: everyone).
+    chosen: Vec<String>,
+    /// The part filter (`""`: the whole spec).
+    part: String,
+    selected: Option<Session>,
+    /// What the selected version is compared with (a key of `COMPARE`).
+    compare: String,
+    blame: bool,
+    /// The version or blame shown, or why not (`None`: being read).
+    shown: Option<Result<Shown, String>>,
+    /// What the last restore did.
+    note: String,
+    /// Counts the versions asked for: only the latest answer is shown.
+    ticket: u32,
+}
+
+impl State {
+    fn people(&self) -> &[Person] {
+        match &self.data {
+            Some(Ok(h)) => &h.authors,
+            _ => &[],
+        }
+    }
+
+    /// What to ask for to show the selected version or the blame: (from, to, caption).
+    fn job(&self) -> Option<(Option<String>, String, String)> {
+        let Some(Ok(h)) = &self.data else {
+            return None;
+        };
+        let now = h.heads.clone();
+        if self.blame {
+            return Some((None, now, "Who wrote what, as the spec is now".to_owned()));
+        }
+        let v = self.selected.as_ref()?;
+        let caption = format!("{} · {}", lookup(&h.authors, &v.author).name, clock(v.end));
+        let (before, after) = (v.before.clone(), v.after.clone());
+        Some(match self.compare.as_str() {
+            "now" => (Some(after), now, format!("Changes since {caption}")),
+            "start" => (Some(String::new()), after, caption),
+            _ => (Some(before), after, caption),
+        })
+    }
+
+    /// The filters, the note of the last restore and the timeline.
+    fn panel_html(&self) -> String {
+        let mut o = Html::default();
+        let (people, sessions) = match &self.data {
+            Some(Ok(h)) => (&h.authors[..], &h.sessions[..]),
+            _ => (&[][..], &[][..]),
+        };
+        chips_html(&mut o, people, &self.chosen);
+        if !self.note.is_empty() {
+            o.el("p", &[("class", "note"), ("role", "status")], &self.note);
+        }
+        match &self.data {
+            None => o.el("p", &[("class", "muted")], "Loading the history…"),
+            Some(Err(e)) => o.el("p", &[("class", "error"), ("role", "alert")], e),
+            Some(Ok(_)) if sessions.is_empty() => {
+                o.el("p", &[("class", "muted")], "No edits match these filters.")
+            }
+            Some(Ok(h)) => {
+                timeline_html(&mut o, h, self.selected.as_ref().map(|x| x.id.as_str()));
+                &mut o
+            }
+        };
+        o.0
+    }
+
+    /// The version or blame shown: its bar (compare, restore, back) and its text.
+    fn version_html(&self, can_restore: bool) -> String {
+        let mut o = Html::default();
+        let (label, badge) = if self.blame {
+            ("Blame", "Blame")
+        } else {
+            ("Version", "Read only")
+        };
+        o.open("section", &[("class", "version"), ("aria-label", label)])
+            .open("div", &[("class", "version-bar")])
+            .el("span", &[("class", "badge")], badge);
+        if !self.blame {
+            o.open("label", &[("class", "compare")])
+                .text("Compare with ")
+                .open("select", &[("data-act", "compare")]);
+            for (v, l) in COMPARE {
+                if v == self.compare {
+                    o.el("option", &[("value", v), ("selected", "")], l);
+                } else {
+                    o.el("option", &[("value", v)], l);
+                }
+            }
+            o.close("select").close("label");
+        }
+        o.el("span", &[("class", "spacer")], "");
+        let restorable = can_restore && !self.blame;
+        if let Some(v) = self.selected.as_ref().filter(|_| restorable) {
+            let attrs = [
+                ("type", "button"),
+                ("class", "small"),
+                ("data-act", "restore"),
+            ];
+            o.el(
+                "button",
+                &attrs,
+                &format!("Restore this version ({})", clock(v.end)),
+            );
+        }
+        let attrs = [
+            ("type", "button"),
+            ("class", "quiet small"),
+            ("data-act", "back"),
+        ];
+        o.el("button", &attrs, "Back to the live spec").close("div");
+        let caption = match &self.shown {
+            None => "Loading the version…",
+            Some(Err(e)) => e,
+            Some(Ok(v)) => &v.caption,
+        };
+        o.el("h2", &[("class", "version-caption")], caption);
+        if let Some(Ok(v)) = &self.shown {
+            version_html(&mut o, v, self.people(), self.blame, restorable);
+        }
+        o.close("section");
+        o.0
+    }
+}
 
 /// The history panel (beside the page) and the version or blame it shows in place of the
 /// live editor.
@@ -591,14 +877,17 @@ pub fn Panel(
     can_restore: Signal<bool>,
 ) -> impl IntoView {
     let ui = expect_context::<HistoryUi>();
-    let data = RwSignal::new(None::<ApiResult<History>>);
-    let chosen = RwSignal::new(Vec::<String>::new());
-    let part = RwSignal::new(String::new());
-    let selected = RwSignal::new(None::<Session>);
-    let compare = RwSignal::new("previous");
-    let blame = RwSignal::new(false);
-    let shown = RwSignal::new(None::<ApiResult<Shown>>);
-    let note = RwSignal::new(None::<String>);
+    let st = RwSignal::new(State {
+        data: None,
+        chosen: vec![],
+        part: String::new(),
+        selected: None,
+        compare: COMPARE[0].0.to_owned(),
+        blame: false,
+        shown: None,
+        note: String::new(),
+        ticket: 0,
+    });
 
     // One history request at a time; changes meanwhile ask for one more.
     let busy = StoredValue::new(false);
@@ -610,17 +899,16 @@ pub fn Panel(
         }
         busy.set_value(true);
         spawn_local(async move {
-            loop {
+            while let Some(s) = st.try_get_untracked() {
                 again.try_set_value(false);
-                let Some((who, p)) = chosen.try_get_untracked().zip(part.try_get_untracked())
-                else {
-                    return;
-                };
-                let answer = history(doc, &who, &p).await;
+                let answer = history(doc, &s.chosen, &s.part).await;
                 if again.try_get_value() != Some(false) {
                     continue;
                 }
-                data.try_set(Some(answer));
+                if let Some(mut s) = st.try_get_untracked() {
+                    s.data = Some(answer.map_err(|e| e.message));
+                    st.set(s);
+                }
                 break;
             }
             busy.try_set_value(false);
@@ -629,62 +917,42 @@ pub fn Panel(
     // Live: the timeline follows every change of the spec while the panel is open.
     Effect::new(move |_| {
         spec.track();
-        chosen.track();
-        part.track();
         if ui.open.get() {
             load();
         }
     });
 
-    // The version (or blame) to show.
-    let ticket = StoredValue::new(0u32);
-    Effect::new(move |_| {
-        let (sel, cmp, b) = (selected.get(), compare.get(), blame.get());
-        ticket.update_value(|t| *t += 1);
-        let mine = ticket.get_value();
-        shown.set(None);
-        let now = data.with_untracked(|d| match d {
-            Some(Ok(h)) => h.heads.clone(),
-            _ => String::new(),
-        });
-        let people = data.with_untracked(|d| match d {
-            Some(Ok(h)) => h.authors.clone(),
-            _ => vec![],
-        });
-        let job = match (b, sel) {
-            (true, _) => Some((None, now, "Who wrote what, as the spec is now".to_owned())),
-            (false, Some(s)) => {
-                let p = lookup(&people, &s.author);
-                let caption = format!("{} · {}", p.name, clock(s.end));
-                Some(match cmp {
-                    "now" => (Some(s.after), now, format!("Changes since {caption}")),
-                    "start" => (Some(String::new()), s.after, caption),
-                    _ => (Some(s.before), s.after, caption),
-                })
-            }
-            (false, None) => None,
-        };
+    // Shows the selected version (or the blame) of `s`, asking the server for it.
+    let show = move |mut s: State| {
+        let job = s.job();
+        s.ticket += 1;
+        s.shown = None;
+        s.blame &= job.is_some();
+        let mine = s.ticket;
+        st.set(s);
+        ui.viewing.set(job.is_some());
         if let Some((from, to, caption)) = job {
             spawn_local(async move {
                 let r = version(doc, from.as_deref(), &to, caption).await;
-                if ticket.try_get_value() == Some(mine) {
-                    shown.try_set(Some(r));
+                match st.try_get_untracked() {
+                    Some(mut s) if s.ticket == mine => {
+                        s.shown = Some(r.map_err(|e| e.message));
+                        st.set(s);
+                    }
+                    _ => {}
                 }
             });
         }
-    });
-
-    let back = move || {
-        selected.set(None);
-        blame.set(false);
-        ui.viewing.set(false);
     };
-    let close = move |_| {
-        back();
-        ui.open.set(false);
+    let back = move || {
+        if let Some(mut s) = st.try_get_untracked() {
+            s.selected = None;
+            s.blame = false;
+            show(s);
+        }
     };
     let do_restore = move |story: Option<String>| {
-        let Some(s) = selected.get_untracked() else {
+        let Some(v) = st.get_untracked().selected else {
             return;
         };
         let what = if story.is_some() {
@@ -692,197 +960,100 @@ pub fn Panel(
         } else {
             "The spec"
         };
-        let when = clock(s.end);
+        let when = clock(v.end);
         spawn_local(async move {
-            let done = restore(doc, &s.after, story).await;
+            let done = restore(doc, &v.after, story).await;
             let ok = done.is_ok();
-            let said = note.try_set(Some(match done {
+            // `None` when the page is gone.
+            let Some(mut s) = st.try_get_untracked() else {
+                return;
+            };
+            s.note = match done {
                 Ok(_) => format!("{what} is back as it was at {when}: a new entry in the history."),
                 Err(e) => e.message,
-            }));
-            // (`try_set` gives the value back when the page is gone.)
-            if ok && said.is_none() {
-                back();
+            };
+            if ok {
+                s.selected = None;
+                show(s);
+                load();
+            } else {
+                st.set(s);
+            }
+        });
+    };
+    // Every button and select of the markup, by its `data-act`.
+    let on_act = move |ev: &web_sys::Event| {
+        let Some((a, arg)) = act(ev) else {
+            return;
+        };
+        let mut s = st.get_untracked();
+        let is_select = ev.type_() == "change";
+        match a.as_str() {
+            "chip" => {
+                match s.chosen.iter().position(|u| *u == arg) {
+                    Some(i) => drop(s.chosen.remove(i)),
+                    None => s.chosen.push(arg),
+                }
+                st.set(s);
                 load();
             }
-        });
-    };
-
-    let chips = move || {
-        data.with(|d| match d {
-            Some(Ok(h)) => h.authors.clone(),
-            _ => vec![],
-        })
-        .into_iter()
-        .map(|p| {
-            let user = p.username.clone();
-            let on = {
-                let user = user.clone();
-                move || chosen.with(|c| c.contains(&user))
-            };
-            let toggle = move |_| {
-                chosen.update(|c| {
-                    if let Some(i) = c.iter().position(|u| *u == user) {
-                        c.remove(i);
-                    } else {
-                        c.push(user.clone());
-                    }
-                })
-            };
-            view! {
-                <button type="button" class="chip" aria-pressed=move || on().to_string()
-                    data-author=p.username.clone() style=format!("--who: {}", p.colour)
-                    on:click=handler(toggle)>
-                    <span class="dot" aria-hidden="true"></span>{p.name.clone()}
-                </button>
+            "session" => {
+                s.blame = false;
+                s.note.clear();
+                s.selected = match &s.data {
+                    Some(Ok(h)) => h.sessions.iter().find(|x| x.id == arg).cloned(),
+                    _ => None,
+                };
+                show(s);
             }
-        })
-        .collect_view()
-    };
-    let part_options = move || {
-        let list = spec.with(|s| s.as_ref().map(parts).unwrap_or_default());
-        list.into_iter()
-            .map(|(v, l)| view! { <option value=v.clone() selected=part.with_untracked(|p| *p == v)>{l}</option> })
-            .collect_view()
-    };
-
-    let timeline = move || {
-        let h = match data.get() {
-            None => return view! { <p class="muted">"Loading the history…"</p> }.into_any(),
-            Some(Err(e)) => return alert(Some(e.message)).into_any(),
-            Some(Ok(h)) => h,
-        };
-        if h.sessions.is_empty() {
-            return view! { <p class="muted">"No edits match these filters."</p> }.into_any();
+            "compare" if is_select => {
+                s.compare = event_target_value(ev);
+                show(s);
+            }
+            "blame" => {
+                s.blame = !s.blame;
+                s.selected = None;
+                show(s);
+            }
+            "restore" => do_restore(None),
+            "story" => do_restore(Some(arg)),
+            "back" => back(),
+            "close" => {
+                back();
+                ui.open.set(false);
+            }
+            _ => {}
         }
-        let entries = h
-            .sessions
-            .into_iter()
-            .map(|s| {
-                let p = lookup(&h.authors, &s.author);
-                let id = s.id.clone();
-                let picked = move || selected.with(|x| x.as_ref().is_some_and(|x| x.id == id));
-                let span = format!("{} – {}", clock(s.start), clock(s.end));
-                let count = match s.changes {
-                    1 => "1 change".to_owned(),
-                    n => format!("{n} changes"),
-                };
-                let (when, author, summary) = (ago(s.end), s.author.clone(), s.summary.clone());
-                let pick = move |_| {
-                    blame.set(false);
-                    note.set(None);
-                    selected.set(Some(s.clone()));
-                    ui.viewing.set(true);
-                };
-                view! {
-                    <li class="session" class:picked=picked data-author=author>
-                        <button type="button" on:click=handler(pick)>
-                            {avatar(&p.name, &p.colour)}
-                            <span class="session-body">
-                                <span class="session-who">
-                                    <strong>{p.name.clone()}</strong>
-                                    <span class="discipline">{p.discipline.clone()}</span>
-                                    <time title=span>{when}</time>
-                                </span>
-                                <span class="session-summary">{summary}</span>
-                                <span class="muted small">{count}</span>
-                            </span>
-                        </button>
-                    </li>
-                }
-            })
-            .collect_view();
-        view! { <ol class="timeline">{entries}</ol> }.into_any()
     };
-
-    let version_view = move || {
-        let r = shown.get()?;
-        let people = data.with(|d| match d {
-            Some(Ok(h)) => h.authors.clone(),
-            _ => vec![],
-        });
-        let b = blame.get();
-        let restorable = !b && can_restore.get();
-        let when = selected.with(|s| s.as_ref().map(|s| clock(s.end)));
-        let compare_pick = (!b).then(|| {
-            let opts = COMPARE
-                .iter()
-                .map(|&(v, l)| view! { <option value=v selected=compare.get_untracked() == v>{l}</option> })
-                .collect_view();
-            view! {
-                <label class="compare">"Compare with "
-                    <select on:change=handler(move |ev| {
-                        let v = event_target_value(&ev);
-                        compare.set(COMPARE.iter().find(|(k, _)| *k == v).map_or("previous", |(k, _)| k));
-                    })>{opts}</select>
-                </label>
-            }
-        });
-        let restore_all = restorable.then(|| {
-            view! {
-                <button type="button" class="small" on:click=handler(move |_| do_restore(None))>
-                    "Restore this version" {when.map(|w| format!(" ({w})"))}
-                </button>
-            }
-        });
-        let body = match r {
-            Err(e) => alert(Some(e.message)).into_any(),
-            Ok(s) => {
-                let caption = s.caption.clone();
-                let story =
-                    restorable.then(|| Callback::new(move |id: String| do_restore(Some(id))));
-                view! {
-                    <h2 class="version-caption">{caption}</h2>
-                    {shown_view(s, &people, b, story)}
-                }
-                .into_any()
-            }
-        };
-        Some(view! {
-            <section class="version" class:blame=b aria-label=if b { "Blame" } else { "Version" }>
-                <div class="version-bar">
-                    <span class="badge">{if b { "Blame" } else { "Read only" }}</span>
-                    {compare_pick}
-                    <span class="spacer"></span>
-                    {restore_all}
-                    <button type="button" class="quiet small" on:click=handler(move |_| back())>"Back to the live spec"</button>
-                </div>
-                {body}
-            </section>
-        })
-    };
-    let loading = move || {
-        (ui.viewing.get() && shown.with(Option::is_none))
-            .then(|| view! { <p class="muted">"Loading the version…"</p> })
-    };
+    let parts = Memo::new(move |_| {
+        let part = st.get_untracked().part;
+        spec.with(|sp| sp.as_ref().map(|sp| parts_html(sp, &part)))
+            .unwrap_or_default()
+    });
 
     view! {
-        {version_view}
-        {loading}
-        <Show when=move || ui.open.get()>
-            <aside class="history" aria-label="History">
-                <header class="history-head">
-                    <h2>"History"</h2>
-                    <button type="button" class="quiet small" aria-pressed=move || blame.get().to_string()
-                        disabled=move || !matches!(data.get(), Some(Ok(_)))
-                        on:click=handler(move |_| {
-                            let on = !blame.get_untracked();
-                            selected.set(None);
-                            blame.set(on);
-                            ui.viewing.set(on);
-                        })>"Blame"</button>
-                    <button type="button" class="icon" aria-label="Close the history" on:click=handler(close)>"×"</button>
-                </header>
-                <div class="filters">
-                    <div class="chips" role="group" aria-label="Authors">{chips}</div>
-                    <select aria-label="Part of the spec" on:change=handler(move |ev| part.set(event_target_value(&ev)))>
-                        {part_options}
-                    </select>
-                </div>
-                {move || note.get().map(|n| view! { <p class="note" role="status">{n}</p> })}
-                {timeline}
-            </aside>
-        </Show>
+        <div class="version-view" hidden=move || !ui.viewing.get()
+            on:click=handler(move |ev: web_sys::MouseEvent| on_act(&ev))
+            on:change=handler(move |ev: web_sys::Event| on_act(&ev))
+            inner_html=move || st.get().version_html(can_restore.get())></div>
+        <aside class="history" aria-label="History" hidden=move || !ui.open.get()
+            on:click=handler(move |ev: web_sys::MouseEvent| on_act(&ev))>
+            <header class="history-head">
+                <h2>"History"</h2>
+                <button type="button" class="quiet small" data-act="blame"
+                    aria-pressed=move || st.get().blame.to_string()>"Blame"</button>
+                <button type="button" class="icon" data-act="close" aria-label="Close the history">"×"</button>
+            </header>
+            <select aria-label="Part of the spec" inner_html=parts
+                on:change=handler(move |ev| {
+                    let mut s = st.get_untracked();
+                    s.part = event_target_value(&ev);
+                    st.set(s);
+                    load();
+                })>
+            </select>
+            <div class="timeline-pane" inner_html=move || st.get().panel_html()></div>
+        </aside>
     }
 }
 
@@ -890,22 +1061,63 @@ pub fn Panel(
 #[derive(Debug, Clone, PartialEq)]
 struct Place {
     author: String,
-    /// The field's key, when the place is a text field.
-    key: Option<String>,
-    item: Option<String>,
+    /// Where a jump goes: `f:` and the field's key, or `i:` and the item's id.
+    target: String,
     label: String,
     changes: u32,
 }
 
 fn place(v: &JsValue) -> Option<Place> {
     let f = field(v, "field");
+    let target = if f.is_object() {
+        format!("f:{}", key_of(&f))
+    } else {
+        format!("i:{}", text(v, "item"))
+    };
     Some(Place {
         author: field(v, "author").as_string()?,
-        key: f.is_object().then(|| key_of(&f)),
-        item: field(v, "item").as_string(),
+        target,
         label: text(v, "label"),
         changes: num(v, "changes") as u32,
     })
+}
+
+/// The places by author: each person, then a jump to each of their places.
+fn since_html(places: &[Place], people: &[Person]) -> String {
+    let mut o = Html::default();
+    let mut done: Vec<&str> = vec![];
+    o.open("ul", &[("class", "since-people")]);
+    for p in places {
+        if done.contains(&p.author.as_str()) {
+            continue;
+        }
+        done.push(&p.author);
+        let who = lookup(people, &p.author);
+        o.open(
+            "li",
+            &[("class", "since-person"), ("data-author", &p.author)],
+        )
+        .avatar(&who)
+        .el("strong", &[], &who.name)
+        .el("span", &[("class", "muted")], "changed")
+        .open("ul", &[("class", "places")]);
+        for pl in places.iter().filter(|pl| pl.author == p.author) {
+            let attrs = [
+                ("type", "button"),
+                ("class", "link"),
+                ("data-act", "place"),
+                ("data-arg", &pl.target),
+            ];
+            o.open("li", &[]).el("button", &attrs, &pl.label);
+            if pl.changes > 1 {
+                o.text(&format!(" ({})", pl.changes));
+            }
+            o.close("li");
+        }
+        o.close("ul").close("li");
+    }
+    o.close("ul");
+    o.0
 }
 
 /// "Since you last looked": what others changed since this person's last visit, by author
@@ -914,7 +1126,7 @@ fn place(v: &JsValue) -> Option<Place> {
 pub fn SinceSeen(doc: DocumentId) -> impl IntoView {
     let FocusRequest(focus) = expect_context::<FocusRequest>();
     let ui = expect_context::<HistoryUi>();
-    let found = RwSignal::new(Vec::<(Person, Vec<Place>)>::new());
+    let found = RwSignal::new(None::<String>);
     spawn_local(async move {
         let base = base(doc);
         if let Ok(v) = api::call("GET", &format!("{base}/since-seen"), None).await {
@@ -924,14 +1136,7 @@ pub fn SinceSeen(doc: DocumentId) -> impl IntoView {
                     .await
                     .map(|v| list_of(v, person))
                     .unwrap_or_default();
-                let mut by: Vec<(Person, Vec<Place>)> = vec![];
-                for p in places {
-                    match by.iter_mut().find(|(who, _)| who.username == p.author) {
-                        Some((_, list)) => list.push(p),
-                        None => by.push((lookup(&people, &p.author), vec![p])),
-                    }
-                }
-                found.try_set(by);
+                found.try_set(Some(since_html(&places, &people)));
             }
             let _ = api::call("POST", &format!("{base}/seen"), None).await;
         }
@@ -941,53 +1146,32 @@ pub fn SinceSeen(doc: DocumentId) -> impl IntoView {
         leave.remove();
         seen_now(doc);
     });
-    let entry = move |(p, places): (Person, Vec<Place>)| {
-        let links = places
-            .into_iter()
-            .map(|pl| {
-                let n = match pl.changes {
-                    0 | 1 => String::new(),
-                    n => format!(" ({n})"),
-                };
-                let go = move |_| {
-                    ui.viewing.set(false);
-                    match (&pl.key, &pl.item) {
-                        (Some(k), _) => focus.set(Some(k.clone())),
-                        (None, Some(id)) => scroll_to_item(id),
-                        _ => {}
-                    }
-                };
-                view! { <li><button type="button" class="link" on:click=handler(go)>{pl.label.clone()}</button>{n}</li> }
-            })
-            .collect_view();
-        view! {
-            <li class="since-person" data-author=p.username.clone()>
-                {avatar(&p.name, &p.colour)}
-                <strong>{p.name.clone()}</strong>
-                <span class="muted">" changed"</span>
-                <ul class="places">{links}</ul>
-            </li>
+    let jump = move |ev: web_sys::MouseEvent| {
+        let Some((_, target)) = act(&ev) else {
+            return;
+        };
+        ui.viewing.set(false);
+        if let Some(key) = target.strip_prefix("f:") {
+            focus.set(Some(key.to_owned()));
+        } else if let Some(id) = target.strip_prefix("i:") {
+            scroll_to_item(id);
         }
     };
-    move || {
-        let list = found.get();
-        (!list.is_empty()).then(|| {
-            view! {
-                <section class="since" aria-labelledby="since-h">
-                    <div class="since-head">
-                        <h2 id="since-h">"Since you last looked"</h2>
-                        <button type="button" class="icon" aria-label="Dismiss" on:click=handler(move |_| found.set(vec![]))>"×"</button>
-                    </div>
-                    <ul class="since-people">{list.into_iter().map(entry).collect_view()}</ul>
-                </section>
-            }
-        })
+    view! {
+        <section class="since" aria-labelledby="since-h" hidden=move || found.with(Option::is_none)>
+            <div class="since-head">
+                <h2 id="since-h">"Since you last looked"</h2>
+                <button type="button" class="icon" aria-label="Dismiss"
+                    on:click=handler(move |_| found.set(None))>"×"</button>
+            </div>
+            <div on:click=handler(jump) inner_html=move || found.get().unwrap_or_default()></div>
+        </section>
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::sentence;
+    use super::{sentence, Html};
 
     #[test]
     fn sentences_start_with_a_capital_and_skip_empty_words() {
@@ -998,5 +1182,15 @@ mod tests {
             "“Export”".into(),
         ];
         assert_eq!(sentence(&words), "Added story “Export”");
+    }
+
+    #[test]
+    fn markup_escapes_text_and_attributes() {
+        let mut o = Html::default();
+        o.el("span", &[("title", "\"><script>")], "<b>&'");
+        assert_eq!(
+            o.0,
+            "<span title=\"&quot;&gt;&lt;script&gt;\">&lt;b&gt;&amp;&#39;</span>"
+        );
     }
 }

@@ -1,0 +1,130 @@
+// History by author: two accounts edit one spec; the timeline shows both sessions and filters by author, a version's diff and the blame colour each person's text, a restore brings old text back as a new entry by the restorer, and "since you last looked" lists the other person's edits.
+import { test, expect, createSpec, markdown, person, share } from "./fixtures.mjs"
+
+const field = (page, name) => page.getByRole("textbox", { name, exact: true })
+
+/// Opens the spec and waits for its title.
+async function open(p, duet, spec) {
+  await p.page.goto(`${duet.url}/specs/${spec.id}`)
+  await expect(field(p.page, "Spec title")).toHaveValue(spec.title)
+}
+
+/// Waits until the server holds `text` in the spec.
+async function onServer(duet, spec, who, text) {
+  await expect.poll(() => markdown(duet, spec.id, who)).toContain(text)
+}
+
+/// Leaves the spec for the list inside the app: the page tells the server what was seen.
+async function leave(p) {
+  const seen = p.page.waitForResponse(r => r.url().endsWith("/seen") && r.request().method() === "POST")
+  await p.page.getByRole("link", { name: "Duet" }).click()
+  await seen
+}
+
+test("two people's edits: timeline, author filter, coloured diff and blame, restore as a new entry, and what changed since the last visit", async ({ browser, duet }) => {
+  const ada = await person(browser, duet, "Ada Lovelace")
+  const bo = await person(browser, duet, "Bo Builder")
+  const spec = await createSpec(duet, "Export to CSV", ada)
+  await share(duet, spec.id, ada, bo, "editor")
+
+  // Ada writes the problem, then goes back to her list.
+  await open(ada, duet, spec)
+  await field(ada.page, "Problem").click()
+  await ada.page.keyboard.type("Analysts copy tables by hand.")
+  await onServer(duet, spec, ada, "Analysts copy tables by hand.")
+  await leave(ada)
+
+  // Bo replaces her full stop and goes on.
+  await open(bo, duet, spec)
+  await field(bo.page, "Problem").click()
+  await bo.page.keyboard.press("End")
+  await bo.page.keyboard.press("Backspace")
+  await bo.page.keyboard.type(": it takes hours.")
+  await onServer(duet, spec, bo, "by hand: it takes hours.")
+  await leave(bo)
+
+  // Ada comes back: Bo's edit of the problem is listed, and its link focuses the field.
+  await open(ada, duet, spec)
+  const since = ada.page.getByRole("region", { name: "Since you last looked" })
+  const boThere = since.locator(`li.since-person[data-author="${bo.username}"]`)
+  await expect(boThere).toContainText("Bo Builder")
+  await expect(since.locator(`li.since-person[data-author="${ada.username}"]`)).toHaveCount(0)
+  await boThere.getByRole("button").first().click()
+  await expect(field(ada.page, "Problem")).toBeFocused()
+  await since.getByRole("button", { name: "Dismiss" }).click()
+  await expect(since).toHaveCount(0)
+
+  // The history: both people's sessions, newest (Bo's) first.
+  await ada.page.getByRole("button", { name: "History" }).click()
+  const panel = ada.page.getByRole("complementary", { name: "History" })
+  const sessions = panel.locator("li.session")
+  await expect(sessions.first()).toHaveAttribute("data-author", bo.username)
+  await expect(panel.locator(`li.session[data-author="${ada.username}"]`)).not.toHaveCount(0)
+  await expect(sessions.first()).toContainText("Bo Builder")
+
+  // Only Bo's sessions when his chip is pressed; everyone's again when it is released.
+  const boChip = panel.locator(`button.chip[data-author="${bo.username}"]`)
+  await boChip.click()
+  await expect(boChip).toHaveAttribute("aria-pressed", "true")
+  await expect(panel.locator(`li.session[data-author="${ada.username}"]`)).toHaveCount(0)
+  await expect(sessions).not.toHaveCount(0)
+  await boChip.click()
+  await expect(panel.locator(`li.session[data-author="${ada.username}"]`)).not.toHaveCount(0)
+
+  // Bo's session against the version before it: his deletion and insertion in his name;
+  // against the empty spec: Ada's words and Bo's, each in its author's name.
+  await sessions.first().getByRole("button").click()
+  const version = ada.page.getByRole("region", { name: "Version" })
+  const problem = version.locator('[data-field="problem"] .vtext')
+  await expect(problem.locator(`.del[data-author="${bo.username}"]`)).toHaveText(".")
+  await expect(problem.locator(`.ins[data-author="${bo.username}"]`)).toHaveText(": it takes hours.")
+  await expect(problem.locator(`.ins[data-author="${bo.username}"]`)).toHaveAttribute("title", /Bo Builder/)
+  await expect(problem.locator(`[data-author="${ada.username}"]`)).toHaveCount(0)
+  await version.getByLabel("Compare with").selectOption("start")
+  await expect(problem.locator(`.ins[data-author="${ada.username}"]`).first()).toContainText("Analysts copy tables")
+  await expect(problem.locator(`.ins[data-author="${bo.username}"]`)).toHaveText(": it takes hours.")
+  await version.getByRole("button", { name: "Back to the live spec" }).click()
+  await expect(field(ada.page, "Problem")).toBeVisible()
+
+  // Blame: the live text, each character in the colour of whoever wrote it.
+  await panel.getByRole("button", { name: "Blame" }).click()
+  const blame = ada.page.getByRole("region", { name: "Blame" }).locator('[data-field="problem"] .vtext')
+  await expect(blame.locator(`.by[data-author="${ada.username}"]`).first()).toHaveAttribute("title", /Ada Lovelace/)
+  await expect(blame.locator(`.by[data-author="${bo.username}"]`)).toHaveText(": it takes hours.")
+  await panel.getByRole("button", { name: "Blame" }).click()
+
+  // Ada restores her version: the editor reads it again and the history has a new entry by her.
+  const before = await sessions.count()
+  await panel.locator(`li.session[data-author="${ada.username}"]`).first().getByRole("button").click()
+  await ada.page.getByRole("button", { name: /Restore this version/ }).click()
+  await expect(field(ada.page, "Problem")).toHaveValue("Analysts copy tables by hand.")
+  await expect(field(bo.page, "Problem")).toHaveCount(0) // Bo is on his list
+  await expect(sessions).toHaveCount(before + 1)
+  await expect(sessions.first()).toHaveAttribute("data-author", ada.username)
+  await onServer(duet, spec, ada, "Analysts copy tables by hand.")
+
+  await ada.close()
+  await bo.close()
+})
+
+test("a viewer reads the history but has no restore", async ({ browser, duet }) => {
+  const ada = await person(browser, duet, "Ada Owner")
+  const cy = await person(browser, duet, "Cy Viewer")
+  const spec = await createSpec(duet, "Read only history", ada)
+  await share(duet, spec.id, ada, cy, "viewer")
+  await open(ada, duet, spec)
+  await field(ada.page, "Problem").click()
+  await ada.page.keyboard.type("Written by the owner")
+  await onServer(duet, spec, ada, "Written by the owner")
+
+  await open(cy, duet, spec)
+  await cy.page.getByRole("button", { name: "History" }).click()
+  const panel = cy.page.getByRole("complementary", { name: "History" })
+  await panel.locator(`li.session[data-author="${ada.username}"]`).first().getByRole("button").click()
+  const version = cy.page.getByRole("region", { name: "Version" })
+  await expect(version.locator('[data-field="problem"] .vtext')).toContainText("Written by the owner")
+  await expect(version.getByRole("button", { name: /Restore/ })).toHaveCount(0)
+
+  await ada.close()
+  await cy.close()
+})
