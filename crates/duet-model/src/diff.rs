@@ -572,3 +572,26 @@ pub(crate) fn blame_field(history: &History, doc: &impl Read, field: &TextField)
     }
     runs
 }
+
+/// How people read a place of `view`: "Story “Export to CSV” · I want", "Criterion “one
+/// click” in “Export to CSV”", or "a removed criterion" when it is no longer there.
+pub fn place_label(
+    view: &SpecView,
+    kind: PartKind,
+    item: Option<&ItemId>,
+    field: Option<&TextField>,
+) -> String {
+    if let Some((label, _)) = field.and_then(|f| fields(view).remove(f)) {
+        return label;
+    }
+    match (kind, item) {
+        (PartKind::Title, _) => "Title".to_owned(),
+        (PartKind::Problem, _) => "Problem".to_owned(),
+        (_, Some(id)) => entries(view)
+            .into_iter()
+            .find(|e| e.kind == kind && &e.id == id)
+            .map(|e| e.label)
+            .unwrap_or_else(|| format!("a removed {}", kind.nouns().0)),
+        (_, None) => kind.nouns().0.to_owned(),
+    }
+}

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::{Change, ChangeHash};
 use serde::{Deserialize, Serialize};
 
 use crate::concurrent::text_field;
@@ -127,6 +127,8 @@ pub struct ChangeRecord {
     pub author: Option<UserId>,
     /// When the server received it, else the time the author's device wrote in it.
     pub at: Option<UnixMillis>,
+    /// When the server received it, if it recorded that.
+    pub received_at: Option<UnixMillis>,
     pub message: Option<String>,
     pub touches: Vec<Touch>,
 }
@@ -310,11 +312,14 @@ impl History {
         History::default()
     }
 
-    /// Reads the changes of `doc` not read yet. `meta` tells what the server knows of a change.
-    pub fn update(&mut self, doc: &mut AutoCommit, meta: impl Fn(&ChangeHash) -> ChangeMeta) {
-        let heads = self.heads().to_vec();
-        let new: Vec<Change> = doc.get_changes(&heads).into_iter().cloned().collect();
-        for change in &new {
+    /// Reads changes not read yet, in causal order: what `doc.get_changes(history.heads())`
+    /// returns. Changes already read are skipped. `meta` tells what the server knows of one.
+    pub fn update<'a>(
+        &mut self,
+        changes: impl IntoIterator<Item = &'a Change>,
+        meta: impl Fn(&ChangeHash) -> ChangeMeta,
+    ) {
+        for change in changes {
             if !self.index.contains_key(&change.hash()) {
                 self.read(change, &meta);
             }
@@ -354,17 +359,11 @@ impl History {
             .collect()
     }
 
-    /// The changes that are not ancestors of `seen` (heads not in the document are
-    /// ignored), in order, leaving out the shared empty-spec change.
-    pub fn since(&self, doc: &mut AutoCommit, seen: &[ChangeHash]) -> Vec<usize> {
-        let known: Vec<ChangeHash> = seen
-            .iter()
-            .filter(|h| doc.get_change_by_hash(h).is_some())
-            .copied()
-            .collect();
+    /// The positions of `changes` (for instance those after some heads:
+    /// `doc.get_changes(seen)`), in order, leaving out the shared empty-spec change.
+    pub fn positions<'a>(&self, changes: impl IntoIterator<Item = &'a Change>) -> Vec<usize> {
         let skeleton = skeleton_hash();
-        let mut out: Vec<usize> = doc
-            .get_changes(&known)
+        let mut out: Vec<usize> = changes
             .into_iter()
             .filter(|c| c.hash() != skeleton)
             .filter_map(|c| self.position(&c.hash()))
@@ -532,6 +531,7 @@ impl History {
             hash: change.hash(),
             author,
             at,
+            received_at: known.received_at,
             message: change.message().cloned(),
             touches: merge_touches(touches.iter()),
         });

@@ -65,7 +65,7 @@ fn edited(n: usize, steps: &[Step], seed: u64) -> Spec {
 
 fn history_of(doc: &mut AutoCommit) -> History {
     let mut h = History::new();
-    h.update(doc, |_| ChangeMeta::default());
+    h.update(doc.get_changes(&[]), |_| ChangeMeta::default());
     h
 }
 
@@ -226,7 +226,7 @@ proptest! {
         // The server received change i at second i.
         let order: Vec<ChangeHash> = doc.get_changes(&[]).iter().map(|c| c.hash()).collect();
         let mut history = History::new();
-        history.update(doc, |h| ChangeMeta {
+        history.update(doc.get_changes(&[]), |h| ChangeMeta {
             author: None,
             received_at: order.iter().position(|x| x == h).map(|i| UnixMillis(i as i64 * 1000)),
         });
@@ -350,7 +350,7 @@ fn sessions_split_one_authors_changes_at_long_gaps_and_keep_authors_apart() {
     // Received at minutes 0, 1, 2, 3 and 20: ada's last edit comes after a long gap.
     let minutes = [0, 1, 2, 3, 20];
     let mut history = History::new();
-    history.update(doc, |h| ChangeMeta {
+    history.update(doc.get_changes(&[]), |h| ChangeMeta {
         author: None,
         received_at: order
             .iter()
