@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::accounts::{Accounts, LinkError, Throttle};
 use crate::auth::{self, Caller};
-use crate::docs::{DocCommand, DocError, HistoryEntry, Registry};
+use crate::docs::{DocCommand, DocError, Registry};
 use crate::storage::{DocumentMeta, Role, StorageError};
 
 /// What every handler and connection shares.
@@ -100,6 +100,7 @@ impl From<DocError> for AppError {
             DocError::AlreadyExists => AppError::Conflict(e.to_string()),
             DocError::LastOwner => AppError::Conflict(e.to_string()),
             DocError::Forbidden(m) => AppError::Forbidden(m),
+            DocError::BadVersion(m) => AppError::BadRequest(m),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -118,7 +119,6 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
         .route("/api/specs", get(list_specs).post(create_spec))
         .route("/api/specs/{id}", get(spec_meta))
         .route("/api/specs/{id}/markdown", get(spec_markdown))
-        .route("/api/specs/{id}/history", get(spec_history))
         .route("/api/specs/{id}/roles", get(list_roles))
         .route(
             "/api/specs/{id}/roles/{user}",
@@ -127,6 +127,7 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
         .route("/api/specs/{id}/links", get(list_links).post(create_link))
         .route("/api/specs/{id}/links/{link}", delete(revoke_link))
         .route("/api/share/{token}", post(redeem_link))
+        .merge(crate::history::routes())
         .route(
             "/api/{*rest}",
             get(not_found)
@@ -168,7 +169,7 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
-fn parse_id(id: &str) -> Result<DocumentId, AppError> {
+pub(crate) fn parse_id(id: &str) -> Result<DocumentId, AppError> {
     DocumentId::parse(id).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
@@ -219,7 +220,7 @@ const NO_SUCH_SPEC: &str = "no such spec (or you have no access to it)";
 
 /// The caller's role on spec `id`; 404 when they have none or it is not a spec, so that
 /// the existence of specs one may not see is not revealed.
-async fn access(
+pub(crate) async fn access(
     state: &AppState,
     caller: &Caller,
     id: DocumentId,
@@ -320,24 +321,6 @@ async fn spec_markdown(
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let md = markdown::export(&spec.view());
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], md).into_response())
-}
-
-async fn spec_history(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Vec<HistoryEntry>>, AppError> {
-    let id = parse_id(&id)?;
-    access(&state, &caller, id).await?;
-    let (reply, done) = oneshot::channel();
-    state
-        .registry
-        .send(id, DocCommand::History { reply })
-        .await?;
-    let history = done
-        .await
-        .map_err(|_| AppError::Internal("document actor stopped".into()))??;
-    Ok(Json(history))
 }
 
 /// Someone with a role on a spec, as the sharing panel shows them.

@@ -277,7 +277,18 @@ async fn without_a_role_a_spec_is_unavailable_over_sync_and_absent_from_rest() -
     // REST: not listed, and 404 wherever the spec is named.
     let (status, body) = http_as(server.addr, "stranger", "GET", "/api/specs", None).await?;
     assert_eq!((status, body.as_str()), (200, "[]"));
-    for path in ["", "/markdown", "/history", "/roles", "/links"] {
+    for path in [
+        "",
+        "/markdown",
+        "/history",
+        "/changes",
+        "/version?at=",
+        "/diff?from=",
+        "/blame",
+        "/since-seen",
+        "/roles",
+        "/links",
+    ] {
         let (status, body) = http_as(
             server.addr,
             "stranger",
@@ -468,7 +479,7 @@ async fn changes_authored_as_someone_else_or_with_their_actor_are_refused_whole(
         server.addr,
         "pm",
         "GET",
-        &format!("/api/specs/{id}/history"),
+        &format!("/api/specs/{id}/changes"),
         None,
     )
     .await?;
@@ -489,7 +500,7 @@ async fn changes_authored_as_someone_else_or_with_their_actor_are_refused_whole(
 }
 
 #[tokio::test]
-async fn history_records_the_servers_receive_time_and_the_verified_author_of_each_change(
+async fn the_change_list_records_the_servers_receive_time_and_the_verified_author_of_each_change(
 ) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path()).await?;
@@ -505,7 +516,7 @@ async fn history_records_the_servers_receive_time_and_the_verified_author_of_eac
         server.addr,
         "pm",
         "GET",
-        &format!("/api/specs/{}/history", owner.doc_id),
+        &format!("/api/specs/{}/changes", owner.doc_id),
         None,
     )
     .await?;

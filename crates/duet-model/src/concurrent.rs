@@ -317,7 +317,7 @@ fn is_list(k: &str) -> bool {
     .contains(&k)
 }
 
-fn text_field(list: &str, item: &ItemId, field: &str) -> Option<TextField> {
+pub(crate) fn text_field(list: &str, item: &ItemId, field: &str) -> Option<TextField> {
     let item = item.clone();
     match list {
         l if l == key::METRICS => MetricField::from_stored(field).map(|field| TextField::Metric {

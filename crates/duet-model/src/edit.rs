@@ -283,7 +283,7 @@ pub(crate) fn minimal_splice<'a>(old: &str, new: &'a str) -> (usize, usize, &'a 
 }
 
 /// Writes an anchor map on `constraint` for `span` of the story's text.
-fn write_anchor(
+pub(crate) fn write_anchor(
     doc: &mut AutoCommit,
     story: &ObjId,
     constraint: &ObjId,

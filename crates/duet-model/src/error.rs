@@ -11,6 +11,8 @@ pub enum IdError {
     InvalidItemId(String),
     #[error("invalid user id {0:?}: expected 1-64 ASCII letters, digits, '.', '_' or '-'")]
     InvalidUserId(String),
+    #[error("unknown part {0:?}: expected title, problem, metrics, criteria, constraints, decisions, questions or story:<id>")]
+    InvalidPart(String),
     #[error("the actor id is not a Duet author")]
     NotADuetActor,
 }
@@ -47,6 +49,10 @@ pub enum EditError {
     EmptyAnchor,
     #[error("the spec is missing its {0} part")]
     MissingPart(&'static str),
+    #[error("that version is not in this spec's history")]
+    UnknownVersion,
+    #[error("the story did not exist in that version")]
+    NotInVersion,
     #[error("automerge refused the edit: {0}")]
     Automerge(String),
 }

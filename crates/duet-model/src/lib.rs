@@ -3,25 +3,35 @@
 //! Nothing here touches sockets, files or clocks: time and randomness are passed in, so the
 //! same code runs in the server, in the browser (wasm32) and in tests.
 
+mod at;
 mod caret;
 pub mod chunks;
 mod concurrent;
+mod diff;
 mod edit;
 mod error;
+pub mod history;
 mod ids;
 pub mod markdown;
 mod rank;
 mod read;
+mod restore;
 mod schema;
 mod spec;
 mod view;
 
+pub use at::view_at;
 pub use automerge;
 pub use caret::{caret_at, caret_position, input_splice, Caret, InputSplice};
 pub use concurrent::{overlaps, Contribution, Overlap, Place, Side};
+pub use diff::{
+    blame, diff, place_label, BlameRun, DiffRun, FieldBlame, ItemChange, RunKind, SettingChange,
+    SpecDiff, TextDiff,
+};
 pub use edit::{AnchorSpan, NewConstraint, NewDecision, NewStory};
 pub use error::{EditError, IdError, ImportError, LoadError};
 pub use ids::{Author, ItemId, UnixMillis, UserId, ACTOR_MAGIC};
+pub use restore::RestoreScope;
 pub use schema::{
     ConstraintKind, ConstraintStatus, CriterionKind, DecisionField, MetricField, QuestionField,
     Severity, StoryField, StoryStatus, TextField, SCHEMA_VERSION,

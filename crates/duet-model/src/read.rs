@@ -1,57 +1,59 @@
 //! Lenient readers over the Automerge document: a document is untrusted, so a missing or mistyped value reads as a default.
 
 use automerge::{ObjId, Prop};
-use automerge::{ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use automerge::{ObjType, ScalarValue, Value, ROOT};
+
+use crate::at::Read;
 
 use crate::ids::ItemId;
 use crate::schema::key;
 
 /// The object at `parent[prop]` if it is of type `want`.
 pub(crate) fn obj<P: Into<Prop>>(
-    doc: &impl ReadDoc,
+    doc: &impl Read,
     parent: &ObjId,
     prop: P,
     want: ObjType,
 ) -> Option<ObjId> {
-    match doc.get(parent, prop) {
+    match doc.value(parent, prop) {
         Ok(Some((Value::Object(t), id))) if t == want => Some(id),
         _ => None,
     }
 }
 
 /// A root part (`stories`, `title`…) of the expected type.
-pub(crate) fn part(doc: &impl ReadDoc, name: &str, want: ObjType) -> Option<ObjId> {
+pub(crate) fn part(doc: &impl Read, name: &str, want: ObjType) -> Option<ObjId> {
     obj(doc, &ROOT, name, want)
 }
 
 /// The text of the Text object at `parent[key]`, or "" when absent.
-pub(crate) fn text(doc: &impl ReadDoc, parent: &ObjId, key: &str) -> String {
+pub(crate) fn text(doc: &impl Read, parent: &ObjId, key: &str) -> String {
     obj(doc, parent, key, ObjType::Text)
-        .and_then(|t| doc.text(&t).ok())
+        .and_then(|t| doc.text_of(&t).ok())
         .unwrap_or_default()
 }
 
-fn scalar(doc: &impl ReadDoc, parent: &ObjId, key: &str) -> Option<ScalarValue> {
-    match doc.get(parent, key) {
+fn scalar(doc: &impl Read, parent: &ObjId, key: &str) -> Option<ScalarValue> {
+    match doc.value(parent, key) {
         Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
         _ => None,
     }
 }
 
 /// A string scalar, or "" when absent or of another type.
-pub(crate) fn string(doc: &impl ReadDoc, parent: &ObjId, key: &str) -> String {
+pub(crate) fn string(doc: &impl Read, parent: &ObjId, key: &str) -> String {
     match scalar(doc, parent, key) {
         Some(ScalarValue::Str(s)) => s.to_string(),
         _ => String::new(),
     }
 }
 
-pub(crate) fn boolean(doc: &impl ReadDoc, parent: &ObjId, key: &str) -> bool {
+pub(crate) fn boolean(doc: &impl Read, parent: &ObjId, key: &str) -> bool {
     matches!(scalar(doc, parent, key), Some(ScalarValue::Boolean(true)))
 }
 
 /// An integer scalar of any integer-like type.
-pub(crate) fn integer(doc: &impl ReadDoc, parent: &ObjId, key: &str) -> Option<i64> {
+pub(crate) fn integer(doc: &impl Read, parent: &ObjId, key: &str) -> Option<i64> {
     match scalar(doc, parent, key)? {
         ScalarValue::Int(i) | ScalarValue::Timestamp(i) => Some(i),
         ScalarValue::Uint(u) => i64::try_from(u).ok(),
@@ -70,9 +72,9 @@ pub(crate) struct Ranked {
 
 /// The items of a keyed list in display order: by rank, then id. Keys that are not valid
 /// ids or values that are not maps are skipped (they cannot have come from Duet).
-pub(crate) fn ranked(doc: &impl ReadDoc, list: &ObjId) -> Vec<Ranked> {
+pub(crate) fn ranked(doc: &impl Read, list: &ObjId) -> Vec<Ranked> {
     let mut items: Vec<Ranked> = doc
-        .map_range(list, ..)
+        .entries(list)
         .filter_map(|item| {
             let id = ItemId::parse(item.key).ok()?;
             match item.value {

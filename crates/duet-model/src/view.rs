@@ -3,6 +3,7 @@
 use automerge::{Cursor, ObjId, ObjType, ReadDoc};
 use serde::{Deserialize, Serialize};
 
+use crate::at::Read;
 use crate::ids::{ItemId, UnixMillis};
 use crate::read::{self, Ranked};
 use crate::schema::{
@@ -149,6 +150,11 @@ impl Spec {
 
 /// Builds the view of any document holding a spec.
 pub fn view_of(doc: &impl ReadDoc) -> SpecView {
+    view_with(doc)
+}
+
+/// The view through any reader (a live document, or one at some heads).
+pub(crate) fn view_with(doc: &impl Read) -> SpecView {
     let list = |name: &str| -> Vec<Ranked> {
         read::part(doc, name, ObjType::Map)
             .map(|l| read::ranked(doc, &l))
@@ -188,7 +194,7 @@ pub fn view_of(doc: &impl ReadDoc) -> SpecView {
         .into_iter()
         .map(|d| {
             let linked: Vec<String> = read::obj(doc, &d.obj, key::STORIES, ObjType::Map)
-                .map(|l| doc.keys(&l).collect())
+                .map(|l| doc.key_list(&l).collect())
                 .unwrap_or_default();
             DecisionView {
                 title: read::text(doc, &d.obj, key::TITLE),
@@ -229,13 +235,13 @@ pub fn view_of(doc: &impl ReadDoc) -> SpecView {
 }
 
 /// The text of a root Text part, or "".
-pub(crate) fn root_text(doc: &impl ReadDoc, name: &str) -> String {
+pub(crate) fn root_text(doc: &impl Read, name: &str) -> String {
     read::part(doc, name, ObjType::Text)
-        .and_then(|t| doc.text(&t).ok())
+        .and_then(|t| doc.text_of(&t).ok())
         .unwrap_or_default()
 }
 
-fn story_view(doc: &impl ReadDoc, s: Ranked) -> StoryView {
+fn story_view(doc: &impl Read, s: Ranked) -> StoryView {
     let criteria = read::obj(doc, &s.obj, key::CRITERIA, ObjType::Map)
         .map(|l| read::ranked(doc, &l))
         .unwrap_or_default()
@@ -259,7 +265,7 @@ fn story_view(doc: &impl ReadDoc, s: Ranked) -> StoryView {
 }
 
 fn constraint_view(
-    doc: &impl ReadDoc,
+    doc: &impl Read,
     c: &Ranked,
     story: String,
     story_obj: Option<&ObjId>,
@@ -286,7 +292,7 @@ fn parse_cursor(s: &str) -> Option<Cursor> {
 }
 
 /// Where a constraint's anchor points now.
-fn resolve_anchor(doc: &impl ReadDoc, constraint: &ObjId, story: Option<&ObjId>) -> Anchor {
+fn resolve_anchor(doc: &impl Read, constraint: &ObjId, story: Option<&ObjId>) -> Anchor {
     let Some(anchor) = read::obj(doc, constraint, key::ANCHOR, ObjType::Map) else {
         return Anchor::Story;
     };
@@ -307,12 +313,12 @@ fn resolve_anchor(doc: &impl ReadDoc, constraint: &ObjId, story: Option<&ObjId>)
         return orphaned();
     };
     let (Ok(start), Ok(last)) = (
-        doc.get_cursor_position(&text_obj, &start, None),
-        doc.get_cursor_position(&text_obj, &end, None),
+        doc.cursor_position(&text_obj, &start),
+        doc.cursor_position(&text_obj, &end),
     ) else {
         return orphaned();
     };
-    let Ok(text) = doc.text(&text_obj) else {
+    let Ok(text) = doc.text_of(&text_obj) else {
         return orphaned();
     };
     // A cursor whose character was deleted reports the position of the next surviving
@@ -320,7 +326,7 @@ fn resolve_anchor(doc: &impl ReadDoc, constraint: &ObjId, story: Option<&ObjId>)
     // otherwise it ends where that next character now is. An empty span means every
     // character of the anchored text was deleted.
     let last_survives = doc
-        .get_cursor(&text_obj, last, None)
+        .cursor_at(&text_obj, last)
         .is_ok_and(|c| c.to_string() == end_str.trim_start_matches('-'));
     let end = if last_survives {
         read::byte_offset(&text, last)

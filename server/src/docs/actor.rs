@@ -5,14 +5,17 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use duet_model::automerge::sync::{self, SyncDoc};
+use duet_model::automerge::AutoCommit;
 use duet_model::automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use duet_model::chunks::{chunks, ChunkKind};
-use duet_model::{Author, UserId};
+use duet_model::history::{ChangeMeta, History};
+use duet_model::{Author, ItemId, RestoreScope, Spec, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
-use super::{ConnId, DocCommand, DocError, HistoryEntry, Outgoing, PeerLink, Registry};
+use super::review::{self, HistoryAnswer, HistoryQuery, Receipts};
+use super::{ConnId, DocCommand, DocError, Outgoing, PeerLink, Registry};
 use crate::storage::{DocumentMeta, Receipt, Role, Write};
 
 /// Most commands handled in one pass (one storage commit, one round of replies).
@@ -46,6 +49,10 @@ pub(super) struct DocActor {
     role_writes: Vec<(String, Option<Role>)>,
     /// Actors bound to users by messages of this batch, to store with their changes.
     new_bindings: Vec<(Vec<u8>, String)>,
+    /// The document's history, read on the first question about it and kept up to date.
+    history: Option<History>,
+    /// Receipts of changes the history has not read yet.
+    receipts: Receipts,
 }
 
 fn now_millis() -> i64 {
@@ -81,6 +88,8 @@ impl DocActor {
             roles: HashMap::new(),
             role_writes: Vec::new(),
             new_bindings: Vec::new(),
+            history: None,
+            receipts: Receipts::new(),
         }
     }
 
@@ -206,7 +215,10 @@ impl DocActor {
             DocCommand::SetRole { reply, .. } => {
                 let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
             }
-            DocCommand::History { reply } => {
+            DocCommand::History { reply, .. } => {
+                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
+            }
+            DocCommand::Restore { reply, .. } => {
                 let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
             }
             DocCommand::Read { reply } => {
@@ -257,6 +269,7 @@ impl DocActor {
         let mut shutdown = Vec::new();
         let mut created = Vec::new();
         let mut role_replies = Vec::new();
+        let mut restored = Vec::new();
         let mut poisoned = false;
         // Peers that sent changes in this batch: their replies acknowledge those changes,
         // so they wait for the fsync; everyone else hears the news at once.
@@ -305,9 +318,20 @@ impl DocActor {
                         let _ = reply.send(Err(e));
                     }
                 },
-                DocCommand::History { reply } => {
-                    let _ = reply.send(self.history().await);
+                DocCommand::History { query, reply } => {
+                    let _ = reply.send(self.answer(query).await);
                 }
+                DocCommand::Restore {
+                    by,
+                    to,
+                    story,
+                    reply,
+                } => match self.restore(&by, &to, story) {
+                    Ok(()) => restored.push(reply),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                },
                 DocCommand::Read { reply } => {
                     let saved = self
                         .doc
@@ -336,6 +360,9 @@ impl DocActor {
             for (reply, _) in role_replies {
                 let _ = reply.send(Err(failed()));
             }
+            for reply in restored {
+                let _ = reply.send(Err(failed()));
+            }
             self.recover().await;
             return false;
         }
@@ -344,6 +371,14 @@ impl DocActor {
         }
         for (reply, role) in role_replies {
             let _ = reply.send(Ok(role));
+        }
+        let heads = self
+            .doc
+            .as_ref()
+            .map(Automerge::get_heads)
+            .unwrap_or_default();
+        for reply in restored {
+            let _ = reply.send(Ok(heads.clone()));
         }
         // Authors must hear back even if their own later message in this batch told us heads
         // we now share: automerge then records those heads as sent and would stay silent,
@@ -568,32 +603,81 @@ impl DocActor {
         })
     }
 
-    async fn history(&self) -> Result<Vec<HistoryEntry>, DocError> {
+    /// Answers a question about the history, reading first the changes it has not read
+    /// (all of them, with their stored receipts, on the first question).
+    async fn answer(&mut self, query: HistoryQuery) -> Result<HistoryAnswer, DocError> {
+        if self.doc.is_none() || !self.exists() {
+            return Err(DocError::NotFound);
+        }
+        if self.history.is_none() {
+            let stored = self.registry.store().receipts(self.id).await?;
+            self.receipts = stored
+                .into_iter()
+                .filter_map(|r| {
+                    let hash = r.hash.parse().ok()?;
+                    Some((
+                        hash,
+                        ChangeMeta {
+                            author: UserId::parse(&r.user).ok(),
+                            received_at: Some(UnixMillis(r.received_at)),
+                        },
+                    ))
+                })
+                .collect();
+        }
         let Some(doc) = &self.doc else {
             return Err(DocError::NotFound);
         };
-        let receipts: HashMap<String, i64> = self
-            .registry
-            .store()
-            .receipts(self.id)
-            .await?
+        let history = self.history.get_or_insert_with(History::new);
+        review::refresh(history, doc, &self.receipts);
+        self.receipts.clear();
+        review::answer(doc, history, query)
+    }
+
+    /// Applies a restore by `by` to the document (persisted and fanned out by the batch).
+    fn restore(
+        &mut self,
+        by: &UserId,
+        to: &[ChangeHash],
+        story: Option<ItemId>,
+    ) -> Result<(), DocError> {
+        match self.role_of(by) {
+            None => return Err(DocError::NotFound),
+            Some(role) if !role.can_edit() => {
+                return Err(DocError::Forbidden(
+                    "you can view this spec but not change it (your role is viewer)".into(),
+                ))
+            }
+            Some(_) => {}
+        }
+        let Some(doc) = self.doc.as_mut().filter(|d| !d.get_heads().is_empty()) else {
+            return Err(DocError::NotFound);
+        };
+        let copy = AutoCommit::load(&doc.save()).map_err(|e| DocError::Corrupt(e.to_string()))?;
+        let author = Author::new(by.clone(), &mut rand::rng());
+        let mut spec =
+            Spec::from_doc(copy, author).map_err(|e| DocError::Corrupt(e.to_string()))?;
+        let scope = match story {
+            Some(id) => RestoreScope::Story(id),
+            None => RestoreScope::Spec,
+        };
+        spec.restore(to, &scope, UnixMillis(now_millis()))
+            .map_err(|e| match e {
+                duet_model::EditError::UnknownVersion | duet_model::EditError::NotInVersion => {
+                    DocError::BadVersion(e.to_string())
+                }
+                other => DocError::Corrupt(other.to_string()),
+            })?;
+        let heads = doc.get_heads();
+        let new: Vec<duet_model::automerge::Change> = spec
+            .doc_mut()
+            .get_changes(&heads)
             .into_iter()
-            .map(|r| (r.hash, r.received_at))
+            .cloned()
             .collect();
-        Ok(doc
-            .get_changes(&[])
-            .into_iter()
-            .filter_map(|c| {
-                let author = self.author_of(&c.hash(), c.actor_id())?;
-                let hash = c.hash().to_string();
-                Some(HistoryEntry {
-                    received_at: receipts.get(&hash).copied(),
-                    author,
-                    time: (c.timestamp() != 0).then(|| c.timestamp().saturating_mul(1000)),
-                    hash,
-                })
-            })
-            .collect())
+        doc.apply_changes(new)
+            .map_err(|e| DocError::Corrupt(e.to_string()))?;
+        Ok(())
     }
 
     fn relay(&mut self, from: &PeerLink, count: u64, session: &str, data: &[u8]) {
@@ -657,6 +741,15 @@ impl DocActor {
                 continue;
             };
             self.authors.insert(user.clone());
+            if self.history.is_some() {
+                self.receipts.insert(
+                    change.hash(),
+                    ChangeMeta {
+                        author: UserId::parse(&user).ok(),
+                        received_at: Some(UnixMillis(now)),
+                    },
+                );
+            }
             receipts.push(Receipt {
                 hash: change.hash().to_string(),
                 user,
@@ -755,6 +848,8 @@ impl DocActor {
         self.doc = None;
         self.role_writes.clear();
         self.new_bindings.clear();
+        self.history = None;
+        self.receipts.clear();
         self.chunks = 0;
         self.last_seq = 0;
         if let Err(e) = self.load().await {

@@ -1,6 +1,7 @@
 //! Open documents: the registry (one actor per document) and the commands connections send to an actor.
 
 mod actor;
+pub mod review;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -59,18 +60,8 @@ pub enum DocError {
     Forbidden(String),
     #[error("a spec must keep at least one owner")]
     LastOwner,
-}
-
-/// One change as history shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct HistoryEntry {
-    pub hash: String,
-    /// The user who made it (verified when it was received).
-    pub author: String,
-    /// When the server received it (Unix ms); `None` for changes older than receipts.
-    pub received_at: Option<i64>,
-    /// The client's own timestamp (Unix ms, whole seconds), if it gave one: advisory only.
-    pub time: Option<i64>,
+    #[error("{0}")]
+    BadVersion(String),
 }
 
 /// Everything a document actor can be asked. One closed set of inputs.
@@ -105,9 +96,18 @@ pub enum DocCommand {
         role: Option<Role>,
         reply: oneshot::Sender<Result<Option<Role>, DocError>>,
     },
-    /// Every change with its verified author and receive time.
+    /// A question about the document's history (timeline, version, diff, blame…).
     History {
-        reply: oneshot::Sender<Result<Vec<HistoryEntry>, DocError>>,
+        query: review::HistoryQuery,
+        reply: oneshot::Sender<Result<review::HistoryAnswer, DocError>>,
+    },
+    /// Brings the spec (or one story) back to version `to` as a new change by `by`, who
+    /// must be able to edit. Replies with the new heads once the change is durable.
+    Restore {
+        by: UserId,
+        to: Vec<duet_model::automerge::ChangeHash>,
+        story: Option<duet_model::ItemId>,
+        reply: oneshot::Sender<Result<Vec<duet_model::automerge::ChangeHash>, DocError>>,
     },
     /// The document's saved bytes, for reading (Markdown export).
     Read {

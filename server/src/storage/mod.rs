@@ -112,6 +112,13 @@ pub enum Write {
         user: String,
         role: Option<Role>,
     },
+    /// What `user` has seen of `doc`: its heads (hex, comma-separated) at `at` (Unix ms).
+    Seen {
+        doc: DocumentId,
+        user: String,
+        heads: String,
+        at: i64,
+    },
     /// A snapshot that replaces every chunk of `doc` with `seq <= replaces_up_to`.
     Compact {
         doc: DocumentId,
@@ -140,4 +147,7 @@ pub trait Storage: Send + 'static {
     fn bindings(&mut self) -> Result<Vec<(Vec<u8>, String)>, StorageError>;
     /// When each change of `doc` was received.
     fn receipts(&mut self, doc: &DocumentId) -> Result<Vec<Receipt>, StorageError>;
+    /// What `user` last saw of `doc`: heads (hex, comma-separated) and when.
+    fn seen(&mut self, doc: &DocumentId, user: &str)
+        -> Result<Option<(String, i64)>, StorageError>;
 }

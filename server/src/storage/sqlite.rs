@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS change_receipts (
     received_at INTEGER NOT NULL,
     PRIMARY KEY (doc, hash)
 );
+CREATE TABLE IF NOT EXISTS last_seen (
+    doc      TEXT NOT NULL,
+    username TEXT NOT NULL,
+    heads    TEXT NOT NULL,
+    seen_at  INTEGER NOT NULL,
+    PRIMARY KEY (doc, username)
+);
 ";
 
 impl SqliteStorage {
@@ -163,6 +170,19 @@ impl Storage for SqliteStorage {
                     };
                     seqs.push(0);
                 }
+                Write::Seen {
+                    doc,
+                    user,
+                    heads,
+                    at,
+                } => {
+                    tx.execute(
+                        "INSERT INTO last_seen (doc, username, heads, seen_at) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (doc, username) DO UPDATE SET heads = ?3, seen_at = ?4",
+                        params![doc.to_string(), user, heads, at],
+                    )?;
+                    seqs.push(0);
+                }
                 Write::Compact {
                     doc,
                     snapshot,
@@ -266,5 +286,20 @@ impl Storage for SqliteStorage {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    fn seen(
+        &mut self,
+        doc: &DocumentId,
+        user: &str,
+    ) -> Result<Option<(String, i64)>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT heads, seen_at FROM last_seen WHERE doc = ?1 AND username = ?2",
+        )?;
+        Ok(stmt
+            .query_row(params![doc.to_string(), user], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?)
     }
 }

@@ -25,6 +25,7 @@ enum Command {
     Roles(DocumentId, Reply<Vec<(String, Role)>>),
     Bindings(Reply<Vec<(Vec<u8>, String)>>),
     Receipts(DocumentId, Reply<Vec<Receipt>>),
+    Seen(DocumentId, String, Reply<Option<(String, i64)>>),
 }
 
 /// A cheap handle to the storage thread.
@@ -45,6 +46,7 @@ impl std::fmt::Debug for Command {
             Command::Roles(..) => "Roles",
             Command::Bindings(..) => "Bindings",
             Command::Receipts(..) => "Receipts",
+            Command::Seen(..) => "Seen",
         })
     }
 }
@@ -103,6 +105,16 @@ impl StoreHandle {
     pub async fn receipts(&self, doc: DocumentId) -> Result<Vec<Receipt>, StorageError> {
         self.call(|r| Command::Receipts(doc, r)).await
     }
+
+    /// What `user` last saw of `doc`: heads (hex, comma-separated) and when.
+    pub async fn seen(
+        &self,
+        doc: DocumentId,
+        user: &str,
+    ) -> Result<Option<(String, i64)>, StorageError> {
+        let user = user.to_owned();
+        self.call(|r| Command::Seen(doc, user, r)).await
+    }
 }
 
 fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>) {
@@ -133,6 +145,9 @@ fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>) {
                 }
                 Some(Command::Receipts(doc, reply)) => {
                     let _ = reply.send(storage.receipts(&doc));
+                }
+                Some(Command::Seen(doc, user, reply)) => {
+                    let _ = reply.send(storage.seen(&doc, &user));
                 }
                 None => {}
             }

@@ -1,0 +1,597 @@
+//! Differences between two versions of a spec — text insertions and deletions each with its author, items added, removed and reordered, settings changed — and blame: who wrote each character.
+
+use std::collections::{BTreeMap, HashSet};
+
+use automerge::{ChangeHash, ObjId, ObjType, ReadDoc, Value};
+use serde::Serialize;
+
+use crate::at::{At, Read};
+use crate::history::{shorten, story_name, ChangeRecord, History, PartKind, Verb};
+use crate::ids::{ItemId, UnixMillis, UserId};
+use crate::read;
+use crate::schema::{key, TextField};
+use crate::view::{view_with, Anchor, SpecView};
+
+/// Whether a run of text is in both versions, only the newer, or only the older.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunKind {
+    Same,
+    Inserted,
+    Deleted,
+}
+
+/// A run of characters of one kind by one author. For inserted text the author is who
+/// inserted it, for deleted text who deleted it; `at` is the latest such change's time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DiffRun {
+    pub kind: RunKind,
+    pub text: String,
+    pub author: Option<UserId>,
+    pub at: Option<UnixMillis>,
+}
+
+/// One text field that differs, as runs from start to end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TextDiff {
+    pub field: TextField,
+    pub label: String,
+    pub runs: Vec<DiffRun>,
+}
+
+/// An item added, removed or moved within its list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemChange {
+    pub kind: PartKind,
+    pub id: ItemId,
+    pub label: String,
+    pub change: Verb,
+}
+
+/// A setting of an item that differs: status, done, kind, severity, story, anchor, stories.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingChange {
+    pub kind: PartKind,
+    pub id: ItemId,
+    pub label: String,
+    pub setting: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// What differs between two versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SpecDiff {
+    pub texts: Vec<TextDiff>,
+    pub items: Vec<ItemChange>,
+    pub settings: Vec<SettingChange>,
+}
+
+/// A run of one author's characters in a field, UTF-16 `start..end`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlameRun {
+    pub start: usize,
+    pub end: usize,
+    pub author: Option<UserId>,
+    pub at: Option<UnixMillis>,
+}
+
+/// Who wrote each character of one field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldBlame {
+    pub field: TextField,
+    pub runs: Vec<BlameRun>,
+}
+
+/// One character of a text object: the op that inserted it and the character.
+struct Element {
+    counter: u64,
+    actor: String,
+    text: String,
+}
+
+/// The Text object `field` addresses in a document read through `doc`.
+pub(crate) fn field_obj(doc: &impl Read, field: &TextField) -> Option<ObjId> {
+    let list = |name: &str| read::part(doc, name, ObjType::Map);
+    let item = |list: Option<ObjId>, id: &ItemId| {
+        list.and_then(|l| read::obj(doc, &l, id.as_str(), ObjType::Map))
+    };
+    let (parent, name) = match field {
+        TextField::Title => return read::part(doc, key::TITLE, ObjType::Text),
+        TextField::Problem => return read::part(doc, key::PROBLEM, ObjType::Text),
+        TextField::Metric { metric, field } => {
+            (item(list(key::METRICS), metric)?, field.as_stored())
+        }
+        TextField::Story { story, field } => (item(list(key::STORIES), story)?, field.as_stored()),
+        TextField::Criterion { story, criterion } => {
+            let story = item(list(key::STORIES), story)?;
+            let criteria = read::obj(doc, &story, key::CRITERIA, ObjType::Map);
+            (item(criteria, criterion)?, key::TEXT)
+        }
+        TextField::Constraint { constraint } => {
+            (item(list(key::CONSTRAINTS), constraint)?, key::TEXT)
+        }
+        TextField::Decision { decision, field } => {
+            (item(list(key::DECISIONS), decision)?, field.as_stored())
+        }
+        TextField::Question { question, field } => {
+            (item(list(key::QUESTIONS), question)?, field.as_stored())
+        }
+    };
+    read::obj(doc, &parent, name, ObjType::Text)
+}
+
+fn elements(doc: &impl Read, obj: &ObjId) -> Vec<Element> {
+    let mut out = Vec::new();
+    let mut last_actor: Option<(automerge::ActorId, String)> = None;
+    for item in doc.elements(obj) {
+        let text = match &item.value {
+            Value::Scalar(s) => s.to_str().unwrap_or("\u{fffc}").to_owned(),
+            Value::Object(_) => "\u{fffc}".to_owned(),
+        };
+        let ObjId::Id(counter, actor, _) = &item.id else {
+            continue;
+        };
+        let hex = match &last_actor {
+            Some((a, hex)) if a == actor => hex.clone(),
+            _ => {
+                let hex = actor.to_hex_string();
+                last_actor = Some((actor.clone(), hex.clone()));
+                hex
+            }
+        };
+        out.push(Element {
+            counter: *counter,
+            actor: hex,
+            text,
+        });
+    }
+    out
+}
+
+/// Every text field of a version with the label people read and its text.
+fn fields(view: &SpecView) -> BTreeMap<TextField, (String, String)> {
+    let mut out = BTreeMap::new();
+    out.insert(TextField::Title, ("Title".to_owned(), view.title.clone()));
+    out.insert(
+        TextField::Problem,
+        ("Problem".to_owned(), view.problem.clone()),
+    );
+    for m in &view.metrics {
+        for (field, text) in [
+            (crate::MetricField::Name, &m.name),
+            (crate::MetricField::Target, &m.target),
+        ] {
+            out.insert(
+                TextField::Metric {
+                    metric: m.id.clone(),
+                    field,
+                },
+                (
+                    format!("Metric “{}” · {}", shorten(&m.name, 40), field.label()),
+                    text.clone(),
+                ),
+            );
+        }
+    }
+    for s in &view.stories {
+        let name = story_name(s);
+        for field in crate::StoryField::ALL {
+            out.insert(
+                TextField::Story {
+                    story: s.id.clone(),
+                    field: *field,
+                },
+                (
+                    format!("Story “{name}” · {}", field.label()),
+                    s.field(*field).to_owned(),
+                ),
+            );
+        }
+        for c in &s.criteria {
+            out.insert(
+                TextField::Criterion {
+                    story: s.id.clone(),
+                    criterion: c.id.clone(),
+                },
+                (format!("Criterion in “{name}”"), c.text.clone()),
+            );
+        }
+    }
+    for c in view.all_constraints() {
+        let on = view
+            .story(&ItemId::parse(&c.story).unwrap_or_else(|_| c.id.clone()))
+            .map(story_name)
+            .unwrap_or_else(|| "a removed story".to_owned());
+        out.insert(
+            TextField::Constraint {
+                constraint: c.id.clone(),
+            },
+            (format!("Constraint on “{on}”"), c.text.clone()),
+        );
+    }
+    for d in &view.decisions {
+        for (field, text) in [
+            (crate::DecisionField::Title, &d.title),
+            (crate::DecisionField::Decision, &d.decision),
+            (crate::DecisionField::Rationale, &d.rationale),
+        ] {
+            out.insert(
+                TextField::Decision {
+                    decision: d.id.clone(),
+                    field,
+                },
+                (
+                    format!("Decision “{}” · {}", shorten(&d.title, 40), field.label()),
+                    text.clone(),
+                ),
+            );
+        }
+    }
+    for q in &view.questions {
+        for (field, text) in [
+            (crate::QuestionField::Question, &q.question),
+            (crate::QuestionField::Answer, &q.answer),
+        ] {
+            out.insert(
+                TextField::Question {
+                    question: q.id.clone(),
+                    field,
+                },
+                (
+                    format!(
+                        "Question “{}” · {}",
+                        shorten(&q.question, 40),
+                        field.label()
+                    ),
+                    text.clone(),
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// Appends one character to `runs`, joining it to the last run when kind and author match.
+fn push_char(runs: &mut Vec<DiffRun>, kind: RunKind, text: &str, who: Option<&ChangeRecord>) {
+    let author = who.and_then(|c| c.author.clone());
+    let at = who.and_then(|c| c.at);
+    if let Some(last) = runs.last_mut() {
+        if last.kind == kind && last.author == author {
+            last.text.push_str(text);
+            last.at = last.at.max(at);
+            return;
+        }
+    }
+    runs.push(DiffRun {
+        kind,
+        text: text.to_owned(),
+        author,
+        at,
+    });
+}
+
+/// The runs of a field between two versions. Both versions' characters are subsequences of
+/// the same sequence, so common characters keep their order; between two common ones the
+/// deleted characters are listed before the inserted ones.
+fn text_runs(history: &History, old: &[Element], new: &[Element]) -> Vec<DiffRun> {
+    let key = |e: &Element| (e.counter, e.actor.clone());
+    let in_new: HashSet<(u64, String)> = new.iter().map(key).collect();
+    let in_old: HashSet<(u64, String)> = old.iter().map(key).collect();
+    let mut runs = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        if let Some(o) = old.get(i).filter(|o| !in_new.contains(&key(o))) {
+            let who = history.deleted_by(o.counter, &o.actor);
+            push_char(&mut runs, RunKind::Deleted, &o.text, who);
+            i += 1;
+        } else if let Some(n) = new.get(j).filter(|n| !in_old.contains(&key(n))) {
+            let who = history.made_by(n.counter, &n.actor);
+            push_char(&mut runs, RunKind::Inserted, &n.text, who);
+            j += 1;
+        } else {
+            // Both sides are at a common character (the same one, as order is shared).
+            if let Some(n) = new.get(j) {
+                push_char(&mut runs, RunKind::Same, &n.text, None);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    runs
+}
+
+/// The differences from `from` to `to`; `None` when a head is not a change of `doc`.
+/// `history` must have read `doc`'s changes.
+pub fn diff(
+    history: &History,
+    doc: &impl ReadDoc,
+    from: &[ChangeHash],
+    to: &[ChangeHash],
+) -> Option<SpecDiff> {
+    let old_at = At::new(doc, from)?;
+    let new_at = At::new(doc, to)?;
+    let old = view_with(&old_at);
+    let new = view_with(&new_at);
+    let old_fields = fields(&old);
+    let new_fields = fields(&new);
+    let mut texts = Vec::new();
+    let all: std::collections::BTreeSet<&TextField> =
+        old_fields.keys().chain(new_fields.keys()).collect();
+    for field in all {
+        let (o, n) = (old_fields.get(field), new_fields.get(field));
+        if o.map(|x| &x.1) == n.map(|x| &x.1) {
+            continue;
+        }
+        let old_elems = field_obj(&old_at, field)
+            .map(|obj| elements(&old_at, &obj))
+            .unwrap_or_default();
+        let new_elems = field_obj(&new_at, field)
+            .map(|obj| elements(&new_at, &obj))
+            .unwrap_or_default();
+        let label = n.or(o).map(|x| x.0.clone()).unwrap_or_default();
+        texts.push(TextDiff {
+            field: field.clone(),
+            label,
+            runs: text_runs(history, &old_elems, &new_elems),
+        });
+    }
+    let mut out = SpecDiff {
+        texts,
+        ..SpecDiff::default()
+    };
+    items_and_settings(&old, &new, &mut out);
+    Some(out)
+}
+
+/// An item of a list as the diff compares it: identity, label, settings.
+struct Entry {
+    kind: PartKind,
+    id: ItemId,
+    /// The list it is ordered in (a story's criteria, a story's track, a root list).
+    list: String,
+    label: String,
+    settings: Vec<(&'static str, String)>,
+}
+
+fn entries(view: &SpecView) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for m in &view.metrics {
+        out.push(Entry {
+            kind: PartKind::Metric,
+            id: m.id.clone(),
+            list: "metrics".into(),
+            label: format!("Metric “{}”", shorten(&m.name, 40)),
+            settings: Vec::new(),
+        });
+    }
+    for s in &view.stories {
+        let name = story_name(s);
+        out.push(Entry {
+            kind: PartKind::Story,
+            id: s.id.clone(),
+            list: "stories".into(),
+            label: format!("Story “{name}”"),
+            settings: vec![("status", s.status.label().to_owned())],
+        });
+        for c in &s.criteria {
+            out.push(Entry {
+                kind: PartKind::Criterion,
+                id: c.id.clone(),
+                list: format!("criteria:{}", s.id),
+                label: format!("Criterion “{}” in “{name}”", shorten(&c.text, 40)),
+                settings: vec![
+                    ("done", if c.done { "done" } else { "not done" }.to_owned()),
+                    ("kind", c.kind.label().to_owned()),
+                ],
+            });
+        }
+    }
+    for c in view.all_constraints() {
+        let anchor = match &c.anchor {
+            Anchor::Story => "the story".to_owned(),
+            Anchor::Span { field, .. } => format!("text in {}", field.label()),
+            Anchor::Orphaned { .. } => "deleted text".to_owned(),
+        };
+        out.push(Entry {
+            kind: PartKind::Constraint,
+            id: c.id.clone(),
+            list: format!("track:{}", c.story),
+            label: format!("Constraint “{}”", shorten(&c.text, 40)),
+            settings: vec![
+                ("kind", c.kind.label().to_owned()),
+                ("severity", c.severity.label().to_owned()),
+                ("status", c.status.label().to_owned()),
+                ("story", c.story.clone()),
+                ("anchor", anchor),
+            ],
+        });
+    }
+    for d in &view.decisions {
+        let stories: Vec<&str> = d.stories.iter().map(ItemId::as_str).collect();
+        out.push(Entry {
+            kind: PartKind::Decision,
+            id: d.id.clone(),
+            list: "decisions".into(),
+            label: format!("Decision “{}”", shorten(&d.title, 40)),
+            settings: vec![("stories", stories.join(", "))],
+        });
+    }
+    for q in &view.questions {
+        out.push(Entry {
+            kind: PartKind::Question,
+            id: q.id.clone(),
+            list: "questions".into(),
+            label: format!("Question “{}”", shorten(&q.question, 40)),
+            settings: Vec::new(),
+        });
+    }
+    out
+}
+
+fn items_and_settings(old: &SpecView, new: &SpecView, out: &mut SpecDiff) {
+    let old_entries = entries(old);
+    let new_entries = entries(new);
+    let find = |list: &[Entry], e: &Entry| -> Option<usize> {
+        list.iter().position(|x| x.kind == e.kind && x.id == e.id)
+    };
+    for e in &new_entries {
+        match find(&old_entries, e) {
+            None => out.items.push(ItemChange {
+                kind: e.kind,
+                id: e.id.clone(),
+                label: e.label.clone(),
+                change: Verb::Added,
+            }),
+            Some(i) => {
+                let before = &old_entries[i];
+                for ((setting, to), (_, from)) in e.settings.iter().zip(&before.settings) {
+                    if to != from {
+                        out.settings.push(SettingChange {
+                            kind: e.kind,
+                            id: e.id.clone(),
+                            label: e.label.clone(),
+                            setting: (*setting).to_owned(),
+                            from: from.clone(),
+                            to: to.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for e in &old_entries {
+        if find(&new_entries, e).is_none() {
+            out.items.push(ItemChange {
+                kind: e.kind,
+                id: e.id.clone(),
+                label: e.label.clone(),
+                change: Verb::Removed,
+            });
+        }
+    }
+    // Moved: within each list, the common items outside a longest run kept in order.
+    let mut lists: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
+    for e in &new_entries {
+        lists.entry(e.list.as_str()).or_default().push(e);
+    }
+    for (list, items) in lists {
+        let old_order: Vec<&Entry> = old_entries.iter().filter(|e| e.list == list).collect();
+        let positions: Vec<(usize, &Entry)> = items
+            .iter()
+            .filter_map(|e| {
+                old_order
+                    .iter()
+                    .position(|o| o.kind == e.kind && o.id == e.id)
+                    .map(|p| (p, *e))
+            })
+            .collect();
+        let keep = longest_increasing(&positions.iter().map(|p| p.0).collect::<Vec<_>>());
+        for (n, (_, e)) in positions.iter().enumerate() {
+            if !keep.contains(&n) {
+                out.items.push(ItemChange {
+                    kind: e.kind,
+                    id: e.id.clone(),
+                    label: e.label.clone(),
+                    change: Verb::Moved,
+                });
+            }
+        }
+    }
+}
+
+/// Indices of a longest strictly increasing subsequence of `xs`.
+fn longest_increasing(xs: &[usize]) -> HashSet<usize> {
+    // tails[k]: index into xs of the smallest tail of an increasing run of length k + 1.
+    let mut tails: Vec<usize> = Vec::new();
+    let mut prev: Vec<Option<usize>> = vec![None; xs.len()];
+    for (i, &x) in xs.iter().enumerate() {
+        let k = tails.partition_point(|&t| xs[t] < x);
+        prev[i] = k.checked_sub(1).map(|p| tails[p]);
+        if k == tails.len() {
+            tails.push(i);
+        } else {
+            tails[k] = i;
+        }
+    }
+    let mut keep = HashSet::new();
+    let mut at = tails.last().copied();
+    while let Some(i) = at {
+        keep.insert(i);
+        at = prev[i];
+    }
+    keep
+}
+
+/// Who wrote each character of every text field at `heads` (now when `None`); `None` when a
+/// head is not a change of `doc`. Offsets are UTF-16 code units.
+pub fn blame(
+    history: &History,
+    doc: &impl ReadDoc,
+    heads: Option<&[ChangeHash]>,
+) -> Option<Vec<FieldBlame>> {
+    let heads = heads.map_or_else(|| history.heads().to_vec(), <[ChangeHash]>::to_vec);
+    let at = At::new(doc, &heads)?;
+    let view = view_with(&at);
+    Some(
+        fields(&view)
+            .into_keys()
+            .map(|field| FieldBlame {
+                runs: blame_field(history, &at, &field),
+                field,
+            })
+            .collect(),
+    )
+}
+
+/// Who wrote each character of `field` as `doc` reads it.
+pub(crate) fn blame_field(history: &History, doc: &impl Read, field: &TextField) -> Vec<BlameRun> {
+    let Some(obj) = field_obj(doc, field) else {
+        return Vec::new();
+    };
+    let mut runs: Vec<BlameRun> = Vec::new();
+    let mut pos = 0;
+    for e in elements(doc, &obj) {
+        let width = e.text.encode_utf16().count();
+        let who = history.made_by(e.counter, &e.actor);
+        let author = who.and_then(|c| c.author.clone());
+        let at = who.and_then(|c| c.at);
+        match runs.last_mut() {
+            Some(last) if last.author == author => {
+                last.end = pos + width;
+                last.at = last.at.max(at);
+            }
+            _ => runs.push(BlameRun {
+                start: pos,
+                end: pos + width,
+                author,
+                at,
+            }),
+        }
+        pos += width;
+    }
+    runs
+}
+
+/// How people read a place of `view`: "Story “Export to CSV” · I want", "Criterion “one
+/// click” in “Export to CSV”", or "a removed criterion" when it is no longer there.
+pub fn place_label(
+    view: &SpecView,
+    kind: PartKind,
+    item: Option<&ItemId>,
+    field: Option<&TextField>,
+) -> String {
+    if let Some((label, _)) = field.and_then(|f| fields(view).remove(f)) {
+        return label;
+    }
+    match (kind, item) {
+        (PartKind::Title, _) => "Title".to_owned(),
+        (PartKind::Problem, _) => "Problem".to_owned(),
+        (_, Some(id)) => entries(view)
+            .into_iter()
+            .find(|e| e.kind == kind && &e.id == id)
+            .map(|e| e.label)
+            .unwrap_or_else(|| format!("a removed {}", kind.nouns().0)),
+        (_, None) => kind.nouns().0.to_owned(),
+    }
+}

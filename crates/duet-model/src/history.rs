@@ -1,0 +1,844 @@
+//! History by author: each change with its author, time, message and the places of the spec it touched; edit sessions, filters and summaries.
+//!
+//! A [`History`] reads every change's operations once, in the document's causal order,
+//! keeping a map from each object to where it sits in the spec (a story's `i_want` text, a
+//! criterion, a constraint's anchor…), so each operation is filed under the place it
+//! changed even when that place was later removed. It also keeps, per actor, which change
+//! made which operation counters (who inserted a character) and which change deleted each
+//! character, for diffs and blame. [`History::update`] reads only the changes it has not
+//! seen, so a server can keep one per document.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use automerge::{Change, ChangeHash};
+use serde::{Deserialize, Serialize};
+
+use crate::concurrent::text_field;
+use crate::error::IdError;
+use crate::ids::{Author, ItemId, UnixMillis, UserId};
+use crate::schema::{key, TextField};
+use crate::spec::skeleton_hash;
+use crate::view::{SpecView, StoryView};
+
+/// Changes of one author further apart than this (ms) start a new edit session.
+pub const SESSION_GAP: i64 = 5 * 60 * 1000;
+
+/// What the server knows of a change beyond the change itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeMeta {
+    /// The account the server verified as its author when it arrived.
+    pub author: Option<UserId>,
+    /// When the server received it.
+    pub received_at: Option<UnixMillis>,
+}
+
+/// The kinds of place in a spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartKind {
+    Title,
+    Problem,
+    Metric,
+    Story,
+    Criterion,
+    Constraint,
+    Decision,
+    Question,
+}
+
+impl PartKind {
+    fn of_list(list: &str) -> Option<PartKind> {
+        match list {
+            key::METRICS => Some(PartKind::Metric),
+            key::STORIES => Some(PartKind::Story),
+            key::CONSTRAINTS => Some(PartKind::Constraint),
+            key::DECISIONS => Some(PartKind::Decision),
+            key::QUESTIONS => Some(PartKind::Question),
+            _ => None,
+        }
+    }
+
+    fn list_key(self) -> &'static str {
+        match self {
+            PartKind::Metric => key::METRICS,
+            PartKind::Constraint => key::CONSTRAINTS,
+            PartKind::Decision => key::DECISIONS,
+            PartKind::Question => key::QUESTIONS,
+            _ => key::STORIES,
+        }
+    }
+
+    /// (singular, plural) as people read them.
+    pub fn nouns(self) -> (&'static str, &'static str) {
+        match self {
+            PartKind::Title => ("title", "titles"),
+            PartKind::Problem => ("problem", "problems"),
+            PartKind::Metric => ("metric", "metrics"),
+            PartKind::Story => ("story", "stories"),
+            PartKind::Criterion => ("criterion", "criteria"),
+            PartKind::Constraint => ("constraint", "constraints"),
+            PartKind::Decision => ("decision", "decisions"),
+            PartKind::Question => ("question", "questions"),
+        }
+    }
+}
+
+/// What a change did to a place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verb {
+    Added,
+    Edited,
+    Removed,
+    Moved,
+}
+
+impl Verb {
+    fn past(self) -> &'static str {
+        match self {
+            Verb::Added => "added",
+            Verb::Edited => "edited",
+            Verb::Removed => "removed",
+            Verb::Moved => "reordered",
+        }
+    }
+}
+
+/// One place a change touched.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Touch {
+    pub kind: PartKind,
+    pub verb: Verb,
+    /// The item (`None` for the title and the problem).
+    pub item: Option<ItemId>,
+    /// The story the place belongs to: the story itself, a criterion's story, a
+    /// constraint's story.
+    pub story: Option<ItemId>,
+    /// The text field, when the change edited text.
+    pub field: Option<TextField>,
+}
+
+/// One change as history lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeRecord {
+    pub hash: ChangeHash,
+    /// The verified account when the server knows it, else the one in the change's actor.
+    pub author: Option<UserId>,
+    /// When the server received it, else the time the author's device wrote in it.
+    pub at: Option<UnixMillis>,
+    /// When the server received it, if it recorded that.
+    pub received_at: Option<UnixMillis>,
+    pub message: Option<String>,
+    pub touches: Vec<Touch>,
+}
+
+/// A part of a spec to filter history by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PartFilter {
+    Title,
+    Problem,
+    Metrics,
+    Criteria,
+    Constraints,
+    Decisions,
+    Questions,
+    /// One story: its text, status, criteria and the constraints beside it.
+    Story(ItemId),
+}
+
+impl PartFilter {
+    /// Parses `title`, `problem`, `metrics`, `criteria`, `constraints`, `decisions`,
+    /// `questions` or `story:<id>`.
+    pub fn parse(s: &str) -> Result<PartFilter, IdError> {
+        Ok(match s {
+            "title" => PartFilter::Title,
+            "problem" => PartFilter::Problem,
+            "metrics" => PartFilter::Metrics,
+            "criteria" => PartFilter::Criteria,
+            "constraints" => PartFilter::Constraints,
+            "decisions" => PartFilter::Decisions,
+            "questions" => PartFilter::Questions,
+            _ => match s.strip_prefix("story:") {
+                Some(id) => PartFilter::Story(ItemId::parse(id)?),
+                None => return Err(IdError::InvalidPart(s.chars().take(80).collect())),
+            },
+        })
+    }
+
+    /// The parts a touch lies in (a criterion lies in "criteria" and in its story).
+    pub fn of(touch: &Touch) -> Vec<PartFilter> {
+        let mut parts = match touch.kind {
+            PartKind::Title => vec![PartFilter::Title],
+            PartKind::Problem => vec![PartFilter::Problem],
+            PartKind::Metric => vec![PartFilter::Metrics],
+            PartKind::Story => Vec::new(),
+            PartKind::Criterion => vec![PartFilter::Criteria],
+            PartKind::Constraint => vec![PartFilter::Constraints],
+            PartKind::Decision => vec![PartFilter::Decisions],
+            PartKind::Question => vec![PartFilter::Questions],
+        };
+        if let Some(story) = &touch.story {
+            parts.push(PartFilter::Story(story.clone()));
+        }
+        parts
+    }
+
+    pub fn matches(&self, touch: &Touch) -> bool {
+        PartFilter::of(touch).contains(self)
+    }
+}
+
+impl fmt::Display for PartFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PartFilter::Title => f.write_str("title"),
+            PartFilter::Problem => f.write_str("problem"),
+            PartFilter::Metrics => f.write_str("metrics"),
+            PartFilter::Criteria => f.write_str("criteria"),
+            PartFilter::Constraints => f.write_str("constraints"),
+            PartFilter::Decisions => f.write_str("decisions"),
+            PartFilter::Questions => f.write_str("questions"),
+            PartFilter::Story(id) => write!(f, "story:{id}"),
+        }
+    }
+}
+
+/// Which changes to list. Empty `authors` means everyone; times are inclusive, and a change
+/// without a known time is left out once a time bound is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub authors: BTreeSet<UserId>,
+    pub part: Option<PartFilter>,
+    pub since: Option<UnixMillis>,
+    pub until: Option<UnixMillis>,
+}
+
+impl Filter {
+    pub fn matches(&self, change: &ChangeRecord) -> bool {
+        let author = self.authors.is_empty()
+            || change
+                .author
+                .as_ref()
+                .is_some_and(|a| self.authors.contains(a));
+        let part = self
+            .part
+            .as_ref()
+            .is_none_or(|p| change.touches.iter().any(|t| p.matches(t)));
+        let time = match (self.since, self.until) {
+            (None, None) => true,
+            (since, until) => change
+                .at
+                .is_some_and(|at| since.is_none_or(|s| at >= s) && until.is_none_or(|u| at <= u)),
+        };
+        author && part && time
+    }
+}
+
+/// One author's run of changes with short gaps between them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// The hash of its first change.
+    pub id: ChangeHash,
+    pub author: Option<UserId>,
+    pub start: Option<UnixMillis>,
+    pub end: Option<UnixMillis>,
+    pub changes: usize,
+    /// The spec's heads just before its first change and just after its last one (in the
+    /// document's order, so others' changes made meanwhile fall inside).
+    pub before: Vec<ChangeHash>,
+    pub after: Vec<ChangeHash>,
+    pub touches: Vec<Touch>,
+}
+
+/// Everything one author changed at one place, for "what changed since I last looked".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlaceChanges {
+    pub author: Option<UserId>,
+    pub kind: PartKind,
+    pub item: Option<ItemId>,
+    pub story: Option<ItemId>,
+    pub field: Option<TextField>,
+    /// The strongest thing done there (added, removed, else edited or reordered).
+    pub verb: Verb,
+    pub changes: usize,
+}
+
+/// Where an object sits in the spec.
+#[derive(Debug, Clone)]
+enum Loc {
+    List(PartKind),
+    Item(PartKind, ItemId),
+    Criteria(ItemId),
+    Criterion(ItemId, ItemId),
+    Text(TextField),
+    /// Inside an item: a constraint's anchor, a decision's story links.
+    Inside(PartKind, ItemId),
+}
+
+/// An operation as automerge's expanded change form writes it.
+#[derive(Debug, Deserialize)]
+struct RawOp {
+    action: String,
+    obj: String,
+    key: Option<String>,
+    #[serde(rename = "elemId")]
+    elem_id: Option<String>,
+    value: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawChange {
+    ops: Vec<RawOp>,
+}
+
+/// The history of one document, read once and extended as changes arrive.
+#[derive(Debug, Default)]
+pub struct History {
+    changes: Vec<ChangeRecord>,
+    index: HashMap<ChangeHash, usize>,
+    /// The heads after each change, in order.
+    heads_after: Vec<Vec<ChangeHash>>,
+    objs: HashMap<String, Loc>,
+    constraint_story: HashMap<ItemId, ItemId>,
+    /// Actor (hex) → (first op counter, last op counter, change index), ascending.
+    ranges: HashMap<String, Vec<(u64, u64, usize)>>,
+    /// Element op id (`counter@actor`) → the change that deleted it.
+    deleted_by: HashMap<String, usize>,
+}
+
+impl History {
+    pub fn new() -> History {
+        History::default()
+    }
+
+    /// Reads changes not read yet, in causal order: what `doc.get_changes(history.heads())`
+    /// returns. Changes already read are skipped. `meta` tells what the server knows of one.
+    pub fn update<'a>(
+        &mut self,
+        changes: impl IntoIterator<Item = &'a Change>,
+        meta: impl Fn(&ChangeHash) -> ChangeMeta,
+    ) {
+        for change in changes {
+            if !self.index.contains_key(&change.hash()) {
+                self.read(change, &meta);
+            }
+        }
+    }
+
+    /// The heads after every change read.
+    pub fn heads(&self) -> &[ChangeHash] {
+        self.heads_after.last().map_or(&[], Vec::as_slice)
+    }
+
+    /// Every change, in the document's causal order.
+    pub fn changes(&self) -> &[ChangeRecord] {
+        &self.changes
+    }
+
+    pub fn position(&self, hash: &ChangeHash) -> Option<usize> {
+        self.index.get(hash).copied()
+    }
+
+    /// The heads just before change `i` (in this history's order).
+    pub fn heads_before(&self, i: usize) -> &[ChangeHash] {
+        i.checked_sub(1)
+            .and_then(|p| self.heads_after.get(p))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn heads_after(&self, i: usize) -> &[ChangeHash] {
+        self.heads_after.get(i).map_or(&[], Vec::as_slice)
+    }
+
+    /// The changes `filter` selects, in order. The shared empty-spec change is never listed.
+    pub fn select(&self, filter: &Filter) -> Vec<usize> {
+        let skeleton = skeleton_hash();
+        (0..self.changes.len())
+            .filter(|&i| self.changes[i].hash != skeleton && filter.matches(&self.changes[i]))
+            .collect()
+    }
+
+    /// The positions of `changes` (for instance those after some heads:
+    /// `doc.get_changes(seen)`), in order, leaving out the shared empty-spec change.
+    pub fn positions<'a>(&self, changes: impl IntoIterator<Item = &'a Change>) -> Vec<usize> {
+        let skeleton = skeleton_hash();
+        let mut out: Vec<usize> = changes
+            .into_iter()
+            .filter(|c| c.hash() != skeleton)
+            .filter_map(|c| self.position(&c.hash()))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// The change that wrote op `counter` of `actor` (hex), if read.
+    pub fn made_by(&self, counter: u64, actor: &str) -> Option<&ChangeRecord> {
+        let ranges = self.ranges.get(actor)?;
+        let at = ranges.partition_point(|r| r.1 < counter);
+        let (first, last, i) = *ranges.get(at)?;
+        (first <= counter && counter <= last).then(|| &self.changes[i])
+    }
+
+    /// The change that deleted the element inserted by op `counter@actor`, if any was read.
+    pub fn deleted_by(&self, counter: u64, actor: &str) -> Option<&ChangeRecord> {
+        let i = *self.deleted_by.get(&format!("{counter}@{actor}"))?;
+        self.changes.get(i)
+    }
+
+    /// Groups `selected` changes into edit sessions, newest first.
+    pub fn sessions(&self, selected: &[usize]) -> Vec<Session> {
+        let mut by_author: BTreeMap<Option<&UserId>, Vec<usize>> = BTreeMap::new();
+        for &i in selected {
+            if let Some(c) = self.changes.get(i) {
+                by_author.entry(c.author.as_ref()).or_default().push(i);
+            }
+        }
+        let mut sessions = Vec::new();
+        for (author, mut list) in by_author {
+            list.sort_by_key(|&i| (self.changes[i].at, i));
+            let mut run: Vec<usize> = Vec::new();
+            for i in list {
+                let gap = match (
+                    run.last().and_then(|&p| self.changes[p].at),
+                    self.changes[i].at,
+                ) {
+                    (Some(prev), Some(now)) => now.0 - prev.0 > SESSION_GAP,
+                    _ => false,
+                };
+                if gap {
+                    sessions.push(self.session(author, &run));
+                    run.clear();
+                }
+                run.push(i);
+            }
+            if !run.is_empty() {
+                sessions.push(self.session(author, &run));
+            }
+        }
+        sessions.sort_by(|a, b| {
+            (b.end, b.after.len(), b.id)
+                .cmp(&(a.end, a.after.len(), a.id))
+                .then(std::cmp::Ordering::Equal)
+        });
+        sessions
+    }
+
+    fn session(&self, author: Option<&UserId>, run: &[usize]) -> Session {
+        let first = run.iter().copied().min().unwrap_or(0);
+        let last = run.iter().copied().max().unwrap_or(0);
+        let touches = merge_touches(run.iter().flat_map(|&i| self.changes[i].touches.iter()));
+        Session {
+            id: self.changes[run[0]].hash,
+            author: author.cloned(),
+            start: run.iter().filter_map(|&i| self.changes[i].at).min(),
+            end: run.iter().filter_map(|&i| self.changes[i].at).max(),
+            changes: run.len(),
+            before: self.heads_before(first).to_vec(),
+            after: self.heads_after(last).to_vec(),
+            touches,
+        }
+    }
+
+    /// What each author changed at each place among `selected`.
+    pub fn places(&self, selected: &[usize]) -> Vec<PlaceChanges> {
+        type Key = (Option<UserId>, PartKind, Option<ItemId>, Option<TextField>);
+        let mut places: BTreeMap<Key, (Option<ItemId>, Verb, usize)> = BTreeMap::new();
+        for &i in selected {
+            let Some(c) = self.changes.get(i) else {
+                continue;
+            };
+            for t in &c.touches {
+                let field = if t.verb == Verb::Edited {
+                    t.field.clone()
+                } else {
+                    None
+                };
+                let entry = places
+                    .entry((c.author.clone(), t.kind, t.item.clone(), field))
+                    .or_insert((t.story.clone(), t.verb, 0));
+                entry.1 = strongest(entry.1, t.verb);
+                entry.2 += 1;
+            }
+        }
+        places
+            .into_iter()
+            .map(
+                |((author, kind, item, field), (story, verb, changes))| PlaceChanges {
+                    author,
+                    kind,
+                    item,
+                    story,
+                    field,
+                    verb,
+                    changes,
+                },
+            )
+            .collect()
+    }
+
+    fn read(&mut self, change: &Change, meta: &impl Fn(&ChangeHash) -> ChangeMeta) {
+        let idx = self.changes.len();
+        let actor = change.actor_id().to_hex_string();
+        let start = change.start_op().get();
+        if !change.is_empty() {
+            let last = start + change.len() as u64 - 1;
+            let ranges = self.ranges.entry(actor.clone()).or_default();
+            let at = ranges.partition_point(|r| r.1 < start);
+            ranges.insert(at, (start, last, idx));
+        }
+        let raw: RawChange = serde_json::to_value(change.decode())
+            .and_then(serde_json::from_value)
+            .unwrap_or_default();
+        let mut touches: BTreeSet<Touch> = BTreeSet::new();
+        for (n, op) in raw.ops.iter().enumerate() {
+            let id = format!("{}@{}", start + n as u64, actor);
+            self.read_op(idx, id, op, &mut touches);
+        }
+        // Constraints learn their story within the change that adds them.
+        let touches = touches
+            .into_iter()
+            .map(|mut t| {
+                if t.kind == PartKind::Constraint && t.story.is_none() {
+                    t.story = t
+                        .item
+                        .as_ref()
+                        .and_then(|i| self.constraint_story.get(i).cloned());
+                }
+                t
+            })
+            .collect::<Vec<_>>();
+        let known = meta(&change.hash());
+        let author = known.author.or_else(|| {
+            Author::from_actor(change.actor_id())
+                .ok()
+                .map(|a| a.user().clone())
+        });
+        let at = known.received_at.or_else(|| {
+            (change.timestamp() > 0).then(|| UnixMillis(change.timestamp().saturating_mul(1000)))
+        });
+        let mut heads: Vec<ChangeHash> = self
+            .heads()
+            .iter()
+            .filter(|h| !change.deps().contains(h))
+            .copied()
+            .collect();
+        heads.push(change.hash());
+        heads.sort_unstable();
+        self.heads_after.push(heads);
+        self.index.insert(change.hash(), idx);
+        self.changes.push(ChangeRecord {
+            hash: change.hash(),
+            author,
+            at,
+            received_at: known.received_at,
+            message: change.message().cloned(),
+            touches: merge_touches(touches.iter()),
+        });
+    }
+
+    fn read_op(&mut self, idx: usize, id: String, op: &RawOp, touches: &mut BTreeSet<Touch>) {
+        let make = op.action.starts_with("make");
+        let del = op.action == "del";
+        let key = op.key.as_deref().unwrap_or("");
+        if op.obj == "_root" {
+            if make {
+                if let Some(kind) = PartKind::of_list(key) {
+                    self.objs.insert(id, Loc::List(kind));
+                } else if key == key::TITLE || key == key::PROBLEM {
+                    let field = if key == key::TITLE {
+                        TextField::Title
+                    } else {
+                        TextField::Problem
+                    };
+                    self.objs.insert(id, Loc::Text(field));
+                }
+            }
+            return;
+        }
+        let Some(loc) = self.objs.get(&op.obj).cloned() else {
+            return;
+        };
+        let story_of = |kind: PartKind, item: &ItemId, this: &History| match kind {
+            PartKind::Story => Some(item.clone()),
+            PartKind::Constraint => this.constraint_story.get(item).cloned(),
+            _ => None,
+        };
+        match loc {
+            Loc::List(kind) => {
+                let Ok(item) = ItemId::parse(key) else { return };
+                let verb = if make {
+                    self.objs.insert(id, Loc::Item(kind, item.clone()));
+                    Verb::Added
+                } else if del {
+                    Verb::Removed
+                } else {
+                    return;
+                };
+                touches.insert(Touch {
+                    kind,
+                    verb,
+                    story: story_of(kind, &item, self),
+                    item: Some(item),
+                    field: None,
+                });
+            }
+            Loc::Item(kind, item) => {
+                let mut field = None;
+                let verb = if make {
+                    if let Some(f) = text_field(kind.list_key(), &item, key) {
+                        self.objs.insert(id, Loc::Text(f.clone()));
+                        field = Some(f);
+                    } else if kind == PartKind::Story && key == key::CRITERIA {
+                        self.objs.insert(id, Loc::Criteria(item.clone()));
+                    } else {
+                        self.objs.insert(id, Loc::Inside(kind, item.clone()));
+                    }
+                    Verb::Edited
+                } else if key == key::RANK {
+                    Verb::Moved
+                } else {
+                    if kind == PartKind::Constraint && key == key::STORY {
+                        let story = op
+                            .value
+                            .as_ref()
+                            .and_then(|v| v.as_str())
+                            .and_then(|s| ItemId::parse(s).ok());
+                        if let Some(story) = story {
+                            self.constraint_story.insert(item.clone(), story);
+                        }
+                    }
+                    Verb::Edited
+                };
+                touches.insert(Touch {
+                    kind,
+                    verb,
+                    story: story_of(kind, &item, self),
+                    item: Some(item),
+                    field,
+                });
+            }
+            Loc::Criteria(story) => {
+                let Ok(item) = ItemId::parse(key) else { return };
+                let verb = if make {
+                    self.objs
+                        .insert(id, Loc::Criterion(story.clone(), item.clone()));
+                    Verb::Added
+                } else if del {
+                    Verb::Removed
+                } else {
+                    return;
+                };
+                touches.insert(Touch {
+                    kind: PartKind::Criterion,
+                    verb,
+                    item: Some(item),
+                    story: Some(story),
+                    field: None,
+                });
+            }
+            Loc::Criterion(story, item) => {
+                let mut field = None;
+                let verb = if make && key == key::TEXT {
+                    let f = TextField::Criterion {
+                        story: story.clone(),
+                        criterion: item.clone(),
+                    };
+                    self.objs.insert(id, Loc::Text(f.clone()));
+                    field = Some(f);
+                    Verb::Edited
+                } else if key == key::RANK {
+                    Verb::Moved
+                } else {
+                    Verb::Edited
+                };
+                touches.insert(Touch {
+                    kind: PartKind::Criterion,
+                    verb,
+                    item: Some(item),
+                    story: Some(story),
+                    field,
+                });
+            }
+            Loc::Text(field) => {
+                if del {
+                    if let Some(elem) = &op.elem_id {
+                        self.deleted_by.entry(elem.clone()).or_insert(idx);
+                    }
+                }
+                let (kind, item, story) = place_of(&field);
+                touches.insert(Touch {
+                    kind,
+                    verb: Verb::Edited,
+                    story: story.or_else(|| {
+                        (kind == PartKind::Constraint)
+                            .then(|| item.as_ref().and_then(|i| self.constraint_story.get(i)))
+                            .flatten()
+                            .cloned()
+                    }),
+                    item,
+                    field: Some(field),
+                });
+            }
+            Loc::Inside(kind, item) => {
+                if make {
+                    self.objs.insert(id, Loc::Inside(kind, item.clone()));
+                }
+                touches.insert(Touch {
+                    kind,
+                    verb: Verb::Edited,
+                    story: story_of(kind, &item, self),
+                    item: Some(item),
+                    field: None,
+                });
+            }
+        }
+    }
+}
+
+/// The kind, item and story a text field belongs to.
+pub fn place_of(field: &TextField) -> (PartKind, Option<ItemId>, Option<ItemId>) {
+    match field {
+        TextField::Title => (PartKind::Title, None, None),
+        TextField::Problem => (PartKind::Problem, None, None),
+        TextField::Metric { metric, .. } => (PartKind::Metric, Some(metric.clone()), None),
+        TextField::Story { story, .. } => {
+            (PartKind::Story, Some(story.clone()), Some(story.clone()))
+        }
+        TextField::Criterion { story, criterion } => (
+            PartKind::Criterion,
+            Some(criterion.clone()),
+            Some(story.clone()),
+        ),
+        TextField::Constraint { constraint } => {
+            (PartKind::Constraint, Some(constraint.clone()), None)
+        }
+        TextField::Decision { decision, .. } => (PartKind::Decision, Some(decision.clone()), None),
+        TextField::Question { question, .. } => (PartKind::Question, Some(question.clone()), None),
+    }
+}
+
+/// Added or removed outweigh edits; edits outweigh reorders.
+fn strongest(a: Verb, b: Verb) -> Verb {
+    let weight = |v: Verb| match v {
+        Verb::Added | Verb::Removed => 2,
+        Verb::Edited => 1,
+        Verb::Moved => 0,
+    };
+    if weight(b) > weight(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Touches without repeats: an item added (or removed) is not also listed as edited or
+/// reordered, and an item's text edits stand for its other edits.
+fn merge_touches<'a>(touches: impl Iterator<Item = &'a Touch>) -> Vec<Touch> {
+    let all: BTreeSet<&Touch> = touches.collect();
+    let ended: BTreeSet<(PartKind, Option<&ItemId>)> = all
+        .iter()
+        .filter(|t| t.item.is_some() && matches!(t.verb, Verb::Added | Verb::Removed))
+        .map(|t| (t.kind, t.item.as_ref()))
+        .collect();
+    let with_text: BTreeSet<(PartKind, Option<&ItemId>)> = all
+        .iter()
+        .filter(|t| t.field.is_some())
+        .map(|t| (t.kind, t.item.as_ref()))
+        .collect();
+    all.iter()
+        .filter(|t| {
+            let k = (t.kind, t.item.as_ref());
+            match t.verb {
+                Verb::Added | Verb::Removed => true,
+                _ if ended.contains(&k) => false,
+                Verb::Edited if t.field.is_none() => !with_text.contains(&k),
+                _ => true,
+            }
+        })
+        .map(|t| (*t).clone())
+        .collect()
+}
+
+/// How a story is named in history: what its user wants, else who they are.
+pub fn story_name(story: &StoryView) -> String {
+    let text = [&story.i_want, &story.as_a, &story.so_that]
+        .into_iter()
+        .map(|s| s.trim())
+        .find(|s| !s.is_empty())
+        .unwrap_or("untitled story");
+    shorten(text, 48)
+}
+
+/// `text` cut to at most `max` characters, with an ellipsis when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
+        format!("{}…", cut.trim_end())
+    }
+}
+
+/// A one-line summary of what `touches` did, naming stories from `view`: "edited 3
+/// criteria in “Export to CSV”, added a constraint".
+pub fn summary(touches: &[Touch], view: &SpecView) -> String {
+    let name = |id: &ItemId| {
+        view.story(id)
+            .map(story_name)
+            .unwrap_or_else(|| "a removed story".to_owned())
+    };
+    // (kind, verb) → (the items, the stories they lie in).
+    type Ids<'a> = BTreeSet<Option<&'a ItemId>>;
+    let mut groups: BTreeMap<(PartKind, Verb), (Ids, Ids)> = BTreeMap::new();
+    for t in touches {
+        let entry = groups.entry((t.kind, t.verb)).or_default();
+        entry.0.insert(t.item.as_ref());
+        entry.1.insert(t.story.as_ref());
+    }
+    let mut phrases: Vec<String> = Vec::new();
+    for ((kind, verb), (items, stories)) in &groups {
+        let phrase = match kind {
+            PartKind::Title => "edited the title".to_owned(),
+            PartKind::Problem => "edited the problem".to_owned(),
+            PartKind::Story if items.len() == 1 => match items.iter().next().copied().flatten() {
+                Some(id) if *verb != Verb::Removed => format!("{} “{}”", verb.past(), name(id)),
+                _ => format!("{} a story", verb.past()),
+            },
+            _ => {
+                let (one, many) = kind.nouns();
+                let what = if items.len() == 1 {
+                    format!(
+                        "{} {one}",
+                        if one.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                            "an"
+                        } else {
+                            "a"
+                        }
+                    )
+                } else {
+                    format!("{} {many}", items.len())
+                };
+                let within = match (
+                    kind,
+                    stories.len(),
+                    stories.iter().next().copied().flatten(),
+                ) {
+                    (PartKind::Criterion, 1, Some(s)) => format!(" in “{}”", name(s)),
+                    (PartKind::Constraint, 1, Some(s)) => format!(" on “{}”", name(s)),
+                    _ => String::new(),
+                };
+                format!("{} {what}{within}", verb.past())
+            }
+        };
+        if !phrases.contains(&phrase) {
+            phrases.push(phrase);
+        }
+    }
+    match phrases.len() {
+        0 => "no visible change".to_owned(),
+        1..=3 => phrases.join(", "),
+        n => format!("{}, and {} more", phrases[..3].join(", "), n - 3),
+    }
+}

@@ -1,0 +1,386 @@
+//! REST for history by author: the change list, the timeline by author session, any version, diffs, blame, restore, and what changed since a person last looked.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use duet_model::automerge::ChangeHash;
+use duet_model::history::{Filter, PartFilter};
+use duet_model::{ItemId, UnixMillis, UserId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::auth::Caller;
+use crate::docs::review::{HistoryAnswer, HistoryQuery, PlaceEntry, SessionEntry};
+use crate::docs::{DocCommand, DocError};
+use crate::http::{access, parse_id, AppError, AppState};
+use crate::storage::Write;
+
+/// Most heads accepted in one version.
+const MAX_HEADS: usize = 64;
+/// Most authors in one filter.
+const MAX_AUTHORS: usize = 64;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/specs/{id}/changes", get(changes))
+        .route("/api/specs/{id}/history", get(timeline))
+        .route("/api/specs/{id}/version", get(version))
+        .route("/api/specs/{id}/diff", get(diff))
+        .route("/api/specs/{id}/blame", get(blame))
+        .route("/api/specs/{id}/restore", post(restore))
+        .route("/api/specs/{id}/since-seen", get(since_seen))
+        .route("/api/specs/{id}/seen", post(seen))
+}
+
+type Params = Query<HashMap<String, String>>;
+
+/// Parses a version: change hashes in hex, comma-separated (empty: the empty spec).
+fn parse_heads(s: &str) -> Result<Vec<ChangeHash>, AppError> {
+    let heads: Vec<ChangeHash> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|h| {
+            ChangeHash::from_str(h).map_err(|_| {
+                let shown: String = h.chars().take(80).collect();
+                AppError::BadRequest(format!(
+                    "invalid version {shown:?}: expected change hashes of 64 hex digits, comma-separated"
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    if heads.len() > MAX_HEADS {
+        return Err(AppError::BadRequest(format!(
+            "a version has at most {MAX_HEADS} heads"
+        )));
+    }
+    Ok(heads)
+}
+
+fn millis(params: &HashMap<String, String>, name: &str) -> Result<Option<UnixMillis>, AppError> {
+    params
+        .get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<i64>().map(UnixMillis).map_err(|_| {
+                AppError::BadRequest(format!("{name} must be a time in Unix milliseconds"))
+            })
+        })
+        .transpose()
+}
+
+fn filter_of(params: &HashMap<String, String>) -> Result<Filter, AppError> {
+    let authors = params
+        .get("author")
+        .map(|a| {
+            a.split(',')
+                .filter(|u| !u.is_empty())
+                .map(|u| UserId::parse(u).map_err(|e| AppError::BadRequest(e.to_string())))
+                .collect::<Result<std::collections::BTreeSet<_>, _>>()
+        })
+        .transpose()?
+        .unwrap_or_default();
+    if authors.len() > MAX_AUTHORS {
+        return Err(AppError::BadRequest(format!(
+            "filter by at most {MAX_AUTHORS} authors"
+        )));
+    }
+    let part = params
+        .get("part")
+        .filter(|p| !p.is_empty())
+        .map(|p| PartFilter::parse(p).map_err(|e| AppError::BadRequest(e.to_string())))
+        .transpose()?;
+    Ok(Filter {
+        authors,
+        part,
+        since: millis(params, "since")?,
+        until: millis(params, "until")?,
+    })
+}
+
+/// Asks the document's actor a history question.
+async fn ask(
+    state: &AppState,
+    id: duet_protocol::DocumentId,
+    query: HistoryQuery,
+) -> Result<HistoryAnswer, AppError> {
+    let (reply, done) = oneshot::channel();
+    state
+        .registry
+        .send(id, DocCommand::History { query, reply })
+        .await?;
+    Ok(done
+        .await
+        .map_err(|_| AppError::Internal("document actor stopped".into()))??)
+}
+
+/// A person as history shows them.
+#[derive(Debug, Serialize)]
+struct Profile {
+    username: String,
+    name: String,
+    colour: String,
+    discipline: String,
+}
+
+/// The profiles of `users`; someone without an account (any more) is shown by username.
+async fn profiles(state: &AppState, users: Vec<String>) -> Result<Vec<Profile>, AppError> {
+    let found = state
+        .accounts
+        .run(move |a| {
+            users
+                .into_iter()
+                .map(|u| {
+                    let user = a.user(&u).ok().flatten();
+                    (u, user)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|(username, user)| match user {
+            Some(u) => Profile {
+                username,
+                name: u.display_name,
+                colour: u.colour,
+                discipline: u.discipline,
+            },
+            None => Profile {
+                name: username.clone(),
+                username,
+                colour: "#6b7280".into(),
+                discipline: String::new(),
+            },
+        })
+        .collect())
+}
+
+async fn changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<HistoryAnswer>, AppError> {
+    let id = parse_id(&id)?;
+    access(&state, &caller, id).await?;
+    Ok(Json(ask(&state, id, HistoryQuery::Changes).await?))
+}
+
+#[derive(Debug, Serialize)]
+struct TimelineBody {
+    heads: Vec<ChangeHash>,
+    authors: Vec<Profile>,
+    sessions: Vec<SessionEntry>,
+}
+
+async fn timeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Result<Json<TimelineBody>, AppError> {
+    let id = parse_id(&id)?;
+    let filter = filter_of(&params)?;
+    access(&state, &caller, id).await?;
+    let HistoryAnswer::Timeline(t) = ask(&state, id, HistoryQuery::Timeline { filter }).await?
+    else {
+        return Err(AppError::Internal("unexpected answer to a timeline".into()));
+    };
+    let users = t.authors.iter().map(|u| u.to_string()).collect();
+    Ok(Json(TimelineBody {
+        heads: t.heads,
+        authors: profiles(&state, users).await?,
+        sessions: t.sessions,
+    }))
+}
+
+async fn version(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Result<Json<HistoryAnswer>, AppError> {
+    let id = parse_id(&id)?;
+    let at = params
+        .get("at")
+        .ok_or_else(|| AppError::BadRequest("say which version: ?at=<change hashes>".into()))?;
+    let at = parse_heads(at)?;
+    access(&state, &caller, id).await?;
+    Ok(Json(ask(&state, id, HistoryQuery::Version { at }).await?))
+}
+
+async fn diff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Result<Json<HistoryAnswer>, AppError> {
+    let id = parse_id(&id)?;
+    let from = params.get("from").ok_or_else(|| {
+        AppError::BadRequest("say which version to compare from: ?from=<change hashes>".into())
+    })?;
+    let from = parse_heads(from)?;
+    let to = params.get("to").map(|t| parse_heads(t)).transpose()?;
+    access(&state, &caller, id).await?;
+    Ok(Json(
+        ask(&state, id, HistoryQuery::Diff { from, to }).await?,
+    ))
+}
+
+async fn blame(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Result<Json<HistoryAnswer>, AppError> {
+    let id = parse_id(&id)?;
+    let at = params.get("at").map(|t| parse_heads(t)).transpose()?;
+    access(&state, &caller, id).await?;
+    Ok(Json(ask(&state, id, HistoryQuery::Blame { at }).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreBody {
+    to: Vec<String>,
+    #[serde(default)]
+    story: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Restored {
+    heads: Vec<ChangeHash>,
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Option<Json<RestoreBody>>,
+) -> Result<Json<Restored>, AppError> {
+    let id = parse_id(&id)?;
+    let Some(Json(body)) = body else {
+        return Err(AppError::BadRequest(
+            "send JSON {\"to\": [change hashes], \"story\": id or null}".into(),
+        ));
+    };
+    let to = parse_heads(&body.to.join(","))?;
+    if to.is_empty() {
+        return Err(AppError::BadRequest("say which version to restore".into()));
+    }
+    let story = body
+        .story
+        .map(|s| ItemId::parse(&s).map_err(|e| AppError::BadRequest(e.to_string())))
+        .transpose()?;
+    let (_, role) = access(&state, &caller, id).await?;
+    if !role.can_edit() {
+        return Err(AppError::Forbidden(
+            "you can view this spec but not change it (your role is viewer)".into(),
+        ));
+    }
+    let (reply, done) = oneshot::channel();
+    state
+        .registry
+        .send(
+            id,
+            DocCommand::Restore {
+                by: caller.user.clone(),
+                to,
+                story,
+                reply,
+            },
+        )
+        .await?;
+    let heads = done
+        .await
+        .map_err(|_| AppError::Internal("document actor stopped".into()))??;
+    Ok(Json(Restored { heads }))
+}
+
+#[derive(Debug, Serialize)]
+struct SinceBody {
+    seen_at: Option<i64>,
+    authors: Vec<Profile>,
+    sessions: Vec<SessionEntry>,
+    places: Vec<PlaceEntry>,
+}
+
+async fn since_seen(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SinceBody>, AppError> {
+    let id = parse_id(&id)?;
+    access(&state, &caller, id).await?;
+    let Some((heads, at)) = state
+        .registry
+        .store()
+        .seen(id, caller.user.as_str())
+        .await?
+    else {
+        return Ok(Json(SinceBody {
+            seen_at: None,
+            authors: Vec::new(),
+            sessions: Vec::new(),
+            places: Vec::new(),
+        }));
+    };
+    // Stored heads were valid when written; any that no longer parse are skipped.
+    let seen: Vec<ChangeHash> = heads
+        .split(',')
+        .filter_map(|h| ChangeHash::from_str(h).ok())
+        .collect();
+    let query = HistoryQuery::Since {
+        seen,
+        viewer: caller.user.clone(),
+    };
+    let HistoryAnswer::Since(since) = ask(&state, id, query).await? else {
+        return Err(AppError::Internal("unexpected answer to since-seen".into()));
+    };
+    let mut users: Vec<String> = since
+        .sessions
+        .iter()
+        .filter_map(|s| s.author.as_ref().map(|a| a.to_string()))
+        .collect();
+    users.sort();
+    users.dedup();
+    Ok(Json(SinceBody {
+        seen_at: Some(at),
+        authors: profiles(&state, users).await?,
+        sessions: since.sessions,
+        places: since.places,
+    }))
+}
+
+async fn seen(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let id = parse_id(&id)?;
+    access(&state, &caller, id).await?;
+    let HistoryAnswer::Heads(heads) = ask(&state, id, HistoryQuery::Heads).await? else {
+        return Err(AppError::Internal("unexpected answer to heads".into()));
+    };
+    let heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    state
+        .registry
+        .store()
+        .commit(vec![Write::Seen {
+            doc: id,
+            user: caller.user.to_string(),
+            heads: heads.join(","),
+            at,
+        }])
+        .await
+        .map_err(DocError::from)?;
+    Ok(StatusCode::NO_CONTENT)
+}
