@@ -120,12 +120,11 @@ fn items(v: &JsValue, key: &str) -> Vec<JsValue> {
     list_of(field(v, key), |x| Some(x.clone()))
 }
 
-/// A person from the history's `authors` or a spec's roles (`display_name`).
+/// A person from the `authors` of the history or of since-seen.
 fn person(v: &JsValue) -> Option<Person> {
     let username = field(v, "username").as_string()?;
-    let name = [text(v, "name"), text(v, "display_name")]
-        .into_iter()
-        .find(|n| !n.trim().is_empty())
+    let name = Some(text(v, "name"))
+        .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| username.clone());
     let colour = Some(text(v, "colour"))
         .filter(|c| {
@@ -148,7 +147,11 @@ fn lookup(people: &[Person], username: &str) -> Person {
         .cloned()
         .unwrap_or_else(|| Person {
             username: username.to_owned(),
-            name: username.to_owned(),
+            name: if username.is_empty() {
+                "Unknown author".to_owned()
+            } else {
+                username.to_owned()
+            },
             colour: colour_of(username).to_owned(),
             discipline: String::new(),
         })
@@ -425,8 +428,11 @@ fn date(ms: f64) -> js_sys::Date {
     js_sys::Date::new(&JsValue::from_f64(ms))
 }
 
-/// "14:02" today, "3 Dec, 14:02" before.
+/// "14:02" today, "3 Dec, 14:02" before ("" when unknown).
 fn clock(ms: f64) -> String {
+    if ms <= 0.0 {
+        return String::new();
+    }
     let d = date(ms);
     let opts = Object::new();
     for k in ["hour", "minute"] {
@@ -1132,10 +1138,7 @@ pub fn SinceSeen(doc: DocumentId) -> impl IntoView {
         if let Ok(v) = api::call("GET", &format!("{base}/since-seen"), None).await {
             let places = list_of(field(&v, "places"), place);
             if !field(&v, "seen_at").is_null() && !places.is_empty() {
-                let people = api::call("GET", &format!("{base}/roles"), None)
-                    .await
-                    .map(|v| list_of(v, person))
-                    .unwrap_or_default();
+                let people = list_of(field(&v, "authors"), person);
                 found.try_set(Some(since_html(&places, &people)));
             }
             let _ = api::call("POST", &format!("{base}/seen"), None).await;
