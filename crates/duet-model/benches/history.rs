@@ -7,8 +7,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use duet_model::automerge::{AutoCommit, ChangeHash};
 use duet_model::history::{summary, ChangeMeta, Filter, History};
 use duet_model::{
-    blame, diff, view_at, Author, CriterionKind, ItemId, NewStory, RestoreScope, Spec, StoryField,
-    TextField, UnixMillis, UserId,
+    blame, blame_of, diff, view_at, Author, CriterionKind, ItemId, NewStory, RestoreScope, Spec,
+    StoryField, TextField, UnixMillis, UserId,
 };
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -27,10 +27,7 @@ fn author(name: &str, seed: u64) -> Author {
 /// Two people typing a spec keystroke by keystroke: 10,000 characters of problem, then
 /// stories with criteria until 50,000 changes, a new session every 400 changes.
 fn long_history() -> AutoCommit {
-    let mut people = [
-        Spec::new(author("pm", 1)),
-        Spec::new(author("eng", 2)),
-    ];
+    let mut people = [Spec::new(author("pm", 1)), Spec::new(author("eng", 2))];
     let mut rng = StdRng::seed_from_u64(3);
     let mut stories: Vec<ItemId> = Vec::new();
     let mut made = 0usize;
@@ -56,7 +53,8 @@ fn long_history() -> AutoCommit {
                     i_want: format!("story {}", stories.len()),
                     so_that: String::new(),
                 };
-                spec.add_story(&id, stories.len(), &new, now).expect("story");
+                spec.add_story(&id, stories.len(), &new, now)
+                    .expect("story");
                 stories.push(id);
             } else if rng.random_ratio(1, 100) {
                 let story = &stories[rng.random_range(0..stories.len())];
@@ -121,6 +119,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("blame of every field (problem: 10,000 characters)", |b| {
         b.iter(|| black_box(blame(&history, &doc, None)))
     });
+    g.bench_function("blame of one field of 10,000 characters", |b| {
+        b.iter(|| black_box(blame_of(&history, &doc, None, &TextField::Problem)))
+    });
     g.bench_function("a version read-only", |b| {
         b.iter(|| black_box(view_at(&doc, &early)))
     });
@@ -128,7 +129,8 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || Spec::from_doc(doc.clone(), author("restorer", 9)).expect("spec"),
             |mut spec| {
-                spec.restore(&early, &RestoreScope::Spec, NOW).expect("restore");
+                spec.restore(&early, &RestoreScope::Spec, NOW)
+                    .expect("restore");
                 black_box(spec)
             },
             BatchSize::LargeInput,

@@ -83,10 +83,11 @@ pub struct FieldBlame {
     pub runs: Vec<BlameRun>,
 }
 
-/// One character of a text object: the op that inserted it and the character.
+/// One character of a text object: the op that inserted it (counter, actor number in the
+/// history; `u32::MAX` for an actor it never read) and the character.
 struct Element {
     counter: u64,
-    actor: String,
+    actor: u32,
     text: String,
 }
 
@@ -121,31 +122,43 @@ pub(crate) fn field_obj(doc: &impl Read, field: &TextField) -> Option<ObjId> {
     read::obj(doc, &parent, name, ObjType::Text)
 }
 
-fn elements(doc: &impl Read, obj: &ObjId) -> Vec<Element> {
-    let mut out = Vec::new();
-    let mut last_actor: Option<(automerge::ActorId, String)> = None;
+/// Calls `each(counter, actor number, character)` for every character of `obj`.
+fn each_element(
+    history: &History,
+    doc: &impl Read,
+    obj: &ObjId,
+    mut each: impl FnMut(u64, u32, &str),
+) {
+    let mut last: Option<(automerge::ActorId, u32)> = None;
     for item in doc.elements(obj) {
-        let text = match &item.value {
-            Value::Scalar(s) => s.to_str().unwrap_or("\u{fffc}").to_owned(),
-            Value::Object(_) => "\u{fffc}".to_owned(),
-        };
         let ObjId::Id(counter, actor, _) = &item.id else {
             continue;
         };
-        let hex = match &last_actor {
-            Some((a, hex)) if a == actor => hex.clone(),
+        let number = match &last {
+            Some((a, n)) if a == actor => *n,
             _ => {
-                let hex = actor.to_hex_string();
-                last_actor = Some((actor.clone(), hex.clone()));
-                hex
+                let n = history.actor_number(actor).unwrap_or(u32::MAX);
+                last = Some((actor.clone(), n));
+                n
             }
         };
-        out.push(Element {
-            counter: *counter,
-            actor: hex,
-            text,
-        });
+        let text = match &item.value {
+            Value::Scalar(s) => s.to_str().unwrap_or("\u{fffc}"),
+            Value::Object(_) => "\u{fffc}",
+        };
+        each(*counter, number, text);
     }
+}
+
+fn elements(history: &History, doc: &impl Read, obj: &ObjId) -> Vec<Element> {
+    let mut out = Vec::new();
+    each_element(history, doc, obj, |counter, actor, text| {
+        out.push(Element {
+            counter,
+            actor,
+            text: text.to_owned(),
+        })
+    });
     out
 }
 
@@ -254,10 +267,10 @@ fn fields(view: &SpecView) -> BTreeMap<TextField, (String, String)> {
 
 /// Appends one character to `runs`, joining it to the last run when kind and author match.
 fn push_char(runs: &mut Vec<DiffRun>, kind: RunKind, text: &str, who: Option<&ChangeRecord>) {
-    let author = who.and_then(|c| c.author.clone());
+    let author = who.and_then(|c| c.author.as_ref());
     let at = who.and_then(|c| c.at);
     if let Some(last) = runs.last_mut() {
-        if last.kind == kind && last.author == author {
+        if last.kind == kind && last.author.as_ref() == author {
             last.text.push_str(text);
             last.at = last.at.max(at);
             return;
@@ -266,7 +279,7 @@ fn push_char(runs: &mut Vec<DiffRun>, kind: RunKind, text: &str, who: Option<&Ch
     runs.push(DiffRun {
         kind,
         text: text.to_owned(),
-        author,
+        author: author.cloned(),
         at,
     });
 }
@@ -275,18 +288,18 @@ fn push_char(runs: &mut Vec<DiffRun>, kind: RunKind, text: &str, who: Option<&Ch
 /// the same sequence, so common characters keep their order; between two common ones the
 /// deleted characters are listed before the inserted ones.
 fn text_runs(history: &History, old: &[Element], new: &[Element]) -> Vec<DiffRun> {
-    let key = |e: &Element| (e.counter, e.actor.clone());
-    let in_new: HashSet<(u64, String)> = new.iter().map(key).collect();
-    let in_old: HashSet<(u64, String)> = old.iter().map(key).collect();
+    let key = |e: &Element| (e.counter, e.actor);
+    let in_new: HashSet<(u64, u32)> = new.iter().map(key).collect();
+    let in_old: HashSet<(u64, u32)> = old.iter().map(key).collect();
     let mut runs = Vec::new();
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
         if let Some(o) = old.get(i).filter(|o| !in_new.contains(&key(o))) {
-            let who = history.deleted_by(o.counter, &o.actor);
+            let who = history.deleted_by(o.counter, o.actor);
             push_char(&mut runs, RunKind::Deleted, &o.text, who);
             i += 1;
         } else if let Some(n) = new.get(j).filter(|n| !in_old.contains(&key(n))) {
-            let who = history.made_by(n.counter, &n.actor);
+            let who = history.made_by(n.counter, n.actor);
             push_char(&mut runs, RunKind::Inserted, &n.text, who);
             j += 1;
         } else {
@@ -324,10 +337,10 @@ pub fn diff(
             continue;
         }
         let old_elems = field_obj(&old_at, field)
-            .map(|obj| elements(&old_at, &obj))
+            .map(|obj| elements(history, &old_at, &obj))
             .unwrap_or_default();
         let new_elems = field_obj(&new_at, field)
-            .map(|obj| elements(&new_at, &obj))
+            .map(|obj| elements(history, &new_at, &obj))
             .unwrap_or_default();
         let label = n.or(o).map(|x| x.0.clone()).unwrap_or_default();
         texts.push(TextDiff {
@@ -544,32 +557,57 @@ pub fn blame(
     )
 }
 
+/// Who wrote each character of one field at `heads` (now when `None`); `None` when a head
+/// is not a change of `doc`. An absent field has no runs.
+pub fn blame_of(
+    history: &History,
+    doc: &impl ReadDoc,
+    heads: Option<&[ChangeHash]>,
+    field: &TextField,
+) -> Option<Vec<BlameRun>> {
+    let heads = heads.map_or_else(|| history.heads().to_vec(), <[ChangeHash]>::to_vec);
+    let at = At::new(doc, &heads)?;
+    Some(blame_field(history, &at, field))
+}
+
 /// Who wrote each character of `field` as `doc` reads it.
-pub(crate) fn blame_field(history: &History, doc: &impl Read, field: &TextField) -> Vec<BlameRun> {
+fn blame_field(history: &History, doc: &impl Read, field: &TextField) -> Vec<BlameRun> {
     let Some(obj) = field_obj(doc, field) else {
         return Vec::new();
     };
     let mut runs: Vec<BlameRun> = Vec::new();
     let mut pos = 0;
-    for e in elements(doc, &obj) {
-        let width = e.text.encode_utf16().count();
-        let who = history.made_by(e.counter, &e.actor);
-        let author = who.and_then(|c| c.author.clone());
+    // Consecutive characters of one change need one lookup.
+    let mut last: Option<(u32, u64, u64, Option<&ChangeRecord>)> = None;
+    each_element(history, doc, &obj, |counter, actor, text| {
+        let width = text.encode_utf16().count();
+        let who = match last {
+            Some((a, lo, hi, who)) if a == actor && lo <= counter && counter <= hi => who,
+            _ => {
+                let who = history.made_by(counter, actor);
+                let (lo, hi) = history
+                    .op_range(counter, actor)
+                    .unwrap_or((counter, counter));
+                last = Some((actor, lo, hi, who));
+                who
+            }
+        };
+        let author = who.and_then(|c| c.author.as_ref());
         let at = who.and_then(|c| c.at);
         match runs.last_mut() {
-            Some(last) if last.author == author => {
-                last.end = pos + width;
-                last.at = last.at.max(at);
+            Some(run) if run.author.as_ref() == author => {
+                run.end = pos + width;
+                run.at = run.at.max(at);
             }
             _ => runs.push(BlameRun {
                 start: pos,
                 end: pos + width,
-                author,
+                author: author.cloned(),
                 at,
             }),
         }
         pos += width;
-    }
+    });
     runs
 }
 

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-use automerge::{Change, ChangeHash};
+use automerge::{ActorId, Change, ChangeHash};
 use serde::{Deserialize, Serialize};
 
 use crate::concurrent::text_field;
@@ -276,20 +276,29 @@ enum Loc {
     Inside(PartKind, ItemId),
 }
 
-/// An operation as automerge's expanded change form writes it.
-#[derive(Debug, Deserialize)]
-struct RawOp {
-    action: String,
-    obj: String,
-    key: Option<String>,
-    #[serde(rename = "elemId")]
-    elem_id: Option<String>,
-    value: Option<serde_json::Value>,
+/// What an operation does, as far as history cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Make,
+    Delete,
+    /// A value written (or an element inserted).
+    Put,
+    Other,
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct RawChange {
-    ops: Vec<RawOp>,
+/// One operation of a change, read from automerge's expanded form.
+#[derive(Debug)]
+struct RawOp<'a> {
+    act: Act,
+    obj: &'a str,
+    /// The map key it writes (absent for sequence elements).
+    key: Option<String>,
+    /// For an operation on a sequence element: (actor number, counter) of the element.
+    elem: Option<(u32, u64)>,
+    /// A string it writes.
+    value: Option<String>,
+    /// Its own op id (`counter@actor`), for an operation that makes an object.
+    id: Option<String>,
 }
 
 /// The history of one document, read once and extended as changes arrive.
@@ -301,10 +310,14 @@ pub struct History {
     heads_after: Vec<Vec<ChangeHash>>,
     objs: HashMap<String, Loc>,
     constraint_story: HashMap<ItemId, ItemId>,
-    /// Actor (hex) → (first op counter, last op counter, change index), ascending.
-    ranges: HashMap<String, Vec<(u64, u64, usize)>>,
-    /// Element op id (`counter@actor`) → the change that deleted it.
-    deleted_by: HashMap<String, usize>,
+    /// Each actor's number here.
+    actors: HashMap<ActorId, u32>,
+    /// Per actor number: the actor in hex, as op ids spell it.
+    hexes: Vec<String>,
+    /// Per actor number: (first op counter, last op counter, change index), ascending.
+    ranges: Vec<Vec<(u64, u64, usize)>>,
+    /// (actor number, counter) of an element's insert → the change that deleted it.
+    deleted_by: HashMap<(u32, u64), usize>,
 }
 
 impl History {
@@ -319,10 +332,70 @@ impl History {
         changes: impl IntoIterator<Item = &'a Change>,
         meta: impl Fn(&ChangeHash) -> ChangeMeta,
     ) {
+        // The object of the last operation read, and its op-id spelling: typing writes
+        // into one text object change after change.
+        let mut last_obj = None;
+        let mut obj = String::new();
         for change in changes {
-            if !self.index.contains_key(&change.hash()) {
-                self.read(change, &meta);
+            if self.index.contains_key(&change.hash()) {
+                continue;
             }
+            let (idx, number, start) = self.begin(change);
+            let mut touches: BTreeSet<Touch> = BTreeSet::new();
+            // Whether the current object is a text field already filed for this change.
+            let mut in_text = false;
+            let expanded = change.decode();
+            for (n, op) in expanded.operations.iter().enumerate() {
+                if last_obj.as_ref() != Some(&op.obj) {
+                    obj = op.obj.to_string();
+                    last_obj = Some(op.obj.clone());
+                    in_text = false;
+                }
+                // Typing: most operations insert into the text object just filed.
+                if in_text && op.insert {
+                    continue;
+                }
+                let value = op.primitive_value();
+                let act = if op.insert || value.is_some() {
+                    Act::Put
+                } else {
+                    let name = format!("{:?}", op.action);
+                    if name.starts_with("Make") {
+                        Act::Make
+                    } else if name == "Delete" {
+                        Act::Delete
+                    } else {
+                        Act::Other
+                    }
+                };
+                let key = if op.key.is_map_key() {
+                    match serde_json::to_value(&op.key) {
+                        Ok(serde_json::Value::String(k)) => Some(k),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                let elem = op
+                    .key
+                    .to_opid()
+                    .and_then(|id| Some((*self.actors.get(id.actor())?, id.counter())));
+                let value = match value {
+                    Some(automerge::ScalarValue::Str(s)) => Some(s.to_string()),
+                    _ => None,
+                };
+                let raw = RawOp {
+                    act,
+                    id: (act == Act::Make)
+                        .then(|| format!("{}@{}", start + n as u64, self.hexes[number as usize])),
+                    obj: &obj,
+                    key,
+                    elem,
+                    value,
+                };
+                in_text = self.read_op(idx, &raw, &mut touches);
+            }
+            self.end(change, touches, &meta);
         }
     }
 
@@ -372,17 +445,29 @@ impl History {
         out
     }
 
-    /// The change that wrote op `counter` of `actor` (hex), if read.
-    pub fn made_by(&self, counter: u64, actor: &str) -> Option<&ChangeRecord> {
-        let ranges = self.ranges.get(actor)?;
+    /// This history's number for `actor`, if any change of it was read.
+    pub fn actor_number(&self, actor: &ActorId) -> Option<u32> {
+        self.actors.get(actor).copied()
+    }
+
+    /// The change that wrote op `counter` of actor number `actor`, if read.
+    pub fn made_by(&self, counter: u64, actor: u32) -> Option<&ChangeRecord> {
+        let ranges = self.ranges.get(actor as usize)?;
         let at = ranges.partition_point(|r| r.1 < counter);
         let (first, last, i) = *ranges.get(at)?;
         (first <= counter && counter <= last).then(|| &self.changes[i])
     }
 
+    /// The op counters of the change that wrote op `counter` of actor number `actor`.
+    pub fn op_range(&self, counter: u64, actor: u32) -> Option<(u64, u64)> {
+        let ranges = self.ranges.get(actor as usize)?;
+        let (first, last, _) = *ranges.get(ranges.partition_point(|r| r.1 < counter))?;
+        (first <= counter && counter <= last).then_some((first, last))
+    }
+
     /// The change that deleted the element inserted by op `counter@actor`, if any was read.
-    pub fn deleted_by(&self, counter: u64, actor: &str) -> Option<&ChangeRecord> {
-        let i = *self.deleted_by.get(&format!("{counter}@{actor}"))?;
+    pub fn deleted_by(&self, counter: u64, actor: u32) -> Option<&ChangeRecord> {
+        let i = *self.deleted_by.get(&(actor, counter))?;
         self.changes.get(i)
     }
 
@@ -477,24 +562,38 @@ impl History {
             .collect()
     }
 
-    fn read(&mut self, change: &Change, meta: &impl Fn(&ChangeHash) -> ChangeMeta) {
+    /// Files a change's op counters under its actor; returns (its index, the actor's
+    /// number, its first op counter).
+    fn begin(&mut self, change: &Change) -> (usize, u32, u64) {
         let idx = self.changes.len();
-        let actor = change.actor_id().to_hex_string();
+        let number = match self.actors.get(change.actor_id()) {
+            Some(n) => *n,
+            None => {
+                let n = self.ranges.len() as u32;
+                self.ranges.push(Vec::new());
+                self.hexes.push(change.actor_id().to_hex_string());
+                self.actors.insert(change.actor_id().clone(), n);
+                n
+            }
+        };
         let start = change.start_op().get();
         if !change.is_empty() {
             let last = start + change.len() as u64 - 1;
-            let ranges = self.ranges.entry(actor.clone()).or_default();
+            let ranges = &mut self.ranges[number as usize];
             let at = ranges.partition_point(|r| r.1 < start);
             ranges.insert(at, (start, last, idx));
         }
-        let raw: RawChange = serde_json::to_value(change.decode())
-            .and_then(serde_json::from_value)
-            .unwrap_or_default();
-        let mut touches: BTreeSet<Touch> = BTreeSet::new();
-        for (n, op) in raw.ops.iter().enumerate() {
-            let id = format!("{}@{}", start + n as u64, actor);
-            self.read_op(idx, id, op, &mut touches);
-        }
+        (idx, number, start)
+    }
+
+    /// Records a change once its operations are filed.
+    fn end(
+        &mut self,
+        change: &Change,
+        touches: BTreeSet<Touch>,
+        meta: &impl Fn(&ChangeHash) -> ChangeMeta,
+    ) {
+        let idx = self.changes.len();
         // Constraints learn their story within the change that adds them.
         let touches = touches
             .into_iter()
@@ -537,9 +636,11 @@ impl History {
         });
     }
 
-    fn read_op(&mut self, idx: usize, id: String, op: &RawOp, touches: &mut BTreeSet<Touch>) {
-        let make = op.action.starts_with("make");
-        let del = op.action == "del";
+    /// Files one operation; returns true when it edited a text field.
+    fn read_op(&mut self, idx: usize, op: &RawOp, touches: &mut BTreeSet<Touch>) -> bool {
+        let id = op.id.clone().unwrap_or_default();
+        let make = op.act == Act::Make;
+        let del = op.act == Act::Delete;
         let key = op.key.as_deref().unwrap_or("");
         if op.obj == "_root" {
             if make {
@@ -554,10 +655,10 @@ impl History {
                     self.objs.insert(id, Loc::Text(field));
                 }
             }
-            return;
+            return false;
         }
-        let Some(loc) = self.objs.get(&op.obj).cloned() else {
-            return;
+        let Some(loc) = self.objs.get(op.obj).cloned() else {
+            return false;
         };
         let story_of = |kind: PartKind, item: &ItemId, this: &History| match kind {
             PartKind::Story => Some(item.clone()),
@@ -566,14 +667,16 @@ impl History {
         };
         match loc {
             Loc::List(kind) => {
-                let Ok(item) = ItemId::parse(key) else { return };
+                let Ok(item) = ItemId::parse(key) else {
+                    return false;
+                };
                 let verb = if make {
                     self.objs.insert(id, Loc::Item(kind, item.clone()));
                     Verb::Added
                 } else if del {
                     Verb::Removed
                 } else {
-                    return;
+                    return false;
                 };
                 touches.insert(Touch {
                     kind,
@@ -599,11 +702,7 @@ impl History {
                     Verb::Moved
                 } else {
                     if kind == PartKind::Constraint && key == key::STORY {
-                        let story = op
-                            .value
-                            .as_ref()
-                            .and_then(|v| v.as_str())
-                            .and_then(|s| ItemId::parse(s).ok());
+                        let story = op.value.as_deref().and_then(|s| ItemId::parse(s).ok());
                         if let Some(story) = story {
                             self.constraint_story.insert(item.clone(), story);
                         }
@@ -619,7 +718,9 @@ impl History {
                 });
             }
             Loc::Criteria(story) => {
-                let Ok(item) = ItemId::parse(key) else { return };
+                let Ok(item) = ItemId::parse(key) else {
+                    return false;
+                };
                 let verb = if make {
                     self.objs
                         .insert(id, Loc::Criterion(story.clone(), item.clone()));
@@ -627,7 +728,7 @@ impl History {
                 } else if del {
                     Verb::Removed
                 } else {
-                    return;
+                    return false;
                 };
                 touches.insert(Touch {
                     kind: PartKind::Criterion,
@@ -662,8 +763,8 @@ impl History {
             }
             Loc::Text(field) => {
                 if del {
-                    if let Some(elem) = &op.elem_id {
-                        self.deleted_by.entry(elem.clone()).or_insert(idx);
+                    if let Some(elem) = op.elem {
+                        self.deleted_by.entry(elem).or_insert(idx);
                     }
                 }
                 let (kind, item, story) = place_of(&field);
@@ -679,6 +780,7 @@ impl History {
                     item,
                     field: Some(field),
                 });
+                return true;
             }
             Loc::Inside(kind, item) => {
                 if make {
@@ -693,6 +795,7 @@ impl History {
                 });
             }
         }
+        false
     }
 }
 

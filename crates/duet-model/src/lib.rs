@@ -25,8 +25,8 @@ pub use automerge;
 pub use caret::{caret_at, caret_position, input_splice, Caret, InputSplice};
 pub use concurrent::{overlaps, Contribution, Overlap, Place, Side};
 pub use diff::{
-    blame, diff, place_label, BlameRun, DiffRun, FieldBlame, ItemChange, RunKind, SettingChange,
-    SpecDiff, TextDiff,
+    blame, blame_of, diff, place_label, BlameRun, DiffRun, FieldBlame, ItemChange, RunKind,
+    SettingChange, SpecDiff, TextDiff,
 };
 pub use edit::{AnchorSpan, NewConstraint, NewDecision, NewStory};
 pub use error::{EditError, IdError, ImportError, LoadError};
