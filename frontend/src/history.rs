@@ -139,6 +139,15 @@ fn person(v: &JsValue) -> Option<Person> {
     })
 }
 
+/// The discipline shown beside a name ("other" says nothing).
+fn discipline(p: &Person) -> &str {
+    if p.discipline == "other" {
+        ""
+    } else {
+        &p.discipline
+    }
+}
+
 /// The person with `username` among `people` (someone unknown keeps a stable colour).
 fn lookup(people: &[Person], username: &str) -> Person {
     people
@@ -218,15 +227,22 @@ fn outline(v: &JsValue) -> Vec<Block> {
             vec![line("problem".into(), "Problem", v, "problem")],
         ),
     ];
-    let mut metrics = Vec::new();
-    for m in items(v, "metrics") {
-        let id = text(&m, "id");
-        for f in MetricField::ALL {
-            let key = format!("metric/{id}/{}", f.as_stored());
-            metrics.push(line(key, f.label(), &m, f.as_stored()));
+    // A block of the text fields of each item of a list: `part/<id>/<field>` for each field.
+    let per_item = |title: &str, list: &str, part: &str, fields: &[(&str, &str)]| {
+        let mut lines = Vec::new();
+        for item in items(v, list) {
+            let id = text(&item, "id");
+            for (stored, label) in fields {
+                lines.push(line(format!("{part}/{id}/{stored}"), label, &item, stored));
+            }
         }
-    }
-    out.push(block("Success metrics", metrics));
+        block(title, lines)
+    };
+    let metric = MetricField::ALL
+        .iter()
+        .map(|f| (f.as_stored(), f.label()))
+        .collect::<Vec<_>>();
+    out.push(per_item("Success metrics", "metrics", "metric", &metric));
     for (i, s) in items(v, "stories").iter().enumerate() {
         let id = text(s, "id");
         let mut lines: Vec<Line> = StoryField::ALL
@@ -258,24 +274,21 @@ fn outline(v: &JsValue) -> Vec<Block> {
             lines,
         });
     }
-    let mut decisions = Vec::new();
-    for d in items(v, "decisions") {
-        let id = text(&d, "id");
-        for f in DecisionField::ALL {
-            let key = format!("decision/{id}/{}", f.as_stored());
-            decisions.push(line(key, f.label(), &d, f.as_stored()));
-        }
-    }
-    out.push(block("Decision log", decisions));
-    let mut questions = Vec::new();
-    for q in items(v, "questions") {
-        let id = text(&q, "id");
-        for f in QuestionField::ALL {
-            let key = format!("question/{id}/{}", f.as_stored());
-            questions.push(line(key, f.label(), &q, f.as_stored()));
-        }
-    }
-    out.push(block("Open questions", questions));
+    let decision = DecisionField::ALL
+        .iter()
+        .map(|f| (f.as_stored(), f.label()))
+        .collect::<Vec<_>>();
+    out.push(per_item("Decision log", "decisions", "decision", &decision));
+    let question = QuestionField::ALL
+        .iter()
+        .map(|f| (f.as_stored(), f.label()))
+        .collect::<Vec<_>>();
+    out.push(per_item(
+        "Open questions",
+        "questions",
+        "question",
+        &question,
+    ));
     out.retain(|b| !b.lines.is_empty());
     out
 }
@@ -648,7 +661,7 @@ fn timeline_html(o: &mut Html, h: &History, selected: Option<&str>) {
             .open("span", &[("class", "session-body")])
             .open("span", &[("class", "session-who")])
             .el("strong", &[], &p.name)
-            .el("span", &[("class", "discipline")], &p.discipline)
+            .el("span", &[("class", "discipline")], discipline(&p))
             .el("time", &[("title", &span)], &ago(s.end))
             .close("span")
             .el("span", &[("class", "session-summary")], &s.summary)

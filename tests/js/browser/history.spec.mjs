@@ -17,6 +17,20 @@ async function onServer(duet, spec, who, text) {
   await expect.poll(() => markdown(duet, spec.id, who)).toContain(text)
 }
 
+/// `ownerName` creates a spec shared with `[otherName, role]` and types `problem` into it;
+/// returns both people and the spec.
+async function ownerWrites(browser, duet, ownerName, [otherName, role], problem) {
+  const owner = await person(browser, duet, ownerName)
+  const other = await person(browser, duet, otherName)
+  const spec = await createSpec(duet, "Export to CSV", owner)
+  await share(duet, spec.id, owner, other, role)
+  await open(owner, duet, spec)
+  await field(owner.page, "Problem").click()
+  await owner.page.keyboard.type(problem)
+  await onServer(duet, spec, owner, problem)
+  return [owner, other, spec]
+}
+
 /// Leaves the spec for the list inside the app: the page tells the server what was seen.
 async function leave(p) {
   const seen = p.page.waitForResponse(r => r.url().endsWith("/seen") && r.request().method() === "POST")
@@ -25,16 +39,8 @@ async function leave(p) {
 }
 
 test("two people's edits: timeline, author filter, coloured diff and blame, restore as a new change, and what changed since the last visit", async ({ browser, duet }) => {
-  const ada = await person(browser, duet, "Ada Lovelace")
-  const bo = await person(browser, duet, "Bo Builder")
-  const spec = await createSpec(duet, "Export to CSV", ada)
-  await share(duet, spec.id, ada, bo, "editor")
-
   // Ada writes the problem, then goes back to her list.
-  await open(ada, duet, spec)
-  await field(ada.page, "Problem").click()
-  await ada.page.keyboard.type("Analysts copy tables by hand.")
-  await onServer(duet, spec, ada, "Analysts copy tables by hand.")
+  const [ada, bo, spec] = await ownerWrites(browser, duet, "Ada Lovelace", ["Bo Builder", "editor"], "Analysts copy tables by hand.")
   await leave(ada)
 
   // Bo replaces her full stop and goes on.
@@ -115,14 +121,7 @@ test("two people's edits: timeline, author filter, coloured diff and blame, rest
 })
 
 test("a viewer reads the history but has no restore", async ({ browser, duet }) => {
-  const ada = await person(browser, duet, "Ada Owner")
-  const cy = await person(browser, duet, "Cy Viewer")
-  const spec = await createSpec(duet, "Read only history", ada)
-  await share(duet, spec.id, ada, cy, "viewer")
-  await open(ada, duet, spec)
-  await field(ada.page, "Problem").click()
-  await ada.page.keyboard.type("Written by the owner")
-  await onServer(duet, spec, ada, "Written by the owner")
+  const [ada, cy, spec] = await ownerWrites(browser, duet, "Ada Owner", ["Cy Viewer", "viewer"], "Written by the owner")
 
   await open(cy, duet, spec)
   await cy.page.getByRole("button", { name: "History" }).click()
