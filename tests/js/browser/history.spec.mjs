@@ -80,6 +80,17 @@ test("two people's edits: timeline, author filter, coloured diff and blame, rest
   await boChip.click()
   await expect(panel.locator(`li.session[data-author="${ada.username}"]`)).not.toHaveCount(0)
 
+  // Only the sessions that touched the title (Ada's: she named the spec) when the part
+  // filter says so; everyone's again for the whole spec.
+  const part = panel.getByLabel("Part of the spec")
+  await part.selectOption("title")
+  await expect(panel.locator(`li.session[data-author="${bo.username}"]`)).toHaveCount(0)
+  await expect(panel.locator(`li.session[data-author="${ada.username}"]`)).not.toHaveCount(0)
+  await part.selectOption("problem")
+  await expect(panel.locator(`li.session[data-author="${bo.username}"]`)).toHaveCount(1)
+  await part.selectOption("")
+  await expect(sessions.first()).toHaveAttribute("data-author", bo.username)
+
   // Bo's session against the version before it: his deletion and insertion in his name;
   // against the empty spec: Ada's words and Bo's, each in its author's name.
   await sessions.first().getByRole("button").click()
