@@ -1187,7 +1187,101 @@ pub fn SinceSeen(doc: DocumentId) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::{sentence, Html};
+    use super::sentence;
+    use super::{chips_html, version_html, Block, Html, Kind, Line, Person, Run, Shown};
+
+    fn ada() -> Person {
+        Person {
+            username: "ada".into(),
+            name: "Ada L.".into(),
+            colour: "#3153d4".into(),
+            discipline: "product".into(),
+        }
+    }
+
+    fn run(kind: Kind, text: &str, author: Option<&str>) -> Run {
+        Run {
+            kind,
+            text: text.into(),
+            author: author.map(str::to_owned),
+            at: 0.0,
+        }
+    }
+
+    fn story_version() -> Shown {
+        let line = |key: &str, text: &str| Line {
+            key: key.into(),
+            label: "I want".into(),
+            text: text.into(),
+        };
+        Shown {
+            caption: "Ada L.".into(),
+            blocks: vec![Block {
+                title: "Story 1 · Draft".into(),
+                story: Some("s1".into()),
+                lines: vec![
+                    line("story/s1/i_want", "to <export>"),
+                    line("story/s1/so_that", ""),
+                ],
+            }],
+            runs: vec![(
+                "story/s1/i_want".into(),
+                vec![
+                    run(Kind::Same, "to ", None),
+                    run(Kind::Deleted, "x", Some("bo")),
+                    run(Kind::Inserted, "<export>", Some("ada")),
+                ],
+            )],
+            gone: vec![],
+            notes: vec!["Added story “Export”".into()],
+        }
+    }
+
+    #[test]
+    fn a_version_shows_insertions_and_deletions_in_their_authors_colours() {
+        let mut o = Html::default();
+        version_html(&mut o, &story_version(), &[ada()], false, false);
+        let html = o.0;
+        assert!(html.contains("<li>Added story “Export”</li>"), "{html}");
+        assert!(html.contains(
+            "<span class=\"ins\" data-author=\"ada\" style=\"--who: #3153d4\" title=\"Added by Ada L.\">&lt;export&gt;</span>"
+        ), "{html}");
+        // Someone the history does not describe keeps a colour of their own.
+        assert!(
+            html.contains("class=\"del\" data-author=\"bo\" style=\"--who: #"),
+            "{html}"
+        );
+        // Unchanged text stays plain; an empty field says so.
+        assert!(html.contains("<p class=\"vtext\">to <span"), "{html}");
+        assert!(html.contains("<span class=\"empty\">—</span>"), "{html}");
+        assert!(!html.contains("Restore this story"), "{html}");
+    }
+
+    #[test]
+    fn blame_colours_every_run_and_restore_is_offered_per_story() {
+        let mut o = Html::default();
+        version_html(&mut o, &story_version(), &[ada()], true, true);
+        assert!(o.0.contains("<span class=\"by\" data-author=\"\" style=\"\" title=\"Written by someone\">to </span>"), "{}", o.0);
+        assert!(
+            o.0.contains("data-act=\"story\" data-arg=\"s1\">Restore this story</button>"),
+            "{}",
+            o.0
+        );
+    }
+
+    #[test]
+    fn author_chips_say_which_are_pressed() {
+        let mut o = Html::default();
+        chips_html(&mut o, &[ada()], &["ada".into()]);
+        assert!(
+            o.0.contains("data-arg=\"ada\" data-author=\"ada\" aria-pressed=\"true\""),
+            "{}",
+            o.0
+        );
+        let mut o = Html::default();
+        chips_html(&mut o, &[ada()], &[]);
+        assert!(o.0.contains("aria-pressed=\"false\""), "{}", o.0);
+    }
 
     #[test]
     fn sentences_start_with_a_capital_and_skip_empty_words() {
