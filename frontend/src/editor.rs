@@ -85,7 +85,7 @@ pub fn EditorPage(id: String) -> impl IntoView {
             class:view-only=move || !matches!(role.get(), Some(Role::Owner | Role::Editor))
             class:with-history=move || history_ui.open.get()>
             <history::SinceSeen doc=id />
-            <div class="live" hidden=move || history_ui.viewing.get()>
+            <div class="live" hidden=move || history_ui.covering()>
             {move || match state.get() {
                 DocState::Loading => view! { <p class="muted">"Loading the spec…"</p> }.into_any(),
                 DocState::NotHere => view! {

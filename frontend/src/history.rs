@@ -19,8 +19,16 @@ use crate::ui::{handler, scroll_to_item};
 #[derive(Clone, Copy)]
 pub struct HistoryUi {
     pub open: RwSignal<bool>,
-    /// A past version or the blame view is shown in place of the live editor.
+    /// A past version or the blame view is chosen, to show in place of the live editor
+    /// while the panel is open.
     pub viewing: RwSignal<bool>,
+}
+
+impl HistoryUi {
+    /// Whether a past version or the blame covers the live editor.
+    pub fn covering(self) -> bool {
+        self.open.get() && self.viewing.get()
+    }
 }
 
 /// Someone in the spec's history.
@@ -1051,7 +1059,7 @@ pub fn Panel(
     });
 
     view! {
-        <div class="version-view" hidden=move || !ui.viewing.get()
+        <div class="version-view" hidden=move || !ui.covering()
             on:click=handler(move |ev: web_sys::MouseEvent| on_act(&ev))
             on:change=handler(move |ev: web_sys::Event| on_act(&ev))
             inner_html=move || st.get().version_html(can_restore.get())></div>

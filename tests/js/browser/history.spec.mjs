@@ -141,6 +141,10 @@ test("a viewer reads the history but has no restore", async ({ browser, duet }) 
   const version = cy.page.getByRole("region", { name: "Version" })
   await expect(version.locator('[data-field="problem"] .vtext')).toContainText("Written by the owner")
   await expect(version.getByRole("button", { name: /Restore/ })).toHaveCount(0)
+  // Closing the panel brings the live spec back.
+  await cy.page.getByRole("button", { name: "History" }).click()
+  await expect(version).toHaveCount(0)
+  await expect(field(cy.page, "Problem")).toHaveValue("Written by the owner")
 
   await ada.close()
   await cy.close()
