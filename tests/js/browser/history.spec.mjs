@@ -149,3 +149,34 @@ test("a viewer reads the history but has no restore", async ({ browser, duet }) 
   await ada.close()
   await cy.close()
 })
+
+test("restoring one story brings back its text and leaves the rest of the spec as it is", async ({ browser, duet }) => {
+  const [ada, bo, spec] = await ownerWrites(browser, duet, "Ada Lovelace", ["Bo Builder", "editor"], "Analysts copy tables")
+  await ada.page.getByRole("button", { name: "Add story" }).click()
+  await ada.page.keyboard.type("analyst")
+  await onServer(duet, spec, ada, "analyst")
+
+  // Bo rewrites the story and adds to the problem.
+  await open(bo, duet, spec)
+  await field(bo.page, "As a").fill("manager")
+  await field(bo.page, "Problem").click()
+  await bo.page.keyboard.press("End")
+  await bo.page.keyboard.type(" by hand")
+  await onServer(duet, spec, bo, "by hand")
+  await expect(field(ada.page, "As a")).toHaveValue("manager")
+
+  // Ada restores only the story of her version.
+  await ada.page.getByRole("button", { name: "History" }).click()
+  const panel = ada.page.getByRole("complementary", { name: "History" })
+  await panel.locator(`li.session[data-author="${ada.username}"]`).first().getByRole("button").click()
+  const version = ada.page.getByRole("region", { name: "Version" })
+  await version.getByRole("button", { name: "Restore this story" }).click()
+  await expect(panel.getByRole("status")).toContainText("The story is back")
+  for (const p of [ada, bo]) {
+    await expect(field(p.page, "As a")).toHaveValue("analyst")
+    await expect(field(p.page, "Problem")).toHaveValue("Analysts copy tables by hand")
+  }
+
+  await ada.close()
+  await bo.close()
+})
