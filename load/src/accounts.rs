@@ -18,7 +18,7 @@ pub fn server_addr(url: &str) -> Result<SocketAddr> {
 }
 
 /// One HTTP/1.1 request on loopback: (status, Set-Cookie value if any, body).
-async fn request(
+pub async fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,

@@ -1,9 +1,10 @@
 //! duet-load: N simulated users over D specs type through real websockets; reports propagation and durable-ack latency, drain, convergence, and server RSS/CPU.
 
-mod accounts;
+pub mod accounts;
 mod peer;
 mod proc;
 mod report;
+pub mod spawn;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -1,12 +1,11 @@
 //! `duet-load`: runs the typing workload against a Duet server (its own fresh `duet serve` per size, or one given by URL) and prints a Markdown table and JSON.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use duet_load::spawn::{duet_binary, spawn_server};
 use duet_load::{Config, Report};
 
 #[derive(Debug, Parser)]
@@ -52,55 +51,10 @@ fn parse_size(s: &str) -> Result<(u32, u32)> {
     Ok((u.trim().parse()?, d.trim().parse()?))
 }
 
-/// A `duet serve` child with a temporary data folder, killed on drop.
-struct Spawned {
-    child: Child,
-    url: String,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_server(duet: &PathBuf) -> Result<Spawned> {
-    let data = tempfile::tempdir()?;
-    let mut child = Command::new(duet)
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", duet.display()))?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("no stdout")?).read_line(&mut line)?;
-    let Some(addr) = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-    else {
-        let _ = child.kill();
-        bail!("duet did not print its address: {line:?}");
-    };
-    Ok(Spawned {
-        url: format!("ws://{addr}/sync"),
-        child,
-        _data: data,
-    })
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let duet = match &args.duet {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?
-            .with_file_name("duet")
-            .with_extension(std::env::consts::EXE_EXTENSION),
-    };
+    let duet = duet_binary(args.duet.clone())?;
     let mut reports: Vec<Report> = Vec::new();
     for size in &args.sizes {
         let (users, specs) = parse_size(size)?;

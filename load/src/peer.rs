@@ -298,6 +298,16 @@ impl Peer {
         }
     }
 
+    /// The document this peer holds, to edit directly (then [`Peer::offer`] the changes).
+    pub fn doc_mut(&mut self) -> &mut AutoCommit {
+        &mut self.doc
+    }
+
+    /// Offers the server whatever it is missing.
+    pub async fn offer(&mut self) -> Result<()> {
+        self.send_sync(false).await
+    }
+
     async fn send_sync(&mut self, as_request: bool) -> Result<()> {
         let Some(msg) = self.doc.sync().generate_sync_message(&mut self.state) else {
             return Ok(());

@@ -609,7 +609,9 @@ impl DocActor {
         if self.doc.is_none() || !self.exists() {
             return Err(DocError::NotFound);
         }
-        if self.history.is_none() {
+        let started = std::time::Instant::now();
+        let first = self.history.is_none();
+        if first {
             let stored = self.registry.store().receipts(self.id).await?;
             self.receipts = stored
                 .into_iter()
@@ -628,9 +630,18 @@ impl DocActor {
         let Some(doc) = &self.doc else {
             return Err(DocError::NotFound);
         };
+        let receipts_read = started.elapsed();
         let history = self.history.get_or_insert_with(History::new);
         review::refresh(history, doc, &self.receipts);
         self.receipts.clear();
+        if first {
+            info!(
+                changes = history.changes().len(),
+                receipts_ms = receipts_read.as_millis() as u64,
+                total_ms = started.elapsed().as_millis() as u64,
+                "history read"
+            );
+        }
         review::answer(doc, history, query)
     }
 

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS change_receipts (
     username    TEXT NOT NULL,
     received_at INTEGER NOT NULL,
     PRIMARY KEY (doc, hash)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS last_seen (
     doc      TEXT NOT NULL,
     username TEXT NOT NULL,
@@ -274,7 +274,7 @@ impl Storage for SqliteStorage {
 
     fn receipts(&mut self, doc: &DocumentId) -> Result<Vec<Receipt>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT hash, username, received_at FROM change_receipts WHERE doc = ?1 ORDER BY received_at",
+            "SELECT hash, username, received_at FROM change_receipts WHERE doc = ?1",
         )?;
         let rows = stmt
             .query_map([doc.to_string()], |r| {
