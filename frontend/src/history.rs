@@ -717,7 +717,7 @@ fn chips_html(o: &mut Html, people: &[Person], chosen: &[String]) {
 }
 
 /// The `<option>`s of the part filter: the whole spec, each part, each story by name.
-fn parts_html(spec: &SpecView, part: &str) -> String {
+fn parts_html(o: &mut Html, spec: &SpecView, part: &str) {
     let mut list: Vec<(String, String)> = [
         ("", "Whole spec"),
         ("title", "Title"),
@@ -743,7 +743,6 @@ fn parts_html(spec: &SpecView, part: &str) -> String {
     ] {
         list.push((v.to_owned(), l.to_owned()));
     }
-    let mut o = Html::default();
     for (v, l) in list {
         if v == part {
             o.el("option", &[("value", &v), ("selected", "")], &l);
@@ -751,7 +750,6 @@ fn parts_html(spec: &SpecView, part: &str) -> String {
             o.el("option", &[("value", &v)], &l);
         }
     }
-    o.0
 }
 
 /// What is compared with the selected session's version.
@@ -812,9 +810,42 @@ impl State {
         })
     }
 
-    /// The filters, the note of the last restore and the timeline.
-    fn panel_html(&self) -> String {
+    /// The panel: its head (blame, close), the part filter (its parts from `spec`), the
+    /// author filter, the note of the last restore and the timeline.
+    fn panel_html(&self, spec: Option<&SpecView>) -> String {
         let mut o = Html::default();
+        let pressed = if self.blame { "true" } else { "false" };
+        o.open("header", &[("class", "history-head")])
+            .el("h2", &[], "History")
+            .el(
+                "button",
+                &[
+                    ("type", "button"),
+                    ("class", "quiet small"),
+                    ("data-act", "blame"),
+                    ("aria-pressed", pressed),
+                ],
+                "Blame",
+            )
+            .el(
+                "button",
+                &[
+                    ("type", "button"),
+                    ("class", "icon"),
+                    ("data-act", "close"),
+                    ("aria-label", "Close the history"),
+                ],
+                "×",
+            )
+            .close("header")
+            .open(
+                "select",
+                &[("aria-label", "Part of the spec"), ("data-act", "part")],
+            );
+        if let Some(spec) = spec {
+            parts_html(&mut o, spec, &self.part);
+        }
+        o.close("select").open("div", &[("class", "timeline-pane")]);
         let (people, sessions) = match &self.data {
             Some(Ok(h)) => (&h.authors[..], &h.sessions[..]),
             _ => (&[][..], &[][..]),
@@ -834,6 +865,7 @@ impl State {
                 &mut o
             }
         };
+        o.close("div");
         o.0
     }
 
@@ -1037,6 +1069,11 @@ pub fn Panel(
                 s.compare = event_target_value(ev);
                 show(s);
             }
+            "part" if is_select => {
+                s.part = event_target_value(ev);
+                st.set(s);
+                load();
+            }
             "blame" => {
                 s.blame = !s.blame;
                 s.selected = None;
@@ -1052,35 +1089,29 @@ pub fn Panel(
             _ => {}
         }
     };
-    let parts = Memo::new(move |_| {
-        let part = st.get_untracked().part;
-        spec.with(|sp| sp.as_ref().map(|sp| parts_html(sp, &part)))
-            .unwrap_or_default()
-    });
-
     view! {
-        <div class="version-view" hidden=move || !ui.covering()
+        // Empty (which the style hides) unless a version or the blame covers the editor.
+        <div class="version-view"
             on:click=handler(move |ev: web_sys::MouseEvent| on_act(&ev))
             on:change=handler(move |ev: web_sys::Event| on_act(&ev))
-            inner_html=move || st.get().version_html(can_restore.get())></div>
-        <aside class="history" aria-label="History" hidden=move || !ui.open.get()
-            on:click=handler(move |ev: web_sys::MouseEvent| on_act(&ev))>
-            <header class="history-head">
-                <h2>"History"</h2>
-                <button type="button" class="quiet small" data-act="blame"
-                    aria-pressed=move || st.get().blame.to_string()>"Blame"</button>
-                <button type="button" class="icon" data-act="close" aria-label="Close the history">"×"</button>
-            </header>
-            <select aria-label="Part of the spec" inner_html=parts
-                on:change=handler(move |ev| {
-                    let mut s = st.get_untracked();
-                    s.part = event_target_value(&ev);
-                    st.set(s);
-                    load();
-                })>
-            </select>
-            <div class="timeline-pane" inner_html=move || st.get().panel_html()></div>
-        </aside>
+            inner_html=move || {
+                if !ui.covering() {
+                    return String::new();
+                }
+                st.get().version_html(can_restore.get())
+            }></div>
+        // The whole panel is markup, written again when the state or the spec changes while
+        // it is open (closed, it is empty, which the style hides).
+        <aside class="history" aria-label="History"
+            on:click=handler(move |ev: web_sys::MouseEvent| on_act(&ev))
+            on:change=handler(move |ev: web_sys::Event| on_act(&ev))
+            inner_html=move || {
+                if !ui.open.get() {
+                    return String::new();
+                }
+                let s = st.get();
+                spec.with(|sp| s.panel_html(sp.as_ref()))
+            }></aside>
     }
 }
 
@@ -1109,11 +1140,26 @@ fn place(v: &JsValue) -> Option<Place> {
     })
 }
 
-/// The places by author: each person, then a jump to each of their places.
+/// The "since you last looked" box: its head (with a dismiss button), then the places by
+/// author: each person, then a jump to each of their places.
 fn since_html(places: &[Place], people: &[Person]) -> String {
     let mut o = Html::default();
     let mut done: Vec<&str> = vec![];
-    o.open("ul", &[("class", "since-people")]);
+    let dismiss = [
+        ("type", "button"),
+        ("class", "icon"),
+        ("aria-label", "Dismiss"),
+        ("data-act", "dismiss"),
+    ];
+    o.open(
+        "section",
+        &[("class", "since"), ("aria-labelledby", "since-h")],
+    )
+    .open("div", &[("class", "since-head")])
+    .el("h2", &[("id", "since-h")], "Since you last looked")
+    .el("button", &dismiss, "×")
+    .close("div")
+    .open("ul", &[("class", "since-people")]);
     for p in places {
         if done.contains(&p.author.as_str()) {
             continue;
@@ -1143,7 +1189,7 @@ fn since_html(places: &[Place], people: &[Person]) -> String {
         }
         o.close("ul").close("li");
     }
-    o.close("ul");
+    o.close("ul").close("section");
     o.0
 }
 
@@ -1171,9 +1217,13 @@ pub fn SinceSeen(doc: DocumentId) -> impl IntoView {
         seen_now(doc);
     });
     let jump = move |ev: web_sys::MouseEvent| {
-        let Some((_, target)) = act(&ev) else {
+        let Some((a, target)) = act(&ev) else {
             return;
         };
+        if a == "dismiss" {
+            found.set(None);
+            return;
+        }
         ui.viewing.set(false);
         if let Some(key) = target.strip_prefix("f:") {
             focus.set(Some(key.to_owned()));
@@ -1181,15 +1231,10 @@ pub fn SinceSeen(doc: DocumentId) -> impl IntoView {
             scroll_to_item(id);
         }
     };
+    // The whole box is markup (none until there is something to say).
     view! {
-        <section class="since" aria-labelledby="since-h" hidden=move || found.with(Option::is_none)>
-            <div class="since-head">
-                <h2 id="since-h">"Since you last looked"</h2>
-                <button type="button" class="icon" aria-label="Dismiss"
-                    on:click=handler(move |_| found.set(None))>"×"</button>
-            </div>
-            <div on:click=handler(jump) inner_html=move || found.get().unwrap_or_default()></div>
-        </section>
+        <div class="since-box" on:click=handler(jump)
+            inner_html=move || found.get().unwrap_or_default()></div>
     }
 }
 
