@@ -518,7 +518,7 @@ impl History {
             }
         }
         // Newest first: by the latest time, then by the latest change in document order.
-        sessions.sort_by(|a, b| (b.0.end, b.1).cmp(&(a.0.end, a.1)));
+        sessions.sort_by_key(|(s, last)| std::cmp::Reverse((s.end, *last)));
         sessions.into_iter().map(|(s, _)| s).collect()
     }
 
