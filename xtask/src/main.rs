@@ -14,21 +14,6 @@ fn main() -> Result<()> {
         Some("bench") => bench(&args[1..]),
         Some("bench-browser") => bench_in_browser("bench/editor-timings.mjs"),
         Some("bench-offline") => bench_in_browser("bench/offline-merge.mjs"),
-        Some("bench-history") => {
-            cmd(
-                "cargo",
-                &[
-                    "build",
-                    "--release",
-                    "--locked",
-                    "-p",
-                    "duet-load",
-                    "--bin",
-                    "duet-history-bench",
-                ],
-            )?;
-            bench_in_browser("bench/history-timings.mjs")
-        }
         Some("run") => run(&args[1..]),
         Some("frontend") => build_frontend(),
         _ => {
@@ -40,7 +25,6 @@ fn main() -> Result<()> {
                  bench   run the criterion benchmarks (extra args go to `cargo bench`)\n  \
                  bench-browser  time the editor in headless Chromium (keystroke → paint, load)\n  \
                  bench-offline  time reconnect → converged after 1,000 offline edits; local store size\n  \
-                 bench-history  time the history panel, a distant diff and blame on a 50,000-change spec\n  \
                  run     build the browser app and start Duet\n  \
                  frontend  build the browser app into frontend/dist"
             );
