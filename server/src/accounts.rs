@@ -420,16 +420,21 @@ impl Accounts {
 
     /// The user of a live session.
     pub fn session(&self, token: &str) -> Result<Option<Verified>, AccountError> {
+        self.live_user(
+            "SELECT username FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+            token,
+        )
+    }
+
+    /// The user `sql` finds for `token` (by its hash, with the time now as `?2`); `None`
+    /// for an absurdly long token without asking.
+    fn live_user(&self, sql: &str, token: &str) -> Result<Option<Verified>, AccountError> {
         if token.len() > 256 {
             return Ok(None);
         }
         let user: Option<String> = self
             .lock()
-            .query_row(
-                "SELECT username FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
-                params![sha256_hex(token), now_ms()],
-                |r| r.get(0),
-            )
+            .query_row(sql, params![sha256_hex(token), now_ms()], |r| r.get(0))
             .optional()?;
         Ok(user
             .and_then(|u| UserId::parse(&u).ok())
@@ -466,20 +471,13 @@ impl Accounts {
 
     /// The user of a live, unrevoked API token.
     pub fn token(&self, token: &str) -> Result<Option<Verified>, AccountError> {
-        if !token.starts_with(TOKEN_PREFIX) || token.len() > 256 {
+        if !token.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
-        let user: Option<String> = self
-            .lock()
-            .query_row(
-                "SELECT username FROM api_tokens WHERE token_hash = ?1 AND expires_at > ?2 AND revoked = 0",
-                params![sha256_hex(token), now_ms()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(user
-            .and_then(|u| UserId::parse(&u).ok())
-            .map(|user| Verified { user }))
+        self.live_user(
+            "SELECT username FROM api_tokens WHERE token_hash = ?1 AND expires_at > ?2 AND revoked = 0",
+            token,
+        )
     }
 
     fn sign(&self, payload: &str) -> String {

@@ -350,7 +350,6 @@ impl Reader<'_> {
 
     /// Handles one binary frame; returns false when the connection must end.
     async fn on_message(&mut self, bytes: &[u8]) -> bool {
-        debug!(len = bytes.len(), "message");
         let msg = match Message::decode(bytes) {
             Ok(msg) => msg,
             Err(e) => return self.refuse(CLOSE_PROTOCOL, &format!("malformed message: {e}")),

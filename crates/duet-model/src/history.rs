@@ -133,6 +133,19 @@ pub struct ChangeRecord {
     pub touches: Vec<Touch>,
 }
 
+impl ChangeRecord {
+    /// Whether the change is a restore (`Spec::restore` names its changes so).
+    pub fn is_restore(&self) -> bool {
+        self.message
+            .as_deref()
+            .is_some_and(|m| m == RESTORE_VERSION || m == RESTORE_STORY)
+    }
+}
+
+/// The messages of restore changes.
+pub const RESTORE_VERSION: &str = "restore version";
+pub const RESTORE_STORY: &str = "restore story";
+
 /// A part of a spec to filter history by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PartFilter {
@@ -491,7 +504,10 @@ impl History {
                     (Some(prev), Some(now)) => now.0 - prev.0 > SESSION_GAP,
                     _ => false,
                 };
-                if gap {
+                // A restore is an entry of its own, however soon it follows other edits.
+                let apart = self.changes[i].is_restore()
+                    || run.last().is_some_and(|&p| self.changes[p].is_restore());
+                if (gap || apart) && !run.is_empty() {
                     sessions.push(self.session(author, &run));
                     run.clear();
                 }
@@ -501,19 +517,17 @@ impl History {
                 sessions.push(self.session(author, &run));
             }
         }
-        sessions.sort_by(|a, b| {
-            (b.end, b.after.len(), b.id)
-                .cmp(&(a.end, a.after.len(), a.id))
-                .then(std::cmp::Ordering::Equal)
-        });
-        sessions
+        // Newest first: by the latest time, then by the latest change in document order.
+        sessions.sort_by_key(|(s, last)| std::cmp::Reverse((s.end, *last)));
+        sessions.into_iter().map(|(s, _)| s).collect()
     }
 
-    fn session(&self, author: Option<&UserId>, run: &[usize]) -> Session {
+    /// The session of `run` (one author's changes), with the position of its last change.
+    fn session(&self, author: Option<&UserId>, run: &[usize]) -> (Session, usize) {
         let first = run.iter().copied().min().unwrap_or(0);
         let last = run.iter().copied().max().unwrap_or(0);
         let touches = merge_touches(run.iter().flat_map(|&i| self.changes[i].touches.iter()));
-        Session {
+        let session = Session {
             id: self.changes[run[0]].hash,
             author: author.cloned(),
             start: run.iter().filter_map(|&i| self.changes[i].at).min(),
@@ -522,7 +536,8 @@ impl History {
             before: self.heads_before(first).to_vec(),
             after: self.heads_after(last).to_vec(),
             touches,
-        }
+        };
+        (session, last)
     }
 
     /// What each author changed at each place among `selected`.

@@ -46,8 +46,8 @@ impl Spec {
         };
         let then_view = crate::at::view_at(doc, heads).ok_or(EditError::UnknownVersion)?;
         let message = match scope {
-            RestoreScope::Spec => "restore version",
-            RestoreScope::Story(_) => "restore story",
+            RestoreScope::Spec => crate::history::RESTORE_VERSION,
+            RestoreScope::Story(_) => crate::history::RESTORE_STORY,
         };
         self.change(message, now, |doc| {
             match scope {

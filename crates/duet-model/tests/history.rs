@@ -364,6 +364,24 @@ fn sessions_split_one_authors_changes_at_long_gaps_and_keep_authors_apart() {
         .map(|s| (s.author.as_ref().map_or("?", UserId::as_str), s.changes))
         .collect();
     assert_eq!(who, vec![("ada", 1), ("bo", 1), ("ada", 2)], "newest first");
+    // A restore right after is an entry of its own.
+    let mut restorer = Spec::from_doc(ada.doc().clone(), author("ada", 3)).expect("a spec");
+    let first = history.heads_after(1).to_vec();
+    restorer
+        .restore(&first, &RestoreScope::Spec, NOW)
+        .expect("restore");
+    let doc = restorer.doc_mut();
+    let mut with_restore = History::new();
+    with_restore.update(doc.get_changes(&[]), |h| ChangeMeta {
+        author: None,
+        received_at: Some(UnixMillis(
+            minutes[order.iter().position(|x| x == h).unwrap_or(4)] * 60_000,
+        )),
+    });
+    let sessions_after = with_restore.sessions(&with_restore.select(&Filter::default()));
+    assert_eq!(sessions_after.len(), 4, "{sessions_after:?}");
+    assert_eq!(sessions_after[0].changes, 1, "the restore alone");
+    assert_eq!(sessions_after[1].changes, 1, "ada's title edit");
     let view = ada.view();
     assert_eq!(summary(&sessions[0].touches, &view), "edited the title");
     assert_eq!(summary(&sessions[1].touches, &view), "edited the problem");

@@ -37,6 +37,9 @@ struct Args {
     /// Timed repetitions of each request after the first.
     #[arg(long, default_value_t = 5)]
     repeat: usize,
+    /// Also make these existing accounts editors of the spec (for a browser to open it).
+    #[arg(long)]
+    share: Vec<String>,
 }
 
 /// Keystrokes per turn: each turn is one person's session.
@@ -137,6 +140,10 @@ async fn main() -> Result<()> {
         .pump_until(Duration::from_secs(30), Peer::in_sync)
         .await?;
     share(addr, &tokens[0], id, users[1]).await?;
+    for user in &args.share {
+        share(addr, &tokens[0], id, user).await?;
+    }
+    println!("spec {id}");
     peers.push(Peer::connect(&signed(&url, &tokens[1]), 1, id, AutoCommit::new(), epoch).await?);
     let mut work = Workload {
         problem: args.problem,

@@ -499,12 +499,7 @@ impl DocActor {
 
     /// Refuses a peer's message for what it is allowed to do (1008), dropping it.
     fn refuse_policy(&mut self, link: &PeerLink, why: &str) {
-        let _ = link.outbox.try_send(Outgoing::Message(Message::Error {
-            sender: Some(self.registry.server_peer().clone()),
-            target: Some(link.peer.clone()),
-            message: why.to_owned(),
-        }));
-        close(link, CLOSE_POLICY, why);
+        refuse(link, &self.registry, CLOSE_POLICY, why);
         self.peers.remove(&link.conn);
     }
 
@@ -918,14 +913,19 @@ fn unavailable(link: &PeerLink, registry: &Registry, doc: DocumentId) {
         }));
 }
 
-/// Tells a peer why it is being dropped and closes its connection.
+/// Tells a peer why its message is refused as malformed (1002) and closes its connection.
 fn refuse_peer(link: &PeerLink, registry: &Registry, why: &str) {
+    refuse(link, registry, CLOSE_PROTOCOL, why);
+}
+
+/// Tells a peer why it is being dropped, then closes its connection with `code`.
+fn refuse(link: &PeerLink, registry: &Registry, code: u16, why: &str) {
     let _ = link.outbox.try_send(Outgoing::Message(Message::Error {
         sender: Some(registry.server_peer().clone()),
         target: Some(link.peer.clone()),
         message: why.to_owned(),
     }));
-    close(link, CLOSE_PROTOCOL, why);
+    close(link, code, why);
 }
 
 fn close(link: &PeerLink, code: u16, reason: &str) {
