@@ -9,6 +9,7 @@ use duet_protocol::DocumentId;
 use duet_sync::Presence;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::sync::Arc;
 
 use crate::api::{self, Role};
 use crate::history::{self, HistoryUi};
@@ -23,6 +24,16 @@ use crate::ui::{avatar, handler, toggle};
 
 type Conn = StoredValue<Connection, LocalStorage>;
 type SpecMemo = Memo<Option<SpecView>>;
+
+/// Draws one item of a list from its id.
+type Row = Arc<dyn Fn(ItemId) -> AnyView + Send + Sync>;
+
+/// The items whose ids are `ids`, each drawn by `row` and kept (with its focus and caret)
+/// while its id stays in the list. Every list of the editor goes through this one function,
+/// so the app carries one copy of Leptos's keyed-list code instead of one per list.
+fn each_id(ids: Memo<Vec<ItemId>>, row: Row) -> impl IntoView {
+    view! { <For each=move || ids.get() key=|id| id.clone() children=move |id| row(id) /> }
+}
 
 fn new_id() -> ItemId {
     ItemId::random(&mut BrowserRng)
@@ -325,9 +336,9 @@ fn Metrics(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
         <section aria-labelledby="metrics-h">
             <h2 id="metrics-h">"Success metrics"</h2>
             <ul class="metrics">
-                <For each=move || ids.get() key=|id| id.clone() let(id)>
+                {each_id(ids, Arc::new(move |id| view! {
                     <MetricRow doc=doc spec=spec id=id ids=ids />
-                </For>
+                }.into_any()))}
             </ul>
             <button type="button" class="add" on:click=handler(add)>"Add metric"</button>
         </section>
@@ -382,9 +393,9 @@ fn Stories(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
         <section aria-labelledby="stories-h">
             <h2 id="stories-h">"User stories"</h2>
             {move || ids.with(Vec::is_empty).then(|| view! { <p class="muted">"No stories yet."</p> })}
-            <For each=move || ids.get() key=|id| id.clone() let(id)>
+            {each_id(ids, Arc::new(move |id| view! {
                 <StoryCard doc=doc spec=spec id=id ids=ids />
-            </For>
+            }.into_any()))}
             <button type="button" class="add" on:click=handler(add)>"Add story"</button>
         </section>
     }
@@ -542,9 +553,9 @@ fn CriteriaGroup(
         <div class=format!("criteria-group kind-{}", kind.as_stored())>
             <h5>{kind.label()}</h5>
             <ul>
-                <For each=move || ids.get() key=|id| id.clone() let(id)>
+                {each_id(ids, Arc::new(move |id| view! {
                     <CriterionRow doc=doc story_id=story_id.clone() story=story id=id all=all />
-                </For>
+                }.into_any()))}
             </ul>
             <button type="button" class="add small" on:click=handler(add)
                 aria-label=format!("Add {} criterion", kind.label())>"+ " {kind.label()} " criterion"</button>
@@ -694,9 +705,9 @@ fn Track(
     };
     view! {
         <aside class="track" aria-label="Constraints">
-            <For each=move || ids.get() key=|id| id.clone() let(id)>
+            {each_id(ids, Arc::new(move |id| view! {
                 <ConstraintCard doc=doc id=id constraint=Signal::stored(None) story=Some(story) />
-            </For>
+            }.into_any()))}
             <button type="button" class="add small" on:click=handler(add)>
                 {move || match quote() {
                     Some(q) => format!("+ Constraint on “{q}”"),
@@ -882,10 +893,10 @@ fn Triage(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
                 <h2 id="triage-h">"Triage " <span class="count">{move || ids.with(Vec::len)}</span></h2>
                 <p class="muted">"Constraints whose anchored text was deleted. Keep each on its story or remove it."</p>
                 <div class="triage-list">
-                    <For each=move || ids.get() key=|id| id.clone() let(id)>
+                    {each_id(ids, Arc::new(move |id| view! {
                         <ConstraintCard doc=doc id=id.clone() in_triage=true stories=stories story=None
                             constraint=Signal::derive(move || spec.with(|s| s.as_ref().and_then(|s| s.all_constraints().find(|c| c.id == id).cloned()))) />
-                    </For>
+                    }.into_any()))}
                 </div>
             </section>
         </Show>
@@ -928,9 +939,9 @@ fn Decisions(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
     view! {
         <section aria-labelledby="decisions-h">
             <h2 id="decisions-h">"Decision log"</h2>
-            <For each=move || ids.get() key=|id| id.clone() let(id)>
+            {each_id(ids, Arc::new(move |id| view! {
                 <DecisionRow doc=doc spec=spec id=id ids=ids stories=stories />
-            </For>
+            }.into_any()))}
             <button type="button" class="add" on:click=handler(add)>"Add decision"</button>
         </section>
     }
@@ -1048,9 +1059,9 @@ fn Questions(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
     view! {
         <section aria-labelledby="questions-h">
             <h2 id="questions-h">"Open questions"</h2>
-            <For each=move || ids.get() key=|id| id.clone() let(id)>
+            {each_id(ids, Arc::new(move |id| view! {
                 <QuestionRow doc=doc spec=spec id=id ids=ids />
-            </For>
+            }.into_any()))}
             <button type="button" class="add" on:click=handler(add)>"Add question"</button>
         </section>
     }

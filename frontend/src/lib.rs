@@ -1,11 +1,11 @@
 //! The Duet browser app: a Leptos client-side app compiled to wasm32 and served by `duet serve`.
 
 mod account;
-mod api;
+pub mod api;
 mod editor;
 mod history;
 mod list;
-mod me;
+pub mod me;
 mod net;
 mod review;
 mod route;
@@ -174,6 +174,7 @@ fn page(p: Page) -> AnyView {
 }
 
 /// Entry point called by the wasm-bindgen glue when the module loads.
+#[cfg(feature = "app")]
 #[wasm_bindgen(start)]
 pub fn start() {
     // A panic aborts the module (panic = "abort"); say why in the console first.

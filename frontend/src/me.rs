@@ -99,6 +99,7 @@ fn fill_random(bytes: &mut [u8]) {
 }
 
 /// `rand_core` over the browser's crypto source, for item ids and actor ids.
+#[derive(Debug)]
 pub struct BrowserRng;
 
 impl rand_core::RngCore for BrowserRng {
