@@ -403,3 +403,77 @@ async fn since_i_last_looked_lists_other_peoples_edits_by_author_and_place_until
     assert_eq!(status, 404);
     server.stop().await
 }
+
+/// Each change of `/changes` as (hash, author, receive time).
+fn receipts_of(changes: &Value) -> Result<Vec<(String, String, i64)>> {
+    let mut out: Vec<(String, String, i64)> = changes
+        .as_array()
+        .context("changes")?
+        .iter()
+        .map(|c| {
+            Ok((
+                c["hash"].as_str().context("hash")?.to_owned(),
+                c["author"].as_str().context("author")?.to_owned(),
+                c["received_at"].as_i64().context("received_at")?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    out.sort();
+    Ok(out)
+}
+
+#[tokio::test]
+async fn after_a_restart_the_history_keeps_each_changes_author_and_receive_time_and_takes_edits_made_while_it_is_read(
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let (mut pm, mut eng) = team(&server, 40, "Export").await?;
+    let id = pm.doc_id;
+    set_and_spread(&mut eng, &mut pm, TextField::Problem, "Exports time out").await?;
+    set_and_spread(&mut pm, &mut eng, TextField::Title, "Export to CSV").await?;
+    let before = receipts_of(&get_ok(&server, "pm", &format!("/api/specs/{id}/changes")).await?)?;
+    assert!(before.len() >= 3, "{before:?}");
+    drop((pm, eng));
+    server.stop().await?;
+
+    let server = Server::start(dir.path()).await?;
+    let restarted = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    // Loading the spec starts reading its history; this edit lands while or after it is read.
+    let mut eng = Client::join_empty(&server.ws_url(), "eng", 41, id).await?;
+    eng.until(|c| c.view().is_ok_and(|v| v.title == "Export to CSV"))
+        .await?;
+    eng.edit(|s| s.set_text(&TextField::Problem, "Exports time out after 30 s", NOW))
+        .await?;
+    eng.until_acked().await?;
+
+    let after = receipts_of(&get_ok(&server, "pm", &format!("/api/specs/{id}/changes")).await?)?;
+    let kept: Vec<_> = after.iter().filter(|c| before.contains(c)).collect();
+    assert_eq!(
+        kept.len(),
+        before.len(),
+        "before {before:?}\nafter {after:?}"
+    );
+    let new: Vec<_> = after.iter().filter(|c| !before.contains(c)).collect();
+    assert!(!new.is_empty(), "{after:?}");
+    for (hash, author, at) in new {
+        assert_eq!(author, "eng", "{hash}");
+        assert!(
+            *at >= restarted,
+            "{hash} received at {at}, before the restart {restarted}"
+        );
+    }
+    let timeline = get_ok(
+        &server,
+        "pm",
+        &format!("/api/specs/{id}/history?author=eng"),
+    )
+    .await?;
+    let authors = session_authors(&timeline)?;
+    assert!(
+        !authors.is_empty() && authors.iter().all(|a| a == "eng"),
+        "{timeline}"
+    );
+    server.stop().await
+}

@@ -6,12 +6,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use duet_model::automerge::sync::{self, SyncDoc};
 use duet_model::automerge::AutoCommit;
-use duet_model::automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
+use duet_model::automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use duet_model::chunks::{chunks, ChunkKind};
 use duet_model::history::{ChangeMeta, History};
 use duet_model::{Author, ItemId, RestoreScope, Spec, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
 use super::review::{self, HistoryAnswer, HistoryQuery, Receipts};
@@ -49,10 +50,34 @@ pub(super) struct DocActor {
     role_writes: Vec<(String, Option<Role>)>,
     /// Actors bound to users by messages of this batch, to store with their changes.
     new_bindings: Vec<(Vec<u8>, String)>,
-    /// The document's history, read on the first question about it and kept up to date.
+    /// The document's history, kept up to date as changes are stored. `None` while it is
+    /// being read in the background after loading (or if that failed: then it is read on
+    /// the first question).
     history: Option<History>,
-    /// Receipts of changes the history has not read yet.
+    /// The background reading of a loaded document's history.
+    reading: Option<JoinHandle<Result<History, DocError>>>,
+    /// Receipts of changes stored while the history was being read.
     receipts: Receipts,
+}
+
+/// The stored receipts of a document's changes, as the history reads them.
+async fn stored_receipts(
+    store: &crate::storage::StoreHandle,
+    id: DocumentId,
+) -> Result<Receipts, DocError> {
+    Ok(store
+        .receipts(id)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let hash = r.hash.parse().ok()?;
+            let meta = ChangeMeta {
+                author: UserId::parse(&r.user).ok(),
+                received_at: Some(UnixMillis(r.received_at)),
+            };
+            Some((hash, meta))
+        })
+        .collect())
 }
 
 fn now_millis() -> i64 {
@@ -89,6 +114,7 @@ impl DocActor {
             role_writes: Vec::new(),
             new_bindings: Vec::new(),
             history: None,
+            reading: None,
             receipts: Receipts::new(),
         }
     }
@@ -234,6 +260,7 @@ impl DocActor {
     async fn load(&mut self) -> Result<(), DocError> {
         let store = self.registry.store().clone();
         let Some(chunks) = store.load(self.id).await? else {
+            self.history = Some(History::new());
             return Ok(());
         };
         if let Some(meta) = store.meta(self.id).await? {
@@ -255,8 +282,52 @@ impl DocActor {
         }
         self.chunks = chunks.len();
         info!(chunks = chunks.len(), corrupt = bad, "loaded");
+        self.read_history(&doc);
         self.doc = Some(doc);
         Ok(())
+    }
+
+    /// Starts reading the history of the just loaded `doc` on a blocking thread, so that
+    /// the first question about a long history does not wait for it (nor does sync).
+    fn read_history(&mut self, doc: &Automerge) {
+        let changes: Vec<Change> = doc.get_changes(&[]).into_iter().cloned().collect();
+        let store = self.registry.store().clone();
+        let id = self.id;
+        self.reading = Some(tokio::spawn(async move {
+            let receipts = stored_receipts(&store, id).await?;
+            tokio::task::spawn_blocking(move || {
+                let started = std::time::Instant::now();
+                let mut history = History::new();
+                history.update(&changes, |h| receipts.get(h).cloned().unwrap_or_default());
+                info!(
+                    changes = changes.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "history read"
+                );
+                history
+            })
+            .await
+            .map_err(|e| DocError::Corrupt(format!("reading the history failed: {e}")))
+        }));
+    }
+
+    /// Takes the history read in the background once it is ready (waiting for it when
+    /// `wait`), and brings it up to date with the changes stored meanwhile.
+    async fn adopt_history(&mut self, wait: bool) {
+        let Some(reading) = self.reading.take_if(|r| wait || r.is_finished()) else {
+            return;
+        };
+        match reading.await {
+            Ok(Ok(mut history)) => {
+                if let Some(doc) = &self.doc {
+                    review::refresh(&mut history, doc, &self.receipts);
+                }
+                self.history = Some(history);
+            }
+            Ok(Err(e)) => error!("{e}"),
+            Err(e) => error!("reading the history failed: {e}"),
+        }
+        self.receipts.clear();
     }
 
     /// Handles queued commands in one pass; returns true when asked to shut down.
@@ -598,45 +669,24 @@ impl DocActor {
         })
     }
 
-    /// Answers a question about the history, reading first the changes it has not read
-    /// (all of them, with their stored receipts, on the first question).
+    /// Answers a question about the history, once it has been read (reading it here if
+    /// the background reading failed).
     async fn answer(&mut self, query: HistoryQuery) -> Result<HistoryAnswer, DocError> {
         if self.doc.is_none() || !self.exists() {
             return Err(DocError::NotFound);
         }
-        let started = std::time::Instant::now();
-        let first = self.history.is_none();
-        if first {
-            let stored = self.registry.store().receipts(self.id).await?;
-            self.receipts = stored
-                .into_iter()
-                .filter_map(|r| {
-                    let hash = r.hash.parse().ok()?;
-                    Some((
-                        hash,
-                        ChangeMeta {
-                            author: UserId::parse(&r.user).ok(),
-                            received_at: Some(UnixMillis(r.received_at)),
-                        },
-                    ))
-                })
-                .collect();
+        self.adopt_history(true).await;
+        if self.history.is_none() {
+            let receipts = stored_receipts(self.registry.store(), self.id).await?;
+            let mut history = History::new();
+            if let Some(doc) = &self.doc {
+                review::refresh(&mut history, doc, &receipts);
+            }
+            self.history = Some(history);
         }
-        let Some(doc) = &self.doc else {
+        let (Some(doc), Some(history)) = (&self.doc, &self.history) else {
             return Err(DocError::NotFound);
         };
-        let receipts_read = started.elapsed();
-        let history = self.history.get_or_insert_with(History::new);
-        review::refresh(history, doc, &self.receipts);
-        self.receipts.clear();
-        if first {
-            info!(
-                changes = history.changes().len(),
-                receipts_ms = receipts_read.as_millis() as u64,
-                total_ms = started.elapsed().as_millis() as u64,
-                "history read"
-            );
-        }
         review::answer(doc, history, query)
     }
 
@@ -738,6 +788,8 @@ impl DocActor {
             return Ok(());
         };
         let changes = doc.get_changes(before);
+        let reading = self.reading.is_some();
+        let mut metas = Receipts::new();
         let mut bytes = Vec::new();
         let now = now_millis();
         let mut receipts = Vec::with_capacity(changes.len());
@@ -747,19 +799,23 @@ impl DocActor {
                 continue;
             };
             self.authors.insert(user.clone());
-            if self.history.is_some() {
-                self.receipts.insert(
-                    change.hash(),
-                    ChangeMeta {
-                        author: UserId::parse(&user).ok(),
-                        received_at: Some(UnixMillis(now)),
-                    },
-                );
+            let meta = ChangeMeta {
+                author: UserId::parse(&user).ok(),
+                received_at: Some(UnixMillis(now)),
+            };
+            if reading {
+                self.receipts.insert(change.hash(), meta.clone());
             }
+            metas.insert(change.hash(), meta);
             receipts.push(Receipt {
                 hash: change.hash().to_string(),
                 user,
                 received_at: now,
+            });
+        }
+        if let Some(history) = &mut self.history {
+            history.update(changes.iter().copied(), |h| {
+                metas.get(h).cloned().unwrap_or_default()
             });
         }
         let title = duet_model::spec_title(doc);
@@ -782,6 +838,7 @@ impl DocActor {
         self.last_seq = self.last_seq.max(seqs.first().copied().unwrap_or(0));
         self.chunks += 1;
         debug!(changes = changes.len(), "persisted");
+        self.adopt_history(false).await;
         Ok(())
     }
 
@@ -855,6 +912,9 @@ impl DocActor {
         self.role_writes.clear();
         self.new_bindings.clear();
         self.history = None;
+        if let Some(reading) = self.reading.take() {
+            reading.abort();
+        }
         self.receipts.clear();
         self.chunks = 0;
         self.last_seq = 0;
