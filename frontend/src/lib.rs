@@ -18,7 +18,6 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::prelude::wasm_bindgen;
 
 pub use duet_model;
 
@@ -175,7 +174,7 @@ fn page(p: Page) -> AnyView {
 
 /// Entry point called by the wasm-bindgen glue when the module loads.
 #[cfg(feature = "app")]
-#[wasm_bindgen(start)]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
 pub fn start() {
     // A panic aborts the module (panic = "abort"); say why in the console first.
     std::panic::set_hook(Box::new(|info| {

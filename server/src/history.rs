@@ -102,8 +102,19 @@ fn filter_of(params: &HashMap<String, String>) -> Result<Filter, AppError> {
     })
 }
 
-/// Asks the document's actor a history question.
+/// Asks the document's actor a history question for `caller`, who must have a role.
 async fn ask(
+    state: &AppState,
+    caller: &Caller,
+    id: duet_protocol::DocumentId,
+    query: HistoryQuery,
+) -> Result<HistoryAnswer, AppError> {
+    access(state, caller, id).await?;
+    ask_actor(state, id, query).await
+}
+
+/// Asks the document's actor a history question.
+async fn ask_actor(
     state: &AppState,
     id: duet_protocol::DocumentId,
     query: HistoryQuery,
@@ -166,8 +177,7 @@ async fn changes(
     Path(id): Path<String>,
 ) -> Result<Json<HistoryAnswer>, AppError> {
     let id = parse_id(&id)?;
-    access(&state, &caller, id).await?;
-    Ok(Json(ask(&state, id, HistoryQuery::Changes).await?))
+    Ok(Json(ask(&state, &caller, id, HistoryQuery::Changes).await?))
 }
 
 #[derive(Debug, Serialize)]
@@ -185,8 +195,8 @@ async fn timeline(
 ) -> Result<Json<TimelineBody>, AppError> {
     let id = parse_id(&id)?;
     let filter = filter_of(&params)?;
-    access(&state, &caller, id).await?;
-    let HistoryAnswer::Timeline(t) = ask(&state, id, HistoryQuery::Timeline { filter }).await?
+    let HistoryAnswer::Timeline(t) =
+        ask(&state, &caller, id, HistoryQuery::Timeline { filter }).await?
     else {
         return Err(AppError::Internal("unexpected answer to a timeline".into()));
     };
@@ -209,8 +219,9 @@ async fn version(
         .get("at")
         .ok_or_else(|| AppError::BadRequest("say which version: ?at=<change hashes>".into()))?;
     let at = parse_heads(at)?;
-    access(&state, &caller, id).await?;
-    Ok(Json(ask(&state, id, HistoryQuery::Version { at }).await?))
+    Ok(Json(
+        ask(&state, &caller, id, HistoryQuery::Version { at }).await?,
+    ))
 }
 
 async fn diff(
@@ -225,9 +236,8 @@ async fn diff(
     })?;
     let from = parse_heads(from)?;
     let to = params.get("to").map(|t| parse_heads(t)).transpose()?;
-    access(&state, &caller, id).await?;
     Ok(Json(
-        ask(&state, id, HistoryQuery::Diff { from, to }).await?,
+        ask(&state, &caller, id, HistoryQuery::Diff { from, to }).await?,
     ))
 }
 
@@ -239,8 +249,9 @@ async fn blame(
 ) -> Result<Json<HistoryAnswer>, AppError> {
     let id = parse_id(&id)?;
     let at = params.get("at").map(|t| parse_heads(t)).transpose()?;
-    access(&state, &caller, id).await?;
-    Ok(Json(ask(&state, id, HistoryQuery::Blame { at }).await?))
+    Ok(Json(
+        ask(&state, &caller, id, HistoryQuery::Blame { at }).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -338,13 +349,13 @@ async fn since_seen(
         seen,
         viewer: caller.user.clone(),
     };
-    let HistoryAnswer::Since(since) = ask(&state, id, query).await? else {
+    let HistoryAnswer::Since(since) = ask_actor(&state, id, query).await? else {
         return Err(AppError::Internal("unexpected answer to since-seen".into()));
     };
     let mut users: Vec<String> = since
         .sessions
         .iter()
-        .filter_map(|s| s.author.as_ref().map(|a| a.to_string()))
+        .filter_map(|s| s.session.author.as_ref().map(|a| a.to_string()))
         .collect();
     users.sort();
     users.dedup();
@@ -362,8 +373,7 @@ async fn seen(
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let id = parse_id(&id)?;
-    access(&state, &caller, id).await?;
-    let HistoryAnswer::Heads(heads) = ask(&state, id, HistoryQuery::Heads).await? else {
+    let HistoryAnswer::Heads(heads) = ask(&state, &caller, id, HistoryQuery::Heads).await? else {
         return Err(AppError::Internal("unexpected answer to heads".into()));
     };
     let heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();

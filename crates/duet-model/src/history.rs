@@ -261,6 +261,8 @@ pub struct Session {
     /// document's order, so others' changes made meanwhile fall inside).
     pub before: Vec<ChangeHash>,
     pub after: Vec<ChangeHash>,
+    /// Every place it changed (not serialised: a long session touches thousands).
+    #[serde(skip)]
     pub touches: Vec<Touch>,
 }
 

@@ -4,41 +4,10 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::ops::{self, Ledger, Op};
+use common::ops::{self, merge, step, Ledger, Step};
 use common::{author, rng, NOW};
 use duet_model::{markdown, Anchor, ItemId, Spec, UnixMillis};
 use proptest::prelude::*;
-
-#[derive(Debug, Clone)]
-enum Step {
-    Edit {
-        replica: u8,
-        op: Op,
-    },
-    /// `to` merges everything `from` has.
-    Merge {
-        from: u8,
-        to: u8,
-    },
-}
-
-fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        5 => (any::<u8>(), ops::op()).prop_map(|(replica, op)| Step::Edit { replica, op }),
-        1 => (any::<u8>(), any::<u8>()).prop_map(|(from, to)| Step::Merge { from, to }),
-    ]
-}
-
-fn merge(replicas: &mut [Spec], from: usize, to: usize) {
-    if from == to {
-        return;
-    }
-    let mut source = replicas[from].doc().clone();
-    replicas[to]
-        .doc_mut()
-        .merge(&mut source)
-        .expect("merging replicas of one spec succeeds");
-}
 
 fn check_invariants(spec: &Spec, ledger: &Ledger) -> Result<(), TestCaseError> {
     let v = spec.view();

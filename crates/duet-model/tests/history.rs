@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::{BTreeSet, HashSet};
 
-use common::ops::{self, Ledger, Op};
+use common::ops::{self, merge, step, Ledger, Step};
 use common::{author, rng, NOW};
 use duet_model::automerge::{AutoCommit, ChangeHash};
 use duet_model::history::{summary, ChangeMeta, Filter, History, PartFilter, Verb};
@@ -13,30 +13,6 @@ use duet_model::{
     TextField, UnixMillis, UserId,
 };
 use proptest::prelude::*;
-
-#[derive(Debug, Clone)]
-enum Step {
-    Edit { replica: u8, op: Op },
-    Merge { from: u8, to: u8 },
-}
-
-fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        5 => (any::<u8>(), ops::op()).prop_map(|(replica, op)| Step::Edit { replica, op }),
-        1 => (any::<u8>(), any::<u8>()).prop_map(|(from, to)| Step::Merge { from, to }),
-    ]
-}
-
-fn merge(replicas: &mut [Spec], from: usize, to: usize) {
-    if from == to {
-        return;
-    }
-    let mut source = replicas[from].doc().clone();
-    replicas[to]
-        .doc_mut()
-        .merge(&mut source)
-        .expect("merging replicas of one spec succeeds");
-}
 
 /// Two or three replicas edit concurrently and merge at random; replica 0 ends with all.
 fn edited(n: usize, steps: &[Step], seed: u64) -> Spec {

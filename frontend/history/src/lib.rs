@@ -281,6 +281,25 @@ fn outline(v: &JsValue) -> Vec<Block> {
     out
 }
 
+/// Joins neighbouring runs that would read the same: same kind, same author, same minute
+/// (a run says its time to the minute). Typing makes one change per character, so a field
+/// typed in one sitting comes as thousands of runs; on the page it is a few.
+fn coalesce(runs: Vec<Run>) -> Vec<Run> {
+    let minute = |r: &Run| (r.at / 60_000.0).floor() as i64;
+    let mut out: Vec<Run> = Vec::with_capacity(runs.len().min(64));
+    for r in runs {
+        match out.last_mut() {
+            Some(last)
+                if last.kind == r.kind && last.author == r.author && minute(last) == minute(&r) =>
+            {
+                last.text.push_str(&r.text);
+            }
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
 /// Cuts `text` at blame's UTF-16 `start..end` runs.
 fn blame_runs(text: &str, spans: &[JsValue]) -> Vec<Run> {
     let units: Vec<u16> = text.encode_utf16().collect();
@@ -294,6 +313,15 @@ fn blame_runs(text: &str, spans: &[JsValue]) -> Vec<Run> {
             at: num(s, "at"),
         })
         .collect()
+}
+
+/// "Story “Export”" → "story “Export”" (the server's kind words are ASCII).
+fn lower_first(s: &str) -> String {
+    let mut s = s.to_owned();
+    if let Some(first) = s.get_mut(..1) {
+        first.make_ascii_lowercase();
+    }
+    s
 }
 
 /// "added", "story" → "Added story".
@@ -337,7 +365,17 @@ async fn history(doc: &str, authors: &[String], part: &str) -> ApiResult<History
 /// its blame).
 async fn version(doc: &str, from: Option<&str>, to: &str, caption: String) -> ApiResult<Shown> {
     let base = base(doc);
-    let v = api::call("GET", &format!("{base}/version?at={to}"), None).await?;
+    // The version and its blame or diff, asked for at once.
+    let changes = match from {
+        None => format!("{base}/blame?at={to}"),
+        Some(from) => format!("{base}/diff?from={from}&to={to}"),
+    };
+    let (v, c) = futures_util::future::join(
+        api::call("GET", &format!("{base}/version?at={to}"), None),
+        api::call("GET", &changes, None),
+    )
+    .await;
+    let (v, c) = (v?, c?);
     let blocks = outline(&v);
     let lines = || blocks.iter().flat_map(|b| b.lines.iter());
     let mut shown = Shown {
@@ -347,23 +385,21 @@ async fn version(doc: &str, from: Option<&str>, to: &str, caption: String) -> Ap
         notes: vec![],
         blocks: vec![],
     };
-    let Some(from) = from else {
-        let b = api::call("GET", &format!("{base}/blame?at={to}"), None).await?;
-        for f in items(&b, "fields") {
+    if from.is_none() {
+        for f in items(&c, "fields") {
             let key = key_of(&field(&f, "field"));
             if let Some(l) = lines().find(|l| l.key == key) {
-                shown
-                    .runs
-                    .push((key, blame_runs(&l.text, &items(&f, "runs"))));
+                let runs = coalesce(blame_runs(&l.text, &items(&f, "runs")));
+                shown.runs.push((key, runs));
             }
         }
         shown.blocks = blocks;
         return Ok(shown);
-    };
-    let d = api::call("GET", &format!("{base}/diff?from={from}&to={to}"), None).await?;
+    }
+    let d = c;
     for t in items(&d, "texts") {
         let key = key_of(&field(&t, "field"));
-        let runs = list_of(field(&t, "runs"), run);
+        let runs = coalesce(list_of(field(&t, "runs"), run));
         if lines().any(|l| l.key == key) {
             shown.runs.push((key, runs));
         } else {
@@ -371,17 +407,14 @@ async fn version(doc: &str, from: Option<&str>, to: &str, caption: String) -> Ap
         }
     }
     for i in items(&d, "items") {
-        let [change, kind, label] = ["change", "kind", "label"].map(|k| text(&i, k));
-        shown
-            .notes
-            .push(sentence(&[change, kind, format!("“{label}”")]));
+        // The server's labels name the item: "Story “Export”", "Criterion “…” in “Export”".
+        let [change, label] = ["change", "label"].map(|k| text(&i, k));
+        shown.notes.push(sentence(&[change, lower_first(&label)]));
     }
     for s in items(&d, "settings") {
-        let [kind, label, setting, from, to] =
-            ["kind", "label", "setting", "from", "to"].map(|k| text(&s, k));
+        let [label, setting, from, to] = ["label", "setting", "from", "to"].map(|k| text(&s, k));
         shown.notes.push(sentence(&[
-            kind,
-            format!("“{label}”:"),
+            format!("{label}:"),
             setting,
             format!("{from} → {to}"),
         ]));
@@ -409,21 +442,53 @@ fn date(ms: f64) -> js_sys::Date {
     js_sys::Date::new(&JsValue::from_f64(ms))
 }
 
+/// Times already put in words, by minute: the browser's date formatting costs a fraction
+/// of a millisecond per call, and a blame or a timeline asks for thousands of times.
+#[derive(Default)]
+struct Clocks {
+    /// The day they were written on (`Date.toDateString`), checked once a minute.
+    today: String,
+    checked_at: f64,
+    by_minute: std::collections::HashMap<i64, String>,
+}
+
+thread_local! {
+    static CLOCKS: std::cell::RefCell<Clocks> = std::cell::RefCell::default();
+}
+
 /// "14:02" today, "3 Dec, 14:02" before ("" when unknown).
 fn clock(ms: f64) -> String {
     if ms <= 0.0 {
         return String::new();
     }
-    let d = date(ms);
-    let opts = Object::new();
-    for k in ["hour", "minute"] {
-        let _ = Reflect::set(&opts, &k.into(), &"2-digit".into());
-    }
-    if d.to_date_string() != date(js_sys::Date::now()).to_date_string() {
-        let _ = Reflect::set(&opts, &"day".into(), &"numeric".into());
-        let _ = Reflect::set(&opts, &"month".into(), &"short".into());
-    }
-    d.to_locale_string("default", &opts).into()
+    let minute = (ms / 60_000.0).floor() as i64;
+    CLOCKS.with(|c| {
+        let mut c = c.borrow_mut();
+        let now = js_sys::Date::now();
+        if now - c.checked_at > 60_000.0 {
+            let today: String = date(now).to_date_string().into();
+            if c.today != today {
+                c.by_minute.clear();
+                c.today = today;
+            }
+            c.checked_at = now;
+        }
+        if let Some(words) = c.by_minute.get(&minute) {
+            return words.clone();
+        }
+        let d = date(ms);
+        let opts = Object::new();
+        for k in ["hour", "minute"] {
+            let _ = Reflect::set(&opts, &k.into(), &"2-digit".into());
+        }
+        if d.to_date_string() != c.today.as_str() {
+            let _ = Reflect::set(&opts, &"day".into(), &"numeric".into());
+            let _ = Reflect::set(&opts, &"month".into(), &"short".into());
+        }
+        let words: String = d.to_locale_string("default", &opts).into();
+        c.by_minute.insert(minute, words.clone());
+        words
+    })
 }
 
 /// "just now", "5 min ago", "3 h ago", else the date.
@@ -1027,6 +1092,30 @@ mod tests {
         let mut o = Html::default();
         chips_html(&mut o, &[ada()], &[]);
         assert!(o.0.contains("aria-pressed=\"false\""), "{}", o.0);
+    }
+
+    #[test]
+    fn neighbouring_runs_by_one_author_in_one_minute_read_as_one() {
+        let at = |kind, text: &str, author, minute: f64| Run {
+            at: minute * 60_000.0 + 1_000.0,
+            ..run(kind, text, author)
+        };
+        let runs = vec![
+            at(Kind::Same, "a", Some("ada"), 7.0),
+            at(Kind::Same, "b", Some("ada"), 7.0),
+            at(Kind::Same, "c", Some("bo"), 7.0),
+            at(Kind::Same, "d", Some("bo"), 8.0),
+            at(Kind::Inserted, "e", Some("bo"), 8.0),
+            at(Kind::Inserted, "f", Some("bo"), 8.0),
+        ];
+        let texts: Vec<String> = super::coalesce(runs).into_iter().map(|r| r.text).collect();
+        assert_eq!(texts, ["ab", "c", "d", "ef"]);
+    }
+
+    #[test]
+    fn an_added_item_reads_as_one_sentence_without_repeating_its_kind() {
+        let words = ["added".into(), super::lower_first("Story “Export”")];
+        assert_eq!(sentence(&words), "Added story “Export”");
     }
 
     #[test]

@@ -42,6 +42,8 @@ struct Panel {
     /// A timeline reload is waiting for the spec to settle.
     settling: Cell<bool>,
     listeners: RefCell<Vec<(Element, &'static str, Listener)>>,
+    /// The markup last written into `aside` and `cover`.
+    written: (RefCell<String>, RefCell<String>),
 }
 
 thread_local! {
@@ -82,14 +84,22 @@ impl Panel {
             return;
         }
         let s = self.state.borrow();
-        self.aside
-            .set_inner_html(&s.panel_html(&self.parts.borrow()));
+        let panel = s.panel_html(&self.parts.borrow());
         let version = if self.viewing.get() {
             s.version_html(self.can_restore.get())
         } else {
             String::new()
         };
-        self.cover.set_inner_html(&version);
+        // Only what changed is written again: the browser parses and lays out all of it.
+        for (el, html, last) in [
+            (&self.aside, panel, &self.written.0),
+            (&self.cover, version, &self.written.1),
+        ] {
+            if *last.borrow() != html {
+                el.set_inner_html(&html);
+                *last.borrow_mut() = html;
+            }
+        }
     }
 
     fn set_viewing(&self, viewing: bool) {
@@ -315,6 +325,7 @@ pub fn open_history(
         again: Cell::new(false),
         settling: Cell::new(false),
         listeners: RefCell::new(vec![]),
+        written: Default::default(),
     });
     let mut listeners = vec![];
     for el in [&panel.aside, &panel.cover] {

@@ -1,10 +1,12 @@
 //! The history questions a document's actor answers from its document and its [`History`]: every change, the timeline by author session, any version, diffs, blame, and what changed since some heads.
 
 use duet_model::automerge::{Automerge, ChangeHash, ReadDoc};
-use duet_model::history::{summary, ChangeMeta, Filter, History, PartFilter, PartKind, Verb};
+use duet_model::history::{
+    summary, ChangeMeta, Filter, History, PartFilter, PartKind, Session, Verb,
+};
 use duet_model::{
     blame, diff, place_label, view_at, view_of, FieldBlame, ItemId, SpecDiff, SpecView, TextField,
-    UnixMillis, UserId,
+    UserId,
 };
 use serde::Serialize;
 
@@ -63,16 +65,12 @@ pub struct HistoryEntry {
     pub parts: Vec<String>,
 }
 
-/// One author session as the timeline shows it.
+/// One author session as the timeline shows it: the session, what it did in words and
+/// the parts it touched.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionEntry {
-    pub id: ChangeHash,
-    pub author: Option<UserId>,
-    pub start: Option<UnixMillis>,
-    pub end: Option<UnixMillis>,
-    pub changes: usize,
-    pub before: Vec<ChangeHash>,
-    pub after: Vec<ChangeHash>,
+    #[serde(flatten)]
+    pub session: Session,
     pub summary: String,
     pub parts: Vec<String>,
 }
@@ -156,13 +154,7 @@ fn sessions(history: &History, selected: &[usize], view: &SpecView) -> Vec<Sessi
         .map(|s| SessionEntry {
             summary: summary(&s.touches, view),
             parts: parts_of(&s.touches),
-            id: s.id,
-            author: s.author,
-            start: s.start,
-            end: s.end,
-            changes: s.changes,
-            before: s.before,
-            after: s.after,
+            session: s,
         })
         .collect()
 }

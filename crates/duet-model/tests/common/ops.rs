@@ -560,3 +560,37 @@ pub fn apply(spec: &mut Spec, op: &Op, rng: &mut StdRng, ledger: &mut Ledger, no
         panic!("valid edit {op:?} was refused: {e}");
     }
 }
+
+/// One step of a random run over several replicas: an edit on one, or a merge.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Edit {
+        replica: u8,
+        op: Op,
+    },
+    /// `to` merges everything `from` has.
+    Merge {
+        from: u8,
+        to: u8,
+    },
+}
+
+/// Mostly edits, sometimes a merge (replica numbers are taken modulo the replica count).
+pub fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        5 => (any::<u8>(), op()).prop_map(|(replica, op)| Step::Edit { replica, op }),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(from, to)| Step::Merge { from, to }),
+    ]
+}
+
+/// Replica `to` merges everything replica `from` has.
+pub fn merge(replicas: &mut [Spec], from: usize, to: usize) {
+    if from == to {
+        return;
+    }
+    let mut source = replicas[from].doc().clone();
+    replicas[to]
+        .doc_mut()
+        .merge(&mut source)
+        .expect("merging replicas of one spec succeeds");
+}
