@@ -790,9 +790,18 @@ impl State {
         let v = self.selected.as_ref()?;
         let caption = format!("{} · {}", lookup(&h.authors, &v.author).name, clock(v.end));
         let (before, after) = (v.before.clone(), v.after.clone());
-        Some(match self.compare.as_str() {
-            "now" => (Some(after), now, format!("Changes since {caption}")),
-            "start" => (Some(String::new()), after, caption),
+        let other = self
+            .compare
+            .strip_prefix("s:")
+            .and_then(|id| h.sessions.iter().find(|s| s.id == id));
+        Some(match (self.compare.as_str(), other) {
+            ("now", _) => (Some(after), now, format!("Changes since {caption}")),
+            ("start", _) => (Some(String::new()), after, caption),
+            (_, Some(o)) => {
+                let from = format!("{} · {}", lookup(&h.authors, &o.author).name, clock(o.end));
+                let caption = format!("From {from} to {caption}");
+                (Some(o.after.clone()), after, caption)
+            }
             _ => (Some(before), after, caption),
         })
     }
@@ -875,12 +884,28 @@ impl State {
             o.open("label", &[("class", "compare")])
                 .text("Compare with ")
                 .open("select", &[("data-act", "compare")]);
-            for (v, l) in COMPARE {
+            let option = |o: &mut Html, v: &str, l: &str| {
                 if v == self.compare {
                     o.el("option", &[("value", v), ("selected", "")], l);
                 } else {
                     o.el("option", &[("value", v)], l);
                 }
+            };
+            for (v, l) in COMPARE {
+                option(&mut o, v, l);
+            }
+            // Or any other version in the timeline: the spec after that session.
+            if let (Some(Ok(h)), Some(picked)) = (&self.data, &self.selected) {
+                o.open("optgroup", &[("label", "the spec after the session of")]);
+                for s in h.sessions.iter().filter(|s| s.id != picked.id) {
+                    let who = lookup(&h.authors, &s.author).name;
+                    option(
+                        &mut o,
+                        &format!("s:{}", s.id),
+                        &format!("{who} · {}", clock(s.end)),
+                    );
+                }
+                o.close("optgroup");
             }
             o.close("select").close("label");
         }

@@ -239,6 +239,10 @@ impl Panel {
             "session" => {
                 s.blame = false;
                 s.note.clear();
+                if s.compare == format!("s:{arg}") {
+                    // Not against itself.
+                    s.compare = COMPARE[0].0.to_owned();
+                }
                 s.selected = match &s.data {
                     Some(Ok(h)) => h.sessions.iter().find(|x| x.id == arg).cloned(),
                     _ => None,

@@ -92,7 +92,8 @@ test("two people's edits: timeline, author filter, coloured diff and blame, rest
   await expect(sessions.first()).toHaveAttribute("data-author", bo.username)
 
   // Bo's session against the version before it: his deletion and insertion in his name;
-  // against the empty spec: Ada's words and Bo's, each in its author's name.
+  // against the empty spec: Ada's words and Bo's, each in its author's name; against
+  // another session's version: what changed from there.
   await sessions.first().getByRole("button").click()
   const version = ada.page.getByRole("region", { name: "Version" })
   const problem = version.locator('[data-field="problem"] .vtext')
@@ -105,6 +106,14 @@ test("two people's edits: timeline, author filter, coloured diff and blame, rest
   await expect.poll(() => textOf(problem.locator(`.ins[data-author="${ada.username}"]`))).toBe("Analysts copy tables by hand")
   await expect.poll(() => textOf(problem.locator(`.ins[data-author="${bo.username}"]`))).toBe(": it takes hours.")
   await expect(problem.locator(".del")).toHaveCount(0)
+  // Against any other version of the timeline: from Ada's last session to Bo's, only Bo's
+  // changes are coloured.
+  const adaLast = await panel.locator(`li.session[data-author="${ada.username}"] button`).first().getAttribute("data-arg")
+  await version.getByLabel("Compare with").selectOption(`s:${adaLast}`)
+  await expect(version.locator(".version-caption")).toContainText("From Ada Lovelace")
+  await expect.poll(() => textOf(problem.locator(`.del[data-author="${bo.username}"]`))).toBe(".")
+  await expect.poll(() => textOf(problem.locator(`.ins[data-author="${bo.username}"]`))).toBe(": it takes hours.")
+  await expect(problem.locator(`[data-author="${ada.username}"]`)).toHaveCount(0)
   await version.getByRole("button", { name: "Back to the live spec" }).click()
   await expect(field(ada.page, "Problem")).toBeVisible()
 
