@@ -42,6 +42,15 @@ async fn set_and_spread(
     other.until_heads(&heads).await
 }
 
+/// The team of [`team`] on a spec titled "Export": eng writes the problem ("Exports time
+/// out"), then pm renames the spec "Export to CSV".
+async fn two_sessions(server: &Server, seed: u64) -> Result<(Client, Client)> {
+    let (mut pm, mut eng) = team(server, seed, "Export").await?;
+    set_and_spread(&mut eng, &mut pm, TextField::Problem, "Exports time out").await?;
+    set_and_spread(&mut pm, &mut eng, TextField::Title, "Export to CSV").await?;
+    Ok((pm, eng))
+}
+
 async fn get(server: &Server, user: &str, path: &str) -> Result<(u16, Value)> {
     let (status, body) = http_as(server.addr, user, "GET", path, None).await?;
     let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
@@ -84,10 +93,8 @@ async fn the_timeline_groups_each_authors_session_filters_by_author_and_part_and
 ) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path()).await?;
-    let (mut pm, mut eng) = team(&server, 1, "Export").await?;
+    let (pm, _eng) = two_sessions(&server, 1).await?;
     let id = pm.doc_id;
-    set_and_spread(&mut eng, &mut pm, TextField::Problem, "Exports time out").await?;
-    set_and_spread(&mut pm, &mut eng, TextField::Title, "Export to CSV").await?;
 
     let all = get_ok(&server, "viewer", &format!("/api/specs/{id}/history")).await?;
     let mut authors = session_authors(&all)?;
@@ -427,10 +434,8 @@ async fn after_a_restart_the_history_keeps_each_changes_author_and_receive_time_
 ) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path()).await?;
-    let (mut pm, mut eng) = team(&server, 40, "Export").await?;
+    let (pm, eng) = two_sessions(&server, 40).await?;
     let id = pm.doc_id;
-    set_and_spread(&mut eng, &mut pm, TextField::Problem, "Exports time out").await?;
-    set_and_spread(&mut pm, &mut eng, TextField::Title, "Export to CSV").await?;
     let before = receipts_of(&get_ok(&server, "pm", &format!("/api/specs/{id}/changes")).await?)?;
     assert!(before.len() >= 3, "{before:?}");
     drop((pm, eng));

@@ -224,67 +224,64 @@ impl Panel {
         let Some((a, arg)) = act(ev) else {
             return;
         };
-        let is_select = ev.type_() == "change";
-        let mut s = self.state.borrow_mut();
         match a.as_str() {
-            "chip" => {
-                match s.chosen.iter().position(|u| *u == arg) {
-                    Some(i) => drop(s.chosen.remove(i)),
-                    None => s.chosen.push(arg),
-                }
-                drop(s);
-                self.render();
-                self.load();
-            }
-            "session" => {
-                s.blame = false;
-                s.note.clear();
-                if s.compare == format!("s:{arg}") {
-                    // Not against itself.
-                    s.compare = COMPARE[0].0.to_owned();
-                }
-                s.selected = match &s.data {
-                    Some(Ok(h)) => h.sessions.iter().find(|x| x.id == arg).cloned(),
-                    _ => None,
-                };
-                drop(s);
-                self.show();
-            }
-            "compare" if is_select => {
-                s.compare = chosen_value(ev);
-                drop(s);
-                self.show();
-            }
-            "part" if is_select => {
-                s.part = chosen_value(ev);
-                drop(s);
-                self.render();
-                self.load();
-            }
-            "blame" => {
-                s.blame = !s.blame;
-                s.selected = None;
-                drop(s);
-                self.show();
-            }
-            "restore" => {
-                drop(s);
-                self.restore(None);
-            }
-            "story" => {
-                drop(s);
-                self.restore(Some(arg));
-            }
-            "back" => {
-                drop(s);
-                self.back();
-            }
+            "restore" => return self.restore(None),
+            "story" => return self.restore(Some(arg)),
+            "back" => return self.back(),
             "close" => {
-                drop(s);
                 close_history();
                 let _ = self.on_close.call0(&JsValue::NULL);
+                return;
             }
             _ => {}
+        }
+        // The rest change the state, then ask again: for the timeline when a filter
+        // changed, else for the version shown.
+        let is_select = ev.type_() == "change";
+        let filtered = {
+            let mut s = self.state.borrow_mut();
+            match a.as_str() {
+                "chip" => {
+                    match s.chosen.iter().position(|u| *u == arg) {
+                        Some(i) => drop(s.chosen.remove(i)),
+                        None => s.chosen.push(arg),
+                    }
+                    true
+                }
+                "part" if is_select => {
+                    s.part = chosen_value(ev);
+                    true
+                }
+                "session" => {
+                    s.blame = false;
+                    s.note.clear();
+                    if s.compare == format!("s:{arg}") {
+                        // Not against itself.
+                        s.compare = COMPARE[0].0.to_owned();
+                    }
+                    s.selected = match &s.data {
+                        Some(Ok(h)) => h.sessions.iter().find(|x| x.id == arg).cloned(),
+                        _ => None,
+                    };
+                    false
+                }
+                "compare" if is_select => {
+                    s.compare = chosen_value(ev);
+                    false
+                }
+                "blame" => {
+                    s.blame = !s.blame;
+                    s.selected = None;
+                    false
+                }
+                _ => return,
+            }
+        };
+        if filtered {
+            self.render();
+            self.load();
+        } else {
+            self.show();
         }
     }
 }

@@ -788,7 +788,6 @@ impl DocActor {
             return Ok(());
         };
         let changes = doc.get_changes(before);
-        let reading = self.reading.is_some();
         let mut metas = Receipts::new();
         let mut bytes = Vec::new();
         let now = now_millis();
@@ -803,9 +802,6 @@ impl DocActor {
                 author: UserId::parse(&user).ok(),
                 received_at: Some(UnixMillis(now)),
             };
-            if reading {
-                self.receipts.insert(change.hash(), meta.clone());
-            }
             metas.insert(change.hash(), meta);
             receipts.push(Receipt {
                 hash: change.hash().to_string(),
@@ -813,10 +809,13 @@ impl DocActor {
                 received_at: now,
             });
         }
+        // The history reads them now, or, while it is being read, once it is adopted.
         if let Some(history) = &mut self.history {
             history.update(changes.iter().copied(), |h| {
                 metas.get(h).cloned().unwrap_or_default()
             });
+        } else if self.reading.is_some() {
+            self.receipts.extend(metas);
         }
         let title = duet_model::spec_title(doc);
         self.meta.is_spec = title.is_some();
