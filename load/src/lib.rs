@@ -1,6 +1,7 @@
 //! duet-load: N simulated users over D specs type through real websockets; reports propagation and durable-ack latency, drain, convergence, and server RSS/CPU.
 
 pub mod accounts;
+pub mod hocuspocus;
 mod peer;
 mod proc;
 mod report;
@@ -20,7 +21,8 @@ use tokio::sync::{Barrier, Semaphore};
 
 pub use peer::{Peer, PeerReport};
 pub use proc::ProcStat;
-pub use report::{Percentiles, Report};
+pub use report::{Percentiles, Report, Totals};
+pub use spawn::ServerKind;
 
 /// One run's workload.
 #[derive(Debug, Clone)]
@@ -40,6 +42,9 @@ pub struct Config {
     pub drain_limit: Duration,
     /// The server's process id, to read its RSS and CPU time from `/proc`.
     pub server_pid: Option<u32>,
+    /// Which server this is: Duet's users sign up and share their specs first; the
+    /// automerge-repo server has no accounts.
+    pub server: ServerKind,
 }
 
 /// Runs the workload and measures it.
@@ -49,11 +54,16 @@ pub async fn run(config: &Config) -> Result<Report> {
     }
     let epoch = Instant::now();
     let specs = config.specs as usize;
-    // Every simulated user is an account of its own; the first user of each spec owns it.
+    let with_accounts = match config.server {
+        ServerKind::Duet => true,
+        ServerKind::AutomergeRepo => false,
+        ServerKind::Hocuspocus => bail!("Hocuspocus runs with its own clients (hocuspocus::run)"),
+    };
+    // On Duet every simulated user is an account of its own; the first user of each spec owns it.
     let addr = accounts::server_addr(&config.url)?;
     let mut signing_up = tokio::task::JoinSet::new();
     let gate = Arc::new(Semaphore::new(8));
-    for user in 0..config.users {
+    for user in (0..config.users).filter(|_| with_accounts) {
         let gate = gate.clone();
         signing_up.spawn(async move {
             let _permit = gate.acquire_owned().await?;
@@ -61,16 +71,17 @@ pub async fn run(config: &Config) -> Result<Report> {
             Ok::<_, anyhow::Error>((user, token))
         });
     }
-    let mut tokens = vec![String::new(); config.users as usize];
+    let mut urls = vec![config.url.clone(); config.users as usize];
     while let Some(done) = signing_up.join_next().await {
         let (user, token) = done??;
-        tokens[user as usize] = token;
+        urls[user as usize] = accounts::signed(&config.url, &token);
     }
-    let seeds = seed_specs(config, &tokens, epoch).await?;
+    let seeds = seed_specs(config, &urls, epoch).await?;
     let ids: Vec<DocumentId> = seeds.iter().map(|(id, _)| *id).collect();
-    for user in config.specs..config.users {
+    for user in (config.specs..config.users).filter(|_| with_accounts) {
         let s = user % config.specs;
-        accounts::share(addr, &tokens[s as usize], ids[s as usize], &user_name(user)).await?;
+        let owner = urls[s as usize].rsplit_once("token=").map_or("", |t| t.1);
+        accounts::share(addr, owner, ids[s as usize], &user_name(user)).await?;
     }
 
     // Every other user joins with nothing and is served the spec by the server.
@@ -82,11 +93,14 @@ pub async fn run(config: &Config) -> Result<Report> {
     let mut joining = tokio::task::JoinSet::new();
     for user in config.specs..config.users {
         let s = (user % config.specs) as usize;
-        let url = accounts::signed(&config.url, &tokens[user as usize]);
+        let url = urls[user as usize].clone();
         let (id, gate) = (ids[s], gate.clone());
         joining.spawn(async move {
             let _permit = gate.acquire_owned().await?;
-            let mut peer = Peer::connect(&url, user, id, AutoCommit::new(), epoch).await?;
+            // Each user types as a Duet author of its own, as the browser app does.
+            let author = Author::new(UserId::parse(&user_name(user))?, &mut rand::rng());
+            let doc = AutoCommit::new().with_actor(author.actor_id());
+            let mut peer = Peer::connect(&url, user, id, doc, epoch).await?;
             if !peer
                 .pump_until(Duration::from_secs(120), |p| p.in_sync())
                 .await?
@@ -138,14 +152,8 @@ pub async fn run(config: &Config) -> Result<Report> {
     // Convergence: every replica of a spec, and a fresh reader, end on the same heads.
     let mut converged = true;
     for (s, id) in ids.iter().enumerate() {
-        let mut reader = Peer::connect(
-            &accounts::signed(&config.url, &tokens[s]),
-            u32::MAX - s as u32,
-            *id,
-            AutoCommit::new(),
-            epoch,
-        )
-        .await?;
+        let mut reader =
+            Peer::connect(&urls[s], u32::MAX - s as u32, *id, AutoCommit::new(), epoch).await?;
         reader
             .pump_until(Duration::from_secs(120), |p| p.in_sync())
             .await?;
@@ -159,10 +167,12 @@ pub async fn run(config: &Config) -> Result<Report> {
 
     Ok(Report::build(
         config,
-        &results
-            .into_iter()
-            .map(|(_, expected, drained, drain, report)| (expected, drained, drain, report))
-            .collect::<Vec<_>>(),
+        Totals::of_peers(
+            results
+                .into_iter()
+                .map(|(_, expected, drained, drain, report)| (expected, drained, drain, report))
+                .collect(),
+        ),
         converged,
         wall,
         (server_before, server_after),
@@ -178,7 +188,7 @@ fn user_name(n: u32) -> String {
 /// Creates each spec on the server through its first user, with `history` changes already in it.
 async fn seed_specs(
     config: &Config,
-    tokens: &[String],
+    urls: &[String],
     epoch: Instant,
 ) -> Result<Vec<(DocumentId, Peer)>> {
     let mut rng = StdRng::seed_from_u64(0x5EED);
@@ -188,8 +198,7 @@ async fn seed_specs(
         let user = UserId::parse(&user_name(s)).context("user id")?;
         let mut doc = Spec::new(Author::new(user, &mut rng)).into_doc();
         add_history(&mut doc, config.history)?;
-        let url = accounts::signed(&config.url, &tokens[s as usize]);
-        let mut peer = Peer::connect(&url, s, id, doc, epoch).await?;
+        let mut peer = Peer::connect(&urls[s as usize], s, id, doc, epoch).await?;
         if !peer
             .pump_until(Duration::from_secs(300), |p| p.in_sync())
             .await?

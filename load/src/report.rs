@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::{Config, PeerReport, ProcStat};
+use crate::{Config, PeerReport, ProcStat, ServerKind};
 
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
@@ -38,9 +38,48 @@ impl Percentiles {
     }
 }
 
+/// What every simulated user of a run measured, added up.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub sent: u64,
+    pub received: u64,
+    pub expected: u64,
+    pub unacked: u64,
+    /// Propagation latency of every delivery, µs.
+    pub latencies_us: Vec<u64>,
+    /// Time from each edit to the server's acknowledgement, µs.
+    pub acks_us: Vec<u64>,
+    /// The longest drain after typing stopped.
+    pub drain: Duration,
+    /// Every user received everything within the drain limit.
+    pub drained: bool,
+}
+
+impl Totals {
+    /// Adds up peers' reports: (deliveries expected, drained in time, drain time, report).
+    pub fn of_peers(peers: Vec<(u64, bool, Duration, PeerReport)>) -> Totals {
+        let mut t = Totals {
+            drained: true,
+            ..Totals::default()
+        };
+        for (expected, drained, drain, r) in peers {
+            t.sent += r.sent;
+            t.received += r.received;
+            t.expected += expected;
+            t.unacked += r.unacked;
+            t.drained &= drained;
+            t.drain = t.drain.max(drain);
+            t.latencies_us.extend_from_slice(&r.latencies_us);
+            t.acks_us.extend_from_slice(&r.acks_us);
+        }
+        t
+    }
+}
+
 /// Everything one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub server: ServerKind,
     pub users: u32,
     pub specs: u32,
     pub rate_per_user: f64,
@@ -53,8 +92,10 @@ pub struct Report {
     pub expected: u64,
     /// Edit → other user's receipt.
     pub latency: Percentiles,
-    /// Edit sent → the server's reply shows it holds it (durable: it replies after fsync).
+    /// Edit sent → the server's reply shows it holds it (Duet: durable, it replies after
+    /// fsync; see `ack_meaning` for the others).
     pub durable_ack: Percentiles,
+    pub ack_meaning: &'static str,
     /// Own edits never acknowledged.
     pub unacked: u64,
     /// Time from the end of typing until the last peer had everything (or gave up).
@@ -72,38 +113,36 @@ pub struct Report {
     /// This load generator's own CPU time, ms (if near cores × wall, the harness is the bottleneck).
     pub load_cpu_ms: Option<u64>,
     pub wall_ms: f64,
+    /// Deliveries per second over typing and drain.
+    pub delivered_per_s: f64,
 }
 
 impl Report {
-    pub(crate) fn build(
+    pub fn build(
         config: &Config,
-        peers: &[(u64, bool, Duration, PeerReport)],
+        totals: Totals,
         converged: bool,
         wall: Duration,
         server: (Option<ProcStat>, Option<ProcStat>),
         load: (Option<ProcStat>, Option<ProcStat>),
     ) -> Report {
-        let mut latencies = Vec::new();
-        let mut acks = Vec::new();
-        let (mut sent, mut received, mut expected, mut unacked) = (0, 0, 0, 0);
-        let mut drain = Duration::ZERO;
-        let mut drained = true;
-        for (exp, ok, d, r) in peers {
-            sent += r.sent;
-            received += r.received;
-            expected += exp;
-            unacked += r.unacked;
-            drained &= *ok;
-            drain = drain.max(*d);
-            latencies.extend_from_slice(&r.latencies_us);
-            acks.extend_from_slice(&r.acks_us);
-        }
+        let Totals {
+            sent,
+            received,
+            expected,
+            unacked,
+            latencies_us,
+            acks_us,
+            drain,
+            drained,
+        } = totals;
         let cpu = |(before, after): (Option<ProcStat>, Option<ProcStat>)| {
             Some(after?.cpu_ms.saturating_sub(before?.cpu_ms))
         };
         let server_cpu_ms = cpu(server);
         let mib = |kib: u64| kib as f64 / 1024.0;
         Report {
+            server: config.server,
             users: config.users,
             specs: config.specs,
             rate_per_user: config.rate,
@@ -112,8 +151,9 @@ impl Report {
             sent,
             received,
             expected,
-            latency: Percentiles::of(latencies),
-            durable_ack: Percentiles::of(acks),
+            latency: Percentiles::of(latencies_us),
+            durable_ack: Percentiles::of(acks_us),
+            ack_meaning: config.server.ack_meaning(),
             unacked,
             drain_ms: drain.as_secs_f64() * 1000.0,
             drained,
@@ -126,6 +166,7 @@ impl Report {
             server_peak_rss_mib: server.1.map(|s| mib(s.peak_rss_kib)),
             load_cpu_ms: cpu(load),
             wall_ms: wall.as_secs_f64() * 1000.0,
+            delivered_per_s: received as f64 / wall.as_secs_f64().max(1e-9),
         }
     }
 
@@ -134,13 +175,14 @@ impl Report {
         self.drained && self.converged && self.received == self.expected && self.unacked == 0
     }
 
-    pub const MARKDOWN_HEADER: &'static str = "| users×specs | history | edits sent | delivered / expected | p50 ms | p95 ms | p99 ms | max ms | durable-ack p50 / p99 ms | drain ms | converged | server CPU ms / 1k deliveries | server RSS MiB | load-gen CPU ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
+    pub const MARKDOWN_HEADER: &'static str = "| server | users×specs | history | edits sent | delivered / expected | p50 ms | p95 ms | p99 ms | max ms | ack p50 / p99 ms | drain ms | converged | server CPU ms / 1k deliveries | server RSS MiB | load-gen CPU ms |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|";
 
     /// One Markdown table row (see `MARKDOWN_HEADER`).
     pub fn markdown_row(&self) -> String {
         let opt = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.1}"));
         format!(
-            "| {}×{} | {} | {} | {} / {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {:.0} | {} | {} | {} | {} |",
+            "| {} | {}×{} | {} | {} | {} / {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} / {:.1} | {:.0} | {} | {} | {} | {} |",
+            self.server,
             self.users,
             self.specs,
             self.history,

@@ -1,4 +1,4 @@
-//! Smoke run of duet-load (2 users × 1 spec, two seconds) against an in-process server, so the tool cannot rot.
+//! Smoke runs of duet-load (2 users × 1 spec, two seconds) against an in-process Duet server and the two Node reference servers, so the tool cannot rot.
 
 use std::time::Duration;
 
@@ -26,6 +26,7 @@ async fn a_short_two_user_run_delivers_every_edit_and_converges() -> anyhow::Res
         history: 200,
         drain_limit: Duration::from_secs(20),
         server_pid: Some(std::process::id()),
+        server: duet_load::ServerKind::Duet,
     };
     let report = duet_load::run(&config).await?;
     assert!(report.sent >= 20, "{report:?}");
@@ -40,5 +41,44 @@ async fn a_short_two_user_run_delivers_every_edit_and_converges() -> anyhow::Res
     assert!(report.server_rss_mib.is_some_and(|m| m > 0.0));
     let _ = stop.send(());
     server.await??;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_short_run_works_against_the_automerge_repo_server_and_hocuspocus(
+) -> anyhow::Result<()> {
+    use duet_load::spawn::{node_folder, spawn, Programs};
+    use duet_load::ServerKind;
+    let programs = Programs {
+        duet: std::path::PathBuf::new(),
+        node: node_folder()?,
+    };
+    for server in [ServerKind::AutomergeRepo, ServerKind::Hocuspocus] {
+        let spawned = spawn(server, &programs)?;
+        let config = Config {
+            url: spawned.url.clone(),
+            users: 2,
+            specs: 1,
+            rate: 10.0,
+            duration: Duration::from_secs(2),
+            history: 100,
+            drain_limit: Duration::from_secs(20),
+            server_pid: Some(spawned.child.id()),
+            server,
+        };
+        let report = match server {
+            ServerKind::Hocuspocus => duet_load::hocuspocus::run(&config, &programs.node).await?,
+            _ => duet_load::run(&config).await?,
+        };
+        assert!(report.sent >= 20, "{server}: {report:?}");
+        assert_eq!(report.expected, report.sent, "{server}: {report:?}");
+        assert_eq!(report.latency.count as u64, report.received, "{server}");
+        assert_eq!(report.durable_ack.count as u64, report.sent, "{server}");
+        assert!(report.ok(), "{server}: {report:?}");
+        assert!(
+            report.server_cpu_ms.is_some() && report.load_cpu_ms.is_some(),
+            "{server}: {report:?}"
+        );
+    }
     Ok(())
 }

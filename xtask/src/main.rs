@@ -29,6 +29,7 @@ fn main() -> Result<()> {
             )?;
             bench_in_browser("bench/history-timings.mjs")
         }
+        Some("bench-servers") => bench_servers(&args[1..]),
         Some("run") => run(&args[1..]),
         Some("frontend") => build_frontend(),
         _ => {
@@ -41,6 +42,7 @@ fn main() -> Result<()> {
                  bench-browser  time the editor in headless Chromium (keystroke → paint, load)\n  \
                  bench-offline  time reconnect → converged after 1,000 offline edits; local store size\n  \
                  bench-history  time the history panel, a distant diff and blame on a 50,000-change spec\n  \
+                 bench-servers  duet-load's full matrix against Duet, the automerge-repo sync server and Hocuspocus\n  \
                  run     build the browser app and start Duet\n  \
                  frontend  build the browser app into frontend/dist"
             );
@@ -110,7 +112,9 @@ fn runs(program: &str) -> bool {
 /// (the JS automerge-repo interop test and the browser tests) when they are missing or
 /// older than the lock.
 fn ensure_node_packages() -> Result<()> {
-    npm_install(&workspace_root().join("tests/js"))
+    npm_install(&workspace_root().join("tests/js"))?;
+    // The reference servers duet-load compares Duet with (its smoke test runs them).
+    npm_install(&workspace_root().join("load/node"))
 }
 
 /// Installs Node.js when missing, then the npm packages of `js` (a folder with a
@@ -255,6 +259,28 @@ fn bench(extra: &[String]) -> Result<()> {
     let mut args = vec!["bench", "--locked", "-p", "duet-model"];
     args.extend(extra.iter().map(String::as_str));
     cmd("cargo", &args)
+}
+
+/// Builds a release `duet` and `duet-load`, then runs the side-by-side matrix (extra args go
+/// to `duet-load`, after `--compare --matrix`).
+fn bench_servers(extra: &[String]) -> Result<()> {
+    ensure_node_packages()?;
+    cmd(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "duet-server",
+            "-p",
+            "duet-load",
+        ],
+    )?;
+    let load = workspace_root().join("target/release/duet-load");
+    let mut args = vec!["--compare", "--matrix", "--json", "target/duet-load.json"];
+    args.extend(extra.iter().map(String::as_str));
+    cmd(&load.to_string_lossy(), &args)
 }
 
 /// Runs a browser benchmark script (tests/js/bench) in headless Chromium against a release

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use duet_load::accounts::{request, server_addr, share, signed, token_for};
-use duet_load::spawn::{duet_binary, spawn_server};
+use duet_load::spawn::{duet_binary, spawn_duet};
 use duet_load::Peer;
 use duet_model::automerge::AutoCommit;
 use duet_model::{
@@ -108,7 +108,7 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     let spawned = match &args.url {
         Some(_) => None,
-        None => Some(spawn_server(&duet_binary(args.duet.clone())?)?),
+        None => Some(spawn_duet(&duet_binary(args.duet.clone())?)?),
     };
     let url = args
         .url

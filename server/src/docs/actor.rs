@@ -620,9 +620,8 @@ impl DocActor {
                             author.user()
                         ))
                     }
-                    Err(_) if bytes.first() == Some(&duet_model::ACTOR_MAGIC) => {
-                        return Err(format!("change {hash} has a malformed Duet author"))
-                    }
+                    // Any other actor (a plain automerge actor, even one whose first byte
+                    // happens to be the Duet one) is bound to the first user who sends it.
                     Err(_) => match bound.get(bytes) {
                         Some(owner) if owner == user.as_str() => {}
                         Some(_) => {
