@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use duet_model::automerge::sync::{self, SyncDoc};
+use duet_model::automerge::sync;
 use duet_model::automerge::AutoCommit;
 use duet_model::automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use duet_model::chunks::{chunks, ChunkKind};
@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+use super::fastsync::{self, Batch};
 use super::review::{self, HistoryAnswer, HistoryQuery, Receipts};
 use super::{ConnId, DocCommand, DocError, Outgoing, PeerLink, Registry};
 use crate::storage::{DocumentMeta, Receipt, Role, Write};
@@ -420,7 +421,11 @@ impl DocActor {
         }
         // Fan out before the fsync to peers who sent nothing: a copy on another peer is
         // no promise to the author, and the author's acknowledgement still waits.
-        self.send_sync_messages(|conn| !authors.contains(conn));
+        let batch = self
+            .doc
+            .as_ref()
+            .and_then(|doc| fastsync::Batch::since(doc, &before));
+        self.send_sync_messages(|conn| !authors.contains(conn), batch.as_ref());
         // Durable before acknowledged: persist what arrived, then reply.
         if let Err(e) = self.persist(&before).await {
             error!("storage failed; dropping unpersisted changes and peers: {e}");
@@ -459,7 +464,7 @@ impl DocActor {
                 peer.state.last_sent_heads.clear();
             }
         }
-        self.send_sync_messages(|_| true);
+        self.send_sync_messages(|_| true, batch.as_ref());
         if self.chunks >= self.registry.config.compact_after_chunks {
             self.compact(false).await;
         }
@@ -542,24 +547,21 @@ impl DocActor {
             // A peer pushing a document the server has not seen: it is created here.
             None => self.doc.insert(Automerge::new()),
         };
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            doc.receive_sync_message(&mut peer.state, msg)
-        }));
-        match result {
-            Ok(Ok(())) => {
+        match fastsync::receive_guarded(doc, &mut peer.state, msg) {
+            Ok(()) => {
                 if !exists && self.exists() {
                     // A document pushed by a signed-in user becomes theirs.
                     self.set_role(link.user.as_str(), Some(Role::Owner));
                 }
                 false
             }
-            Ok(Err(e)) => {
+            Err(Some(e)) => {
                 warn!(peer_id = %link.peer, "refused sync message: {e}");
                 refuse_peer(&link, &self.registry, "invalid changes in sync message");
                 self.peers.remove(&conn);
                 false
             }
-            Err(_) => {
+            Err(None) => {
                 error!(peer_id = %link.peer, "automerge panicked applying a sync message");
                 refuse_peer(&link, &self.registry, "invalid changes in sync message");
                 self.peers.remove(&conn);
@@ -841,8 +843,9 @@ impl DocActor {
     }
 
     /// Sends each chosen peer whatever it is missing. A peer that cannot keep up is dropped.
-    fn send_sync_messages(&mut self, to: impl Fn(&ConnId) -> bool) {
+    fn send_sync_messages(&mut self, to: impl Fn(&ConnId) -> bool, batch: Option<&Batch>) {
         let Some(doc) = &self.doc else { return };
+        let heads = doc.get_heads();
         let server = self.registry.server_peer().clone();
         let mut dropped = Vec::new();
         // Once the document has content, only people with a role hear of it.
@@ -854,7 +857,7 @@ impl DocActor {
             .iter_mut()
             .filter(|(conn, peer)| to(conn) && allowed(peer))
         {
-            while let Some(msg) = doc.generate_sync_message(&mut peer.state) {
+            while let Some(msg) = fastsync::generate(doc, &mut peer.state, &heads, batch) {
                 let out = Outgoing::Message(Message::Sync {
                     sender: server.clone(),
                     target: peer.link.peer.clone(),
