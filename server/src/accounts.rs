@@ -179,14 +179,72 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
+/// Runs argon2 work on one of two long-lived threads and waits for it (`None` if those
+/// threads could not be started).
+///
+/// Each argon2 hash takes 19 MiB and ~20 ms of a core. Run on whichever blocking thread is
+/// free, a burst of sign-ins took 19 MiB each at once (hundreds of them: gigabytes) and every
+/// core; here a burst queues, using at most two cores and ~40 MiB.
+fn on_hasher<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    type Job = Box<dyn FnOnce() + Send>;
+    static QUEUE: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> =
+        std::sync::OnceLock::new();
+    let queue = QUEUE.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for n in 0..2 {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("duet-argon2-{n}"))
+                .spawn(move || loop {
+                    // A poisoned lock only means another hasher panicked while waiting.
+                    let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    match next {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("could not start a password hashing thread: {e}");
+            }
+        }
+        std::sync::Mutex::new(tx)
+    });
+    let (reply, answer) = std::sync::mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        let _ = reply.send(job());
+    });
+    let sent = queue.lock().unwrap_or_else(|p| p.into_inner()).send(job);
+    sent.ok().and_then(|()| answer.recv().ok())
+}
+
 fn hash_password(password: &str) -> Result<String, AccountError> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| AccountError::Io(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| AccountError::Io(e.to_string()))
+    let password = password.to_owned();
+    on_hasher(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AccountError::Io(e.to_string()))
+    })
+    .unwrap_or_else(|| Err(AccountError::Io("no password hashing thread".into())))
+}
+
+/// Whether `password` matches the stored PHC `hash`.
+fn verify_password(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    on_hasher(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .unwrap_or(false)
 }
 
 /// A hash of a password nobody has, checked when the username is unknown so that an
@@ -348,13 +406,7 @@ impl Accounts {
             )
             .optional()?;
         let hash = stored.as_deref().unwrap_or(decoy_hash());
-        let ok = PasswordHash::new(hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false);
+        let ok = verify_password(password, hash);
         if !ok || stored.is_none() {
             return Ok(None);
         }
