@@ -100,7 +100,7 @@ pub async fn run(config: &Config) -> Result<Report> {
             // Each user types as a Duet author of its own, as the browser app does.
             let author = Author::new(UserId::parse(&user_name(user))?, &mut rand::rng());
             let doc = AutoCommit::new().with_actor(author.actor_id());
-            let mut peer = Peer::connect(&url, user, id, doc, epoch).await?;
+            let mut peer = Peer::connect(&url, user, id, doc, epoch, false).await?;
             if !peer
                 .pump_until(Duration::from_secs(120), |p| p.in_sync())
                 .await?
@@ -152,8 +152,15 @@ pub async fn run(config: &Config) -> Result<Report> {
     // Convergence: every replica of a spec, and a fresh reader, end on the same heads.
     let mut converged = true;
     for (s, id) in ids.iter().enumerate() {
-        let mut reader =
-            Peer::connect(&urls[s], u32::MAX - s as u32, *id, AutoCommit::new(), epoch).await?;
+        let mut reader = Peer::connect(
+            &urls[s],
+            u32::MAX - s as u32,
+            *id,
+            AutoCommit::new(),
+            epoch,
+            false,
+        )
+        .await?;
         reader
             .pump_until(Duration::from_secs(120), |p| p.in_sync())
             .await?;
@@ -198,7 +205,7 @@ async fn seed_specs(
         let user = UserId::parse(&user_name(s)).context("user id")?;
         let mut doc = Spec::new(Author::new(user, &mut rng)).into_doc();
         add_history(&mut doc, config.history)?;
-        let mut peer = Peer::connect(&urls[s as usize], s, id, doc, epoch).await?;
+        let mut peer = Peer::connect(&urls[s as usize], s, id, doc, epoch, true).await?;
         if !peer
             .pump_until(Duration::from_secs(300), |p| p.in_sync())
             .await?

@@ -6,8 +6,11 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use duet_model::automerge::sync::{self, SyncDoc};
 use duet_model::automerge::transaction::{CommitOptions, Transactable};
-use duet_model::automerge::{AutoCommit, Change, ChangeHash, ObjId, ReadDoc, ROOT};
+use duet_model::automerge::{
+    AutoCommit, Automerge, AutomergeError, Change, ChangeHash, ObjId, ReadDoc, ROOT,
+};
 use duet_model::chunks::{chunks, Chunk, ChunkKind};
+use duet_model::fastsync;
 use duet_protocol::{DocumentId, Message, PeerId};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
@@ -45,7 +48,8 @@ pub struct Peer {
     user: u32,
     server: PeerId,
     doc_id: DocumentId,
-    doc: AutoCommit,
+    /// The replica (an `Automerge`, so sync messages go through `fastsync`).
+    doc: Automerge,
     state: sync::State,
     text: Option<ObjId>,
     epoch: Instant,
@@ -60,13 +64,15 @@ pub struct Peer {
 }
 
 impl Peer {
-    /// Connects, completes the handshake and offers (or, if `doc` is empty, asks for) the document.
+    /// Connects, completes the handshake and offers (or, if `doc` is empty, asks for) the
+    /// document; `seeds`: the server does not have it yet.
     pub async fn connect(
         url: &str,
         user: u32,
         doc_id: DocumentId,
         doc: AutoCommit,
         epoch: Instant,
+        seeds: bool,
     ) -> Result<Peer> {
         let me = PeerId::new(&format!("duet-load-{user}"))?;
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
@@ -85,6 +91,9 @@ impl Peer {
                 _ => continue,
             }
         };
+        let mut doc = doc;
+        let actor = doc.get_actor().clone();
+        let doc = doc.document().clone().with_actor(actor);
         let mut peer = Peer {
             ws,
             me,
@@ -103,6 +112,18 @@ impl Peer {
             report: PeerReport::default(),
         };
         let empty = peer.doc.get_heads().is_empty();
+        if !empty && seeds {
+            // A new spec for the server: as if it had answered "I have nothing" already, so
+            // automerge sends the whole document as one compressed chunk rather than every
+            // change (100,000 changes one by one would pass the server's message size cap).
+            peer.state.their_heads = Some(Vec::new());
+            peer.state.their_need = Some(Vec::new());
+            peer.state.their_have = Some(vec![sync::Have::default()]);
+            peer.state.their_capabilities = Some(vec![
+                sync::Capability::MessageV1,
+                sync::Capability::MessageV2,
+            ]);
+        }
         peer.send_sync(empty).await?;
         Ok(peer)
     }
@@ -187,14 +208,18 @@ impl Peer {
         let len = self.doc.length(&text);
         let at = rand::rng().random_range(0..=len);
         let ch = char::from(b'a' + (self.seq % 26) as u8);
-        self.doc.splice_text(&text, at, 0, &ch.to_string())?;
         let sent = Instant::now();
         let micros = sent.duration_since(self.epoch).as_micros();
         let message = format!("{EDIT_TAG} {} {} {micros}", self.user, self.seq);
         self.seq += 1;
         let hash = self
             .doc
-            .commit_with(CommitOptions::default().with_message(message))
+            .transact_with::<_, _, AutomergeError, _>(
+                |_| CommitOptions::default().with_message(message),
+                |tx| tx.splice_text(&text, at, 0, &ch.to_string()),
+            )
+            .map_err(|f| anyhow!("the edit failed: {}", f.error))?
+            .hash
             .ok_or_else(|| anyhow!("the edit made no change"))?;
         self.pending.push_back((hash, sent));
         self.report.sent += 1;
@@ -217,7 +242,7 @@ impl Peer {
             Message::Sync { data, .. } | Message::Request { data, .. } => {
                 let msg = sync::Message::decode(&data)?;
                 self.record_arrivals(&msg, arrived);
-                self.doc.sync().receive_sync_message(&mut self.state, msg)?;
+                fastsync::receive(&mut self.doc, &mut self.state, msg)?;
                 self.record_acks(arrived);
                 self.send_sync(false).await?;
             }
@@ -298,18 +323,20 @@ impl Peer {
         }
     }
 
-    /// The document this peer holds, to edit directly (then [`Peer::offer`] the changes).
-    pub fn doc_mut(&mut self) -> &mut AutoCommit {
-        &mut self.doc
+    /// The document this peer holds.
+    pub fn doc(&self) -> &Automerge {
+        &self.doc
     }
 
-    /// Offers the server whatever it is missing.
-    pub async fn offer(&mut self) -> Result<()> {
+    /// Takes changes made elsewhere (another copy of this person's document) and offers the
+    /// server whatever it is missing.
+    pub async fn offer(&mut self, changes: Vec<Change>) -> Result<()> {
+        self.doc.apply_changes(changes)?;
         self.send_sync(false).await
     }
 
     async fn send_sync(&mut self, as_request: bool) -> Result<()> {
-        let Some(msg) = self.doc.sync().generate_sync_message(&mut self.state) else {
+        let Some(msg) = self.doc.generate_sync_message(&mut self.state) else {
             return Ok(());
         };
         let m = Message::sync_or_request(

@@ -10,6 +10,7 @@ mod concurrent;
 mod diff;
 mod edit;
 mod error;
+pub mod fastsync;
 pub mod history;
 mod ids;
 pub mod markdown;

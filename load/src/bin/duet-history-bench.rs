@@ -134,8 +134,11 @@ async fn main() -> Result<()> {
         UnixMillis(1_764_000_000_000),
     )?;
     let epoch = Instant::now();
+    let first = first.into_doc();
+    // Each person's working copy, edited through `Spec`; its peer carries it to the server.
+    let mut copies = [first.clone(), AutoCommit::new()];
     let mut peers =
-        vec![Peer::connect(&signed(&url, &tokens[0]), 0, id, first.into_doc(), epoch).await?];
+        vec![Peer::connect(&signed(&url, &tokens[0]), 0, id, first, epoch, true).await?];
     peers[0]
         .pump_until(Duration::from_secs(30), Peer::in_sync)
         .await?;
@@ -144,7 +147,17 @@ async fn main() -> Result<()> {
         share(addr, &tokens[0], id, user).await?;
     }
     println!("spec {id}");
-    peers.push(Peer::connect(&signed(&url, &tokens[1]), 1, id, AutoCommit::new(), epoch).await?);
+    peers.push(
+        Peer::connect(
+            &signed(&url, &tokens[1]),
+            1,
+            id,
+            AutoCommit::new(),
+            epoch,
+            false,
+        )
+        .await?,
+    );
     let mut work = Workload {
         problem: args.problem,
         ..Workload::default()
@@ -163,12 +176,26 @@ async fn main() -> Result<()> {
         {
             bail!("{} never caught up", users[me]);
         }
-        let doc = std::mem::take(peers[me].doc_mut());
+        // This person's working copy takes what the peer received, then types.
+        let mut doc = std::mem::take(&mut copies[me]);
+        let news: Vec<_> = peers[me]
+            .doc()
+            .get_changes(&doc.get_heads())
+            .into_iter()
+            .cloned()
+            .collect();
+        doc.apply_changes(news)?;
         let mut spec = Spec::from_doc(doc, authors[me].clone())?;
         let n = TURN.min(args.changes - work.made);
         type_turn(&mut spec, &mut rng, &mut work, n)?;
-        *peers[me].doc_mut() = spec.into_doc();
-        peers[me].offer().await?;
+        let mut doc = spec.into_doc();
+        let typed: Vec<_> = doc
+            .get_changes(&peers[me].doc().get_heads())
+            .into_iter()
+            .cloned()
+            .collect();
+        copies[me] = doc;
+        peers[me].offer(typed).await?;
         if !peers[me]
             .pump_until(Duration::from_secs(60), Peer::in_sync)
             .await?

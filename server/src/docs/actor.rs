@@ -8,6 +8,7 @@ use duet_model::automerge::sync;
 use duet_model::automerge::AutoCommit;
 use duet_model::automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use duet_model::chunks::{chunks, ChunkKind};
+use duet_model::fastsync::{self, Batch};
 use duet_model::history::{ChangeMeta, History};
 use duet_model::{Author, ItemId, RestoreScope, Spec, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message};
@@ -15,7 +16,6 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use super::fastsync::{self, Batch};
 use super::review::{self, HistoryAnswer, HistoryQuery, Receipts};
 use super::{ConnId, DocCommand, DocError, Outgoing, PeerLink, Registry};
 use crate::storage::{DocumentMeta, Receipt, Role, Write};

@@ -1,7 +1,6 @@
 //! Open documents: the registry (one actor per document) and the commands connections send to an actor.
 
 mod actor;
-mod fastsync;
 pub mod review;
 
 use std::collections::HashMap;
