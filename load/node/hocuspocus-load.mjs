@@ -165,5 +165,5 @@ for (const u of users) {
   for (const a of u.acks) out.acks_us.push(a);
 }
 Object.assign(out, { drain_ms: drainMs, drained, converged, wall_ms: wallMs });
-console.log(JSON.stringify(out));
-process.exit(0);
+// Piped stdout is written asynchronously: exit only once the (large) line is out.
+process.stdout.write(`${JSON.stringify(out)}\n`, () => process.exit(0));
