@@ -54,10 +54,6 @@ pub struct Peer {
     text: Option<ObjId>,
     epoch: Instant,
     pending: VecDeque<(ChangeHash, Instant)>,
-    /// Changes known to be held by the server (so each is walked at most once).
-    held: HashSet<ChangeHash>,
-    /// Changes the server holds that had not reached this peer when last walked.
-    unknown: HashSet<ChangeHash>,
     seq: u64,
     unavailable: bool,
     pub report: PeerReport,
@@ -105,8 +101,6 @@ impl Peer {
             text: None,
             epoch,
             pending: VecDeque::new(),
-            held: HashSet::new(),
-            unknown: HashSet::new(),
             seq: 0,
             unavailable: false,
             report: PeerReport::default(),
@@ -284,42 +278,41 @@ impl Peer {
         }
     }
 
-    /// Own edits are acknowledged once they are ancestors of the server's heads. Each change
-    /// is walked at most once over the run.
+    /// Own edits are acknowledged once they are ancestors of the server's heads: covered by
+    /// their clock (automerge lists the changes it does not cover without walking the
+    /// history, which a walk per message would on a 100,000-change spec).
     fn record_acks(&mut self, arrived: Instant) {
         if self.pending.is_empty() {
             return;
         }
-        let Some(theirs) = self.state.their_heads.clone() else {
+        let Some(theirs) = &self.state.their_heads else {
             return;
         };
-        let pending: HashSet<ChangeHash> = self.pending.iter().map(|(h, _)| *h).collect();
-        let mut newest_held: Option<usize> = None;
-        let mut stack: Vec<ChangeHash> = theirs;
-        // Changes met earlier before they had arrived: walk them now if they have.
-        stack.extend(self.unknown.drain());
-        while let Some(h) = stack.pop() {
-            if self.held.contains(&h) {
-                continue;
-            }
-            let Some(change) = self.doc.get_change_by_hash(&h) else {
-                self.unknown.insert(h);
-                continue;
-            };
-            stack.extend(change.deps().iter().copied());
-            self.held.insert(h);
-            if pending.contains(&h) {
-                let i = self.pending.iter().position(|(p, _)| *p == h);
-                newest_held = newest_held.max(i);
-            }
+        // Heads this peer has not received yet are judged on the next message.
+        let known: Vec<ChangeHash> = theirs
+            .iter()
+            .filter(|h| self.doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        if known.is_empty() {
+            return;
         }
-        // Own edits form a chain: when one is held, every earlier one is too.
-        if let Some(i) = newest_held {
-            for (_, sent) in self.pending.drain(..=i) {
-                self.report
-                    .acks_us
-                    .push(arrived.duration_since(sent).as_micros() as u64);
-            }
+        let beyond: HashSet<ChangeHash> = self
+            .doc
+            .get_changes(&known)
+            .iter()
+            .map(|c| c.hash())
+            .collect();
+        // Own edits form a chain: the held ones are the oldest.
+        let held = self
+            .pending
+            .iter()
+            .take_while(|(h, _)| !beyond.contains(h))
+            .count();
+        for (_, sent) in self.pending.drain(..held) {
+            self.report
+                .acks_us
+                .push(arrived.duration_since(sent).as_micros() as u64);
         }
     }
 
