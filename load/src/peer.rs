@@ -34,6 +34,8 @@ pub struct PeerReport {
     pub latencies_us: Vec<u64>,
     /// Time from sending each own edit until the server's reply showed it held it.
     pub acks_us: Vec<u64>,
+    /// The own edits the server showed it held, in order.
+    pub acked: Vec<ChangeHash>,
     /// Own edits never acknowledged.
     pub unacked: u64,
     /// The document's heads at the end.
@@ -70,6 +72,22 @@ impl Peer {
         epoch: Instant,
         seeds: bool,
     ) -> Result<Peer> {
+        let mut doc = doc;
+        let actor = doc.get_actor().clone();
+        let doc = doc.document().clone().with_actor(actor);
+        Peer::connect_replica(url, user, doc_id, doc, epoch, seeds).await
+    }
+
+    /// [`Peer::connect`] with a replica this peer held before (say, on an earlier
+    /// connection): whatever the server lacks of it is offered at once.
+    pub async fn connect_replica(
+        url: &str,
+        user: u32,
+        doc_id: DocumentId,
+        doc: Automerge,
+        epoch: Instant,
+        seeds: bool,
+    ) -> Result<Peer> {
         let me = PeerId::new(&format!("duet-load-{user}"))?;
         let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
             .await
@@ -87,9 +105,6 @@ impl Peer {
                 _ => continue,
             }
         };
-        let mut doc = doc;
-        let actor = doc.get_actor().clone();
-        let doc = doc.document().clone().with_actor(actor);
         let mut peer = Peer {
             ws,
             me,
@@ -309,16 +324,22 @@ impl Peer {
             .iter()
             .take_while(|(h, _)| !beyond.contains(h))
             .count();
-        for (_, sent) in self.pending.drain(..held) {
+        for (hash, sent) in self.pending.drain(..held) {
             self.report
                 .acks_us
                 .push(arrived.duration_since(sent).as_micros() as u64);
+            self.report.acked.push(hash);
         }
     }
 
     /// The document this peer holds.
     pub fn doc(&self) -> &Automerge {
         &self.doc
+    }
+
+    /// Ends this connection and keeps the replica (to connect again with it).
+    pub fn into_doc(self) -> Automerge {
+        self.doc
     }
 
     /// Takes changes made elsewhere (another copy of this person's document) and offers the

@@ -72,14 +72,15 @@ pub struct Programs {
     pub node: PathBuf,
 }
 
-/// A server child with a temporary data folder, killed on drop.
+/// A server child, killed (SIGKILL) on drop, with its temporary data folder unless the
+/// caller keeps the folder.
 #[derive(Debug)]
 pub struct Spawned {
     pub kind: ServerKind,
     pub child: Child,
     /// Its websocket endpoint.
     pub url: String,
-    _data: tempfile::TempDir,
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Drop for Spawned {
@@ -92,7 +93,7 @@ impl Drop for Spawned {
 /// Starts a fresh server of `kind` and waits for it to print its address.
 pub fn spawn(kind: ServerKind, programs: &Programs) -> Result<Spawned> {
     let data = tempfile::tempdir()?;
-    let mut command = match kind {
+    let command = match kind {
         ServerKind::Duet => {
             let mut c = Command::new(&programs.duet);
             c.args(["serve", "--addr", "127.0.0.1:0", "--data"])
@@ -110,6 +111,32 @@ pub fn spawn(kind: ServerKind, programs: &Programs) -> Result<Spawned> {
             c
         }
     };
+    start(kind, command, Some(data))
+}
+
+/// Starts `duet serve` on a data folder the caller keeps (to restart it there), with
+/// more arguments and environment (e.g. `FAILPOINTS` for a test build).
+pub fn spawn_duet_on(
+    duet: &Path,
+    data: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<Spawned> {
+    let mut c = Command::new(duet);
+    c.args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied());
+    start(ServerKind::Duet, c, None)
+}
+
+/// Runs `command` and waits for the server to print its address.
+fn start(
+    kind: ServerKind,
+    mut command: Command,
+    data: Option<tempfile::TempDir>,
+) -> Result<Spawned> {
     let mut child = command
         .stdout(Stdio::piped())
         .spawn()

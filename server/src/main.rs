@@ -46,6 +46,11 @@ enum Command {
         /// Mark the session cookie Secure (Duet is reached over https).
         #[arg(long, env = "DUET_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// Incremental chunks a document accumulates before it is compacted into one
+        /// snapshot (fewer: smaller storage, more snapshot writes).
+        #[arg(long, env = "DUET_COMPACT_AFTER", default_value_t = 2000,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        compact_after: u32,
     },
     /// Manage accounts.
     User {
@@ -152,8 +157,13 @@ async fn main() -> anyhow::Result<()> {
             frontend,
             allow_origins,
             secure_cookies,
+            compact_after,
         } => {
+            // Test builds only: crash hooks configured by the FAILPOINTS variable.
+            #[cfg(feature = "failpoints")]
+            let _failpoints = fail::FailScenario::setup();
             let mut config = duet_server::Config::new(data);
+            config.compact_after_chunks = compact_after as usize;
             config.max_message_bytes = max_message_bytes;
             config.allowed_origins = allow_origins;
             config.secure_cookies = secure_cookies;

@@ -30,6 +30,7 @@ fn main() -> Result<()> {
             bench_in_browser("bench/history-timings.mjs")
         }
         Some("bench-servers") => bench_servers(&args[1..]),
+        Some("drill") => drill(),
         Some("run") => run(&args[1..]),
         Some("frontend") => build_frontend(),
         _ => {
@@ -43,6 +44,7 @@ fn main() -> Result<()> {
                  bench-offline  time reconnect → converged after 1,000 offline edits; local store size\n  \
                  bench-history  time the history panel, a distant diff and blame on a 50,000-change spec\n  \
                  bench-servers  duet-load's full matrix against Duet, the automerge-repo sync server and Hocuspocus\n  \
+                 drill   the reliability drills in long mode (crash drill: 200 crashes; DUET_DRILL_SEED replays)\n  \
                  run     build the browser app and start Duet\n  \
                  frontend  build the browser app into frontend/dist"
             );
@@ -281,6 +283,34 @@ fn bench_servers(extra: &[String]) -> Result<()> {
     let mut args = vec!["--compare", "--matrix", "--json", "target/duet-load.json"];
     args.extend(extra.iter().map(String::as_str));
     cmd(&load.to_string_lossy(), &args)
+}
+
+/// The reliability drills in long mode, optimised (the test command runs their CI modes).
+fn drill() -> Result<()> {
+    eprintln!("==> crash drill, long mode");
+    let status = Command::new("cargo")
+        .args([
+            "test",
+            "--release",
+            "--locked",
+            "-p",
+            "duet-server",
+            "--test",
+            "crash_drill",
+            "--",
+            "--nocapture",
+        ])
+        .current_dir(workspace_root())
+        .env(
+            "DUET_DRILL_KILLS",
+            std::env::var("DUET_DRILL_KILLS").unwrap_or_else(|_| "200".into()),
+        )
+        .status()
+        .context("could not start cargo")?;
+    if !status.success() {
+        bail!("the crash drill failed ({status})");
+    }
+    Ok(())
 }
 
 /// Runs a browser benchmark script (tests/js/bench) in headless Chromium against a release

@@ -343,8 +343,8 @@ impl DocActor {
         let mut role_replies = Vec::new();
         let mut restored = Vec::new();
         let mut poisoned = false;
-        // Peers that sent changes in this batch: their replies acknowledge those changes,
-        // so they wait for the fsync; everyone else hears the news at once.
+        // Peers that sent changes in this batch: their replies acknowledge those changes
+        // and must be sent even when automerge thinks it has nothing to say (below).
         let mut authors = HashSet::new();
         for cmd in batch {
             match cmd {
@@ -419,14 +419,10 @@ impl DocActor {
             self.recover().await;
             return false;
         }
-        // Fan out before the fsync to peers who sent nothing: a copy on another peer is
-        // no promise to the author, and the author's acknowledgement still waits.
-        let batch = self
-            .doc
-            .as_ref()
-            .and_then(|doc| fastsync::Batch::since(doc, &before));
-        self.send_sync_messages(|conn| !authors.contains(conn), batch.as_ref());
-        // Durable before acknowledged: persist what arrived, then reply.
+        // Durable before anyone hears of it: persist what arrived, then send. The reply to
+        // an author is its acknowledgement; and a change relayed before the fsync could
+        // outlive a crash on another peer, which would then be refused when it offered the
+        // change back (only its author may bring a change the server lacks).
         if let Err(e) = self.persist(&before).await {
             error!("storage failed; dropping unpersisted changes and peers: {e}");
             let failed = || DocError::Storage(crate::storage::StorageError::Io(e.to_string()));
@@ -464,6 +460,10 @@ impl DocActor {
                 peer.state.last_sent_heads.clear();
             }
         }
+        let batch = self
+            .doc
+            .as_ref()
+            .and_then(|doc| fastsync::Batch::since(doc, &before));
         self.send_sync_messages(|_| true, batch.as_ref());
         if self.chunks >= self.registry.config.compact_after_chunks {
             self.compact(false).await;

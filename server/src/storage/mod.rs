@@ -1,5 +1,15 @@
 //! Durable storage of documents: the `Storage` trait, its SQLite implementation, and the writer thread that group-commits.
 
+/// A crash-test hook. Built with the `failpoints` feature (test builds only),
+/// `FAILPOINTS=<name>=return` makes the process abort right here, the way `kill -9` or a
+/// power cut would stop it (`<n>*off->return`: on the n+1th pass); otherwise it is nothing.
+macro_rules! crash_point {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name, |_| std::process::abort());
+    };
+}
+
 mod sqlite;
 mod writer;
 

@@ -195,15 +195,19 @@ impl Storage for SqliteStorage {
                         "DELETE FROM chunks WHERE doc = ?1 AND seq <= ?2",
                         params![id, replaces_up_to],
                     )?;
+                    crash_point!("storage::chunks-deleted");
                     tx.execute(
                         "INSERT INTO chunks (doc, bytes) VALUES (?1, ?2)",
                         params![id, snapshot],
                     )?;
+                    crash_point!("storage::snapshot-written");
                     seqs.push(0);
                 }
             }
         }
+        crash_point!("storage::before-commit");
         tx.commit()?;
+        crash_point!("storage::after-commit");
         Ok(seqs)
     }
 
