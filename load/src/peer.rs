@@ -4,13 +4,13 @@ use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use duet_model::automerge::sync::{self, SyncDoc};
+use duet_model::automerge::sync;
 use duet_model::automerge::transaction::{CommitOptions, Transactable};
 use duet_model::automerge::{
     AutoCommit, Automerge, AutomergeError, Change, ChangeHash, ObjId, ReadDoc, ROOT,
 };
 use duet_model::chunks::{chunks, Chunk, ChunkKind};
-use duet_model::fastsync;
+use duet_model::fastsync::{self, Batch};
 use duet_protocol::{DocumentId, Message, PeerId};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
@@ -214,6 +214,7 @@ impl Peer {
                 t
             }
         };
+        let before = self.doc.get_heads();
         let len = self.doc.length(&text);
         let at = rand::rng().random_range(0..=len);
         let ch = char::from(b'a' + (self.seq % 26) as u8);
@@ -232,7 +233,8 @@ impl Peer {
             .ok_or_else(|| anyhow!("the edit made no change"))?;
         self.pending.push_back((hash, sent));
         self.report.sent += 1;
-        self.send_sync(false).await
+        let batch = Batch::since(&self.doc, &before);
+        self.send_sync_with(false, batch.as_ref()).await
     }
 
     async fn on_frame(
@@ -350,7 +352,15 @@ impl Peer {
     }
 
     async fn send_sync(&mut self, as_request: bool) -> Result<()> {
-        let Some(msg) = self.doc.generate_sync_message(&mut self.state) else {
+        self.send_sync_with(as_request, None).await
+    }
+
+    /// Sends what the server lacks; `batch`: the changes just made here, which the server
+    /// may be the only one missing (so the message is built from them, without automerge's
+    /// clocks of the whole history).
+    async fn send_sync_with(&mut self, as_request: bool, batch: Option<&Batch>) -> Result<()> {
+        let heads = self.doc.get_heads();
+        let Some(msg) = fastsync::generate(&self.doc, &mut self.state, &heads, batch) else {
             return Ok(());
         };
         let m = Message::sync_or_request(

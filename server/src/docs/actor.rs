@@ -810,14 +810,6 @@ impl DocActor {
                 received_at: now,
             });
         }
-        // The history reads them now, or, while it is being read, once it is adopted.
-        if let Some(history) = &mut self.history {
-            history.update(changes.iter().copied(), |h| {
-                metas.get(h).cloned().unwrap_or_default()
-            });
-        } else if self.reading.is_some() {
-            self.receipts.extend(metas);
-        }
         let title = duet_model::spec_title(doc);
         self.meta.is_spec = title.is_some();
         self.meta.title = title.unwrap_or_default();
@@ -834,7 +826,17 @@ impl DocActor {
                 bindings,
             },
         );
-        let seqs = self.registry.store().commit(writes).await?;
+        let committing = self.registry.store().begin_commit(writes).await?;
+        // While the storage thread writes: the history reads the changes now, or, while it
+        // is being read, once it is adopted.
+        if let Some(history) = &mut self.history {
+            history.update(changes.iter().copied(), |h| {
+                metas.get(h).cloned().unwrap_or_default()
+            });
+        } else if self.reading.is_some() {
+            self.receipts.extend(metas);
+        }
+        let seqs = committing.durable().await?;
         self.last_seq = self.last_seq.max(seqs.first().copied().unwrap_or(0));
         self.chunks += 1;
         debug!(changes = changes.len(), "persisted");
