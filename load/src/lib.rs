@@ -201,7 +201,8 @@ async fn seed_specs(
     let mut rng = StdRng::seed_from_u64(0x5EED);
     let mut out = Vec::new();
     for s in 0..config.specs {
-        let id = DocumentId::random(&mut rng);
+        // A new id every run: a second run against the same server makes new specs.
+        let id = DocumentId::random(&mut rand::rng());
         let user = UserId::parse(&user_name(s)).context("user id")?;
         let mut doc = Spec::new(Author::new(user, &mut rng)).into_doc();
         add_history(&mut doc, config.history)?;

@@ -44,7 +44,7 @@ fn main() -> Result<()> {
                  bench-offline  time reconnect → converged after 1,000 offline edits; local store size\n  \
                  bench-history  time the history panel, a distant diff and blame on a 50,000-change spec\n  \
                  bench-servers  duet-load's full matrix against Duet, the automerge-repo sync server and Hocuspocus\n  \
-                 drill   the reliability drills in long mode (crash drill: 200 crashes; DUET_DRILL_SEED replays)\n  \
+                 drill   the reliability drills in long mode (200 crashes, a 1 GiB malformed flood)\n  \
                  run     build the browser app and start Duet\n  \
                  frontend  build the browser app into frontend/dist"
             );
@@ -285,9 +285,11 @@ fn bench_servers(extra: &[String]) -> Result<()> {
     cmd(&load.to_string_lossy(), &args)
 }
 
-/// The reliability drills in long mode, optimised (the test command runs their CI modes).
+/// The reliability drills in long mode, optimised (the test command runs their CI modes):
+/// 200 crashes, a 1 GiB flood.
 fn drill() -> Result<()> {
-    eprintln!("==> crash drill, long mode");
+    eprintln!("==> reliability drills, long mode");
+    let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
     let status = Command::new("cargo")
         .args([
             "test",
@@ -297,18 +299,20 @@ fn drill() -> Result<()> {
             "duet-server",
             "--test",
             "crash_drill",
+            "--test",
+            "flood_drill",
             "--",
             "--nocapture",
+            "--test-threads",
+            "1",
         ])
         .current_dir(workspace_root())
-        .env(
-            "DUET_DRILL_KILLS",
-            std::env::var("DUET_DRILL_KILLS").unwrap_or_else(|_| "200".into()),
-        )
+        .env("DUET_DRILL_KILLS", env_or("DUET_DRILL_KILLS", "200"))
+        .env("DUET_FLOOD_MIB", env_or("DUET_FLOOD_MIB", "1024"))
         .status()
         .context("could not start cargo")?;
     if !status.success() {
-        bail!("the crash drill failed ({status})");
+        bail!("a reliability drill failed ({status})");
     }
     Ok(())
 }
