@@ -91,6 +91,7 @@ enum Way {
     Automerge,
     Silent,
     Batch,
+    Pipelined,
     Confirm,
 }
 
@@ -146,17 +147,65 @@ fn generate_by(
     let Some(batch) = batch else {
         return automerge(state);
     };
-    let caught_up_before = batch.after == heads
+    let steady = batch.after == heads
         && batch.queue_empty
         && their_need_empty
-        && state.their_have.is_some()
-        && state.their_heads.as_deref() == Some(&batch.before[..])
-        && state.shared_heads == batch.before
         && state.last_sent_heads == batch.before;
-    if !caught_up_before {
+    if !steady || state.their_have.is_none() {
         return automerge(state);
     }
-    // The peer holds exactly what we held before the batch: it lacks the batch, all of it.
+    if state.their_heads.as_deref() == Some(&batch.before[..]) && state.shared_heads == batch.before
+    {
+        // The peer holds exactly what we held before the batch: it lacks the batch, all of
+        // it, and the batch is every change beyond the heads we share.
+        let have = Have {
+            last_sync: batch.before.clone(),
+            bloom: batch.bloom.clone(),
+        };
+        return (
+            Some(batch_message(state, heads, batch, have, version)),
+            Way::Batch,
+        );
+    }
+    // Pipelined: we had sent the peer everything before the batch, but its answer is still
+    // on the way. It lacks what is in flight (`sent_hashes`: automerge keeps exactly the
+    // sent changes beyond the peer's heads) and the batch; automerge sends the batch (the
+    // rest is sent already) with a bloom filter of both, beyond the heads we share. Not when
+    // a batch change is the peer's own (one of its heads: it has those), nor when its last
+    // message held anything but one `have` (automerge would send no changes).
+    let pipelined = state
+        .their_have
+        .as_ref()
+        .is_some_and(|have| have.len() == 1)
+        && state.their_heads.as_ref().is_some_and(|theirs| {
+            *theirs == state.shared_heads
+                && theirs
+                    .iter()
+                    .all(|h| !batch.hashes.contains(h) && doc.get_change_by_hash(h).is_some())
+        });
+    if !pipelined {
+        return automerge(state);
+    }
+    let beyond: Vec<&ChangeHash> = state.sent_hashes.iter().chain(&batch.hashes).collect();
+    let have = Have {
+        last_sync: state.shared_heads.clone(),
+        bloom: BloomFilter::from_hashes(beyond.into_iter()),
+    };
+    (
+        Some(batch_message(state, heads, batch, have, version)),
+        Way::Pipelined,
+    )
+}
+
+/// A message carrying the batch's changes and `have`, recorded in the state as automerge
+/// records what it sends.
+fn batch_message(
+    state: &mut sync::State,
+    heads: &[ChangeHash],
+    batch: &Batch,
+    have: Have,
+    version: sync::MessageVersion,
+) -> sync::Message {
     let changes = if version == sync::MessageVersion::V2 {
         let joined = batch.raw.concat();
         if joined.len() > 1 {
@@ -170,18 +219,14 @@ fn generate_by(
     state.last_sent_heads = heads.to_vec();
     state.sent_hashes.extend(batch.hashes.iter().copied());
     state.in_flight = true;
-    let msg = sync::Message {
+    sync::Message {
         heads: heads.to_vec(),
         need: Vec::new(),
-        have: vec![Have {
-            last_sync: batch.before.clone(),
-            bloom: batch.bloom.clone(),
-        }],
+        have: vec![have],
         changes: changes.into(),
         supported_capabilities: None,
         version,
-    };
-    (Some(msg), Way::Batch)
+    }
 }
 
 /// Receives a peer's sync message: what `doc.receive_sync_message(state, msg)` does, without
@@ -287,7 +332,7 @@ mod tests {
     use automerge::{ActorId, Change, ObjType, ROOT};
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
-    use std::collections::{HashMap, VecDeque};
+    use std::collections::{HashMap, HashSet, VecDeque};
 
     struct Net {
         server: Automerge,
@@ -350,8 +395,35 @@ mod tests {
             for p in 0..self.states.len() {
                 loop {
                     let mut theirs = self.states[p].clone();
-                    let expected = self.server.generate_sync_message(&mut theirs);
+                    let before = self.states[p].clone();
+                    let mut expected = self.server.generate_sync_message(&mut theirs);
                     let (got, way) = generate_by(&self.server, &mut self.states[p], &heads, batch);
+                    if let (Some(g), Some(e), Way::Pipelined) = (&got, &mut expected, way) {
+                        if g.have != e.have {
+                            // Our bloom filter lists what is in flight and the batch; automerge's
+                            // every change beyond the shared heads, which also holds a change it
+                            // once withheld for a bloom false positive (never sent, so never
+                            // one the peer could send us): harmless.
+                            assert_eq!(g.have[0].last_sync, e.have[0].last_sync);
+                            let all: HashSet<ChangeHash> = self
+                                .server
+                                .get_changes(&before.shared_heads)
+                                .iter()
+                                .map(|c| c.hash())
+                                .collect();
+                            let ours: HashSet<ChangeHash> = before
+                                .sent_hashes
+                                .iter()
+                                .chain(&batch.expect("pipelined has a batch").hashes)
+                                .copied()
+                                .collect();
+                            assert!(ours.is_subset(&all), "only changes beyond the shared heads");
+                            assert!(all
+                                .difference(&ours)
+                                .all(|h| !before.sent_hashes.contains(h)));
+                            e.have.clone_from(&g.have);
+                        }
+                    }
                     same_message(&got, &expected);
                     if got != expected || self.states[p] != theirs {
                         // Only the bloom false positive may differ; then the state differs
@@ -459,6 +531,7 @@ mod tests {
         let by = |way| ways.get(&way).copied().unwrap_or(0);
         assert!(
             by(Way::Batch) > 50
+                && by(Way::Pipelined) > 50
                 && by(Way::Silent) > 1000
                 && by(Way::Confirm) > 50
                 && by(Way::Automerge) > 0,
