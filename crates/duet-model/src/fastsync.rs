@@ -263,11 +263,7 @@ pub fn receive(
         } else if !msg.heads.is_empty() && msg.heads == doc.get_heads() {
             state.sent_hashes.clear();
         } else {
-            // Each actor's changes form a chain, so a change is an ancestor of the heads
-            // exactly when their clock covers it: the rest is what `get_changes` lists.
-            let beyond: std::collections::HashSet<ChangeHash> =
-                doc.get_changes(&known).iter().map(|c| c.hash()).collect();
-            state.sent_hashes.retain(|h| beyond.contains(h));
+            forget_covered(doc, &mut state.sent_hashes, &known);
         }
     }
     if !had_changes && msg.heads == before {
@@ -289,6 +285,55 @@ pub fn receive(
     state.their_heads = Some(msg.heads);
     state.their_need = Some(msg.need);
     Ok(())
+}
+
+/// More sent changes than this (a first sync) are judged by a clock, not a walk.
+const WALK_AT_MOST: usize = 1024;
+
+/// Forgets the sent changes that are ancestors of `heads`, as automerge's receive does. A
+/// change's ops come after those of every change it depends on, so a descendant of a sent
+/// change has a larger max op: the walk back from the heads ends at any change whose max op
+/// is below the smallest of the sent ones, and visits only the changes made since the
+/// oldest one in flight. With many sent changes, a clock of the heads instead (each actor's
+/// changes form a chain, so a change is an ancestor exactly when their clock covers it:
+/// the rest is what `get_changes` lists).
+fn forget_covered(
+    doc: &Automerge,
+    sent: &mut std::collections::BTreeSet<ChangeHash>,
+    heads: &[ChangeHash],
+) {
+    if sent.len() > WALK_AT_MOST {
+        let beyond: std::collections::HashSet<ChangeHash> =
+            doc.get_changes(heads).iter().map(|c| c.hash()).collect();
+        sent.retain(|h| beyond.contains(h));
+        return;
+    }
+    let Some(floor) = sent
+        .iter()
+        .filter_map(|h| doc.get_change_by_hash(h))
+        .map(|c| c.max_op())
+        .min()
+    else {
+        return;
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut stack: Vec<ChangeHash> = heads.to_vec();
+    while let Some(hash) = stack.pop() {
+        if sent.is_empty() {
+            return;
+        }
+        if !seen.insert(hash) {
+            continue;
+        }
+        let Some(change) = doc.get_change_by_hash(&hash) else {
+            continue;
+        };
+        if change.max_op() < floor {
+            continue;
+        }
+        sent.remove(&hash);
+        stack.extend_from_slice(change.deps());
+    }
 }
 
 /// automerge's shared heads after applying changes: our new heads plus the old shared heads

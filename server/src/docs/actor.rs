@@ -342,6 +342,7 @@ impl DocActor {
         let mut created = Vec::new();
         let mut role_replies = Vec::new();
         let mut restored = Vec::new();
+        let mut reads = Vec::new();
         let mut poisoned = false;
         // Peers that sent changes in this batch: their replies acknowledge those changes
         // and must be sent even when automerge thinks it has nothing to say (below).
@@ -404,14 +405,8 @@ impl DocActor {
                         let _ = reply.send(Err(e));
                     }
                 },
-                DocCommand::Read { reply } => {
-                    let saved = self
-                        .doc
-                        .as_ref()
-                        .map(Automerge::save)
-                        .ok_or(DocError::NotFound);
-                    let _ = reply.send(saved);
-                }
+                // Answered after the batch is stored: a reader sees only what is on disk.
+                DocCommand::Read { reply } => reads.push(reply),
                 DocCommand::Shutdown { reply } => shutdown.push(reply),
             }
         }
@@ -435,8 +430,19 @@ impl DocActor {
             for reply in restored {
                 let _ = reply.send(Err(failed()));
             }
+            for reply in reads {
+                let _ = reply.send(Err(failed()));
+            }
             self.recover().await;
             return false;
+        }
+        for reply in reads {
+            let saved = self
+                .doc
+                .as_ref()
+                .map(Automerge::save)
+                .ok_or(DocError::NotFound);
+            let _ = reply.send(saved);
         }
         for reply in created {
             let _ = reply.send(Ok(()));
