@@ -74,7 +74,7 @@ impl StoreHandle {
 
     /// Returns once the writes are durable on disk.
     pub async fn commit(&self, writes: Vec<Write>) -> Result<Vec<i64>, StorageError> {
-        self.call(|r| Command::Commit(writes, r)).await
+        self.begin_commit(writes).await?.durable().await
     }
 
     /// Hands the writes to the storage thread and returns at once; the returned
