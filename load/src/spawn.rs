@@ -94,13 +94,7 @@ impl Drop for Spawned {
 pub fn spawn(kind: ServerKind, programs: &Programs) -> Result<Spawned> {
     let data = tempfile::tempdir()?;
     let command = match kind {
-        ServerKind::Duet => {
-            let mut c = Command::new(&programs.duet);
-            c.args(["serve", "--addr", "127.0.0.1:0", "--data"])
-                .arg(data.path())
-                .env("RUST_LOG", "warn");
-            c
-        }
+        ServerKind::Duet => duet_command(&programs.duet, data.path(), &[], &[]),
         ServerKind::AutomergeRepo | ServerKind::Hocuspocus => {
             let script = match kind {
                 ServerKind::AutomergeRepo => "automerge-repo-server.mjs",
@@ -122,13 +116,18 @@ pub fn spawn_duet_on(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Result<Spawned> {
+    start(ServerKind::Duet, duet_command(duet, data, args, env), None)
+}
+
+/// `duet serve` on a free loopback port with `data`, warnings only unless `env` says.
+fn duet_command(duet: &Path, data: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut c = Command::new(duet);
     c.args(["serve", "--addr", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(args)
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied());
-    start(ServerKind::Duet, c, None)
+    c
 }
 
 /// Runs `command` and waits for the server to print its address.

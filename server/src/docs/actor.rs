@@ -842,7 +842,7 @@ impl DocActor {
         } else if self.reading.is_some() {
             self.receipts.extend(metas);
         }
-        let seqs = committing.durable().await?;
+        let seqs = committing.done().await?;
         self.last_seq = self.last_seq.max(seqs.first().copied().unwrap_or(0));
         self.chunks += 1;
         debug!(changes = changes.len(), "persisted");

@@ -14,7 +14,7 @@ mod sqlite;
 mod writer;
 
 pub use sqlite::SqliteStorage;
-pub use writer::{Committing, StoreHandle};
+pub use writer::{Pending, StoreHandle};
 
 use duet_protocol::DocumentId;
 use serde::Serialize;

@@ -59,13 +59,22 @@ impl StoreHandle {
         StoreHandle { tx }
     }
 
-    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, StorageError> {
+    /// Hands a command to the storage thread; its answer comes through the returned
+    /// [`Pending`].
+    async fn begin<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<Pending<T>, StorageError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(make(reply))
             .await
             .map_err(|_| StorageError::WriterGone)?;
-        rx.await.map_err(|_| StorageError::WriterGone)?
+        Ok(Pending(rx))
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, StorageError> {
+        self.begin(make).await?.done().await
     }
 
     pub async fn load(&self, doc: DocumentId) -> Result<Option<Vec<Chunk>>, StorageError> {
@@ -74,18 +83,16 @@ impl StoreHandle {
 
     /// Returns once the writes are durable on disk.
     pub async fn commit(&self, writes: Vec<Write>) -> Result<Vec<i64>, StorageError> {
-        self.begin_commit(writes).await?.durable().await
+        self.call(|r| Command::Commit(writes, r)).await
     }
 
     /// Hands the writes to the storage thread and returns at once; the returned
-    /// [`Committing`] completes when they are durable. The caller works meanwhile.
-    pub async fn begin_commit(&self, writes: Vec<Write>) -> Result<Committing, StorageError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Commit(writes, reply))
-            .await
-            .map_err(|_| StorageError::WriterGone)?;
-        Ok(Committing(rx))
+    /// [`Pending`] is done when they are durable. The caller works meanwhile.
+    pub async fn begin_commit(
+        &self,
+        writes: Vec<Write>,
+    ) -> Result<Pending<Vec<i64>>, StorageError> {
+        self.begin(|r| Command::Commit(writes, r)).await
     }
 
     pub async fn list(&self) -> Result<Vec<DocumentMeta>, StorageError> {
@@ -124,13 +131,13 @@ impl StoreHandle {
     }
 }
 
-/// Writes on their way to disk (see [`StoreHandle::begin_commit`]).
+/// The storage thread's answer to come (for a commit: once the writes are durable, the
+/// sequence number of each stored chunk).
 #[derive(Debug)]
-pub struct Committing(oneshot::Receiver<Result<Vec<i64>, StorageError>>);
+pub struct Pending<T>(oneshot::Receiver<Result<T, StorageError>>);
 
-impl Committing {
-    /// Waits until the writes are durable: the sequence number of each stored chunk.
-    pub async fn durable(self) -> Result<Vec<i64>, StorageError> {
+impl<T> Pending<T> {
+    pub async fn done(self) -> Result<T, StorageError> {
         self.0.await.map_err(|_| StorageError::WriterGone)?
     }
 }
