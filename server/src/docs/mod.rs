@@ -1,6 +1,7 @@
 //! Open documents: the registry (one actor per document) and the commands connections send to an actor.
 
 mod actor;
+pub mod engine;
 pub mod review;
 
 use std::collections::HashMap;
@@ -134,7 +135,7 @@ pub struct Registry {
     /// Set by `shutdown`: no document is started after it.
     closed: Arc<std::sync::atomic::AtomicBool>,
     /// Non-Duet actor ids and the user each is bound to (on first use), for every document.
-    bindings: Arc<Mutex<HashMap<Vec<u8>, String>>>,
+    bindings: Arc<engine::Bindings>,
 }
 
 /// Commands queued per document before senders wait.
@@ -159,9 +160,9 @@ impl Registry {
         }
     }
 
-    fn bindings(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, String>> {
-        // Single inserts and lookups only: a poisoned lock is still consistent.
-        self.bindings.lock().unwrap_or_else(|p| p.into_inner())
+    /// The actor bindings every document checks authors against.
+    fn bindings_map(&self) -> Arc<engine::Bindings> {
+        self.bindings.clone()
     }
 
     pub fn server_peer(&self) -> &PeerId {

@@ -1,0 +1,708 @@
+//! A document's decisions without IO: who may sync, which changes are accepted, what to store, what each peer is sent. The actor feeds it and carries out what it says.
+//!
+//! The [`Engine`] holds the Automerge document, each peer's sync state and the roles. It
+//! never touches a socket, a file or a clock: messages come in as bytes, the time as an
+//! argument, and what to send leaves as a list of `(connection, Outgoing)` taken with
+//! [`Engine::take_out`]. Storage is two-step, as durability needs: [`Engine::prepare`]
+//! says what to write, the caller writes it, then [`Engine::stored`] and
+//! [`Engine::send_sync`] release the replies — nothing leaves before it is on disk.
+//! Being deterministic, it runs as well under the server's actor as under a seeded
+//! simulation that replays a failure exactly.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Mutex;
+
+use duet_model::automerge::sync;
+use duet_model::automerge::AutoCommit;
+use duet_model::automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
+use duet_model::chunks::{chunks, ChunkKind};
+use duet_model::fastsync::{self, Batch};
+use duet_model::history::ChangeMeta;
+use duet_model::{Author, ItemId, RestoreScope, Spec, UnixMillis, UserId};
+use duet_protocol::{DocumentId, Message, PeerId};
+use tracing::{error, warn};
+
+use super::review::Receipts;
+use super::{ConnId, DocError, Outgoing};
+use crate::storage::{Chunk, DocumentMeta, Receipt, Role, Write};
+
+/// Close codes (RFC 6455).
+pub const CLOSE_PROTOCOL: u16 = 1002;
+pub const CLOSE_POLICY: u16 = 1008;
+pub const CLOSE_SERVER_ERROR: u16 = 1011;
+
+/// Non-Duet actor ids and the user each is bound to (on first use), shared by every
+/// document of a server.
+pub type Bindings = Mutex<HashMap<Vec<u8>, String>>;
+
+/// A connection as the engine knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub conn: ConnId,
+    pub peer: PeerId,
+    /// The signed-in user: their role decides what they may sync, and every change they
+    /// send must be authored as them.
+    pub user: UserId,
+}
+
+#[derive(Debug)]
+struct Peer {
+    remote: Remote,
+    state: sync::State,
+}
+
+/// What one batch stores: the writes to commit atomically, and what the history needs of
+/// the changes among them.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub writes: Vec<Write>,
+    /// The new changes, in the order stored, and their receipts.
+    pub changes: Vec<ChangeHash>,
+    pub metas: Receipts,
+}
+
+/// One document's state and rules (see the module docs).
+#[derive(Debug)]
+pub struct Engine {
+    id: DocumentId,
+    server: PeerId,
+    /// `None` while the server has never seen the document.
+    doc: Option<Automerge>,
+    /// Ordered by connection, so that a replay sends in the same order.
+    peers: BTreeMap<ConnId, Peer>,
+    meta: DocumentMeta,
+    authors: BTreeSet<String>,
+    /// Highest storage sequence number holding this document's data.
+    last_seq: i64,
+    /// Chunks stored since the last snapshot.
+    chunks: usize,
+    /// Who may do what with this document (as stored, plus changes not yet committed).
+    roles: HashMap<String, Role>,
+    /// Role changes to commit with the next write.
+    role_writes: Vec<(String, Option<Role>)>,
+    /// Actors bound to users by messages of this batch, to store with their changes.
+    new_bindings: Vec<(Vec<u8>, String)>,
+    /// What to send, in order, until the caller takes it.
+    out: Vec<(ConnId, Outgoing)>,
+}
+
+/// Loads one stored chunk; automerge can panic on corrupt input, which is caught here.
+pub fn load_chunk(doc: &mut Automerge, bytes: &[u8]) -> Result<(), String> {
+    match catch_unwind(AssertUnwindSafe(|| doc.load_incremental(bytes))) {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the Automerge decoder rejected corrupt data".into()),
+    }
+}
+
+/// Decodes a peer's sync message, refusing change chunks Automerge would skip silently.
+pub fn decode_sync(data: &[u8]) -> Result<sync::Message, String> {
+    let msg = catch_unwind(|| sync::Message::decode(data))
+        .map_err(|_| "undecodable".to_owned())?
+        .map_err(|e| e.to_string())?;
+    msg.changes.iter().try_for_each(check_change)?;
+    Ok(msg)
+}
+
+/// Checks the chunks of one element of a sync message's change list: each must be an
+/// Automerge chunk, and each change chunk must parse as a change. Automerge itself would
+/// skip unparsable chunks silently; Duet tells the peer and drops it instead. (Peers that
+/// both speak sync v2 send a whole document chunk to a peer that has nothing; Automerge
+/// verifies those itself when loading them.)
+fn check_change(bytes: &[u8]) -> Result<(), String> {
+    for chunk in chunks(bytes) {
+        let chunk = chunk.map_err(|e| format!("invalid change: {e}"))?;
+        if chunk.kind != ChunkKind::Document {
+            match catch_unwind(|| duet_model::automerge::Change::from_bytes(chunk.bytes.to_vec())) {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(format!("invalid change: {e}")),
+                Err(_) => return Err("invalid change: undecodable".into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hash and actor of every change a sync message carries (whole-document chunks
+/// are opened), for checking who wrote them.
+pub fn carried_changes(msg: &sync::Message) -> Result<Vec<(ChangeHash, ActorId)>, String> {
+    let mut found = Vec::new();
+    for bytes in msg.changes.iter() {
+        for chunk in chunks(bytes) {
+            let chunk = chunk.map_err(|e| format!("invalid change: {e}"))?;
+            if chunk.kind == ChunkKind::Document {
+                let mut whole = Automerge::new();
+                load_chunk(&mut whole, chunk.bytes)?;
+                for change in whole.get_changes(&[]) {
+                    found.push((change.hash(), change.actor_id().clone()));
+                }
+            } else {
+                let change = catch_unwind(|| {
+                    duet_model::automerge::Change::from_bytes(chunk.bytes.to_vec())
+                })
+                .map_err(|_| "invalid change: undecodable".to_owned())?
+                .map_err(|e| format!("invalid change: {e}"))?;
+                found.push((change.hash(), change.actor_id().clone()));
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn lock(bindings: &Bindings) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, String>> {
+    // Single inserts and lookups only: a poisoned lock is still consistent.
+    bindings.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Engine {
+    /// An engine for a document not loaded yet (see [`load`](Self::load)).
+    pub fn new(id: DocumentId, server: PeerId) -> Engine {
+        Engine {
+            id,
+            server,
+            doc: None,
+            peers: BTreeMap::new(),
+            meta: DocumentMeta {
+                id: id.to_string(),
+                ..DocumentMeta::default()
+            },
+            authors: BTreeSet::new(),
+            last_seq: 0,
+            chunks: 0,
+            roles: HashMap::new(),
+            role_writes: Vec::new(),
+            new_bindings: Vec::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Takes what is stored of the document: its chunks (`None`: never stored), its
+    /// metadata and roles. Returns how many chunks were corrupt and skipped.
+    pub fn load(
+        &mut self,
+        chunks: Option<&[Chunk]>,
+        meta: Option<DocumentMeta>,
+        roles: Vec<(String, Role)>,
+    ) -> usize {
+        let Some(chunks) = chunks else { return 0 };
+        if let Some(meta) = meta {
+            self.authors = meta.authors.iter().cloned().collect();
+            self.meta = meta;
+        }
+        self.roles = roles.into_iter().collect();
+        let mut doc = Automerge::new();
+        let mut bad = 0;
+        for chunk in chunks {
+            if let Err(e) = load_chunk(&mut doc, &chunk.bytes) {
+                bad += 1;
+                error!(
+                    seq = chunk.seq,
+                    "stored chunk is corrupt and was skipped: {e}"
+                );
+            }
+            self.last_seq = self.last_seq.max(chunk.seq);
+        }
+        self.chunks = chunks.len();
+        self.doc = Some(doc);
+        bad
+    }
+
+    /// Forgets everything held in memory (after a failure that left it unknown), telling
+    /// every peer to reconnect; [`load`](Self::load) starts it again.
+    pub fn reset(&mut self) {
+        for (conn, _) in std::mem::take(&mut self.peers) {
+            self.close(
+                conn,
+                CLOSE_SERVER_ERROR,
+                "document reloaded; please reconnect",
+            );
+        }
+        *self = Engine {
+            out: std::mem::take(&mut self.out),
+            ..Engine::new(self.id, self.server.clone())
+        };
+    }
+
+    /// The document, once loaded or pushed.
+    pub fn doc(&self) -> Option<&Automerge> {
+        self.doc.as_ref()
+    }
+
+    /// The document's heads (empty while it has none).
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc
+            .as_ref()
+            .map(Automerge::get_heads)
+            .unwrap_or_default()
+    }
+
+    pub fn exists(&self) -> bool {
+        self.doc.as_ref().is_some_and(|d| !d.get_heads().is_empty())
+    }
+
+    pub fn role_of(&self, user: &UserId) -> Option<Role> {
+        self.roles.get(user.as_str()).copied()
+    }
+
+    /// Whether `conn` is syncing this document.
+    pub fn has_peer(&self, conn: ConnId) -> bool {
+        self.peers.contains_key(&conn)
+    }
+
+    /// Every connection syncing this document.
+    pub fn peers(&self) -> impl Iterator<Item = &Remote> {
+        self.peers.values().map(|p| &p.remote)
+    }
+
+    /// What to send since the last call, in order.
+    pub fn take_out(&mut self) -> Vec<(ConnId, Outgoing)> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Records a role change, to be committed with this batch.
+    fn set_role(&mut self, user: &str, role: Option<Role>) {
+        match role {
+            Some(r) => self.roles.insert(user.to_owned(), r),
+            None => self.roles.remove(user),
+        };
+        self.role_writes.push((user.to_owned(), role));
+        if role.is_none() {
+            // Their connections lose the document at once.
+            let gone: Vec<ConnId> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.remote.user.as_str() == user)
+                .map(|(c, _)| *c)
+                .collect();
+            for conn in gone {
+                if let Some(peer) = self.peers.remove(&conn) {
+                    self.unavailable(&peer.remote);
+                }
+            }
+        }
+    }
+
+    /// Handles a role change asked by `by` (an owner) or by a verified share link (`None`).
+    pub fn change_role(
+        &mut self,
+        by: Option<&UserId>,
+        user: &UserId,
+        role: Option<Role>,
+    ) -> Result<Option<Role>, DocError> {
+        if !self.exists() && self.roles.is_empty() {
+            return Err(DocError::NotFound);
+        }
+        let current = self.role_of(user);
+        match by {
+            Some(by) => match self.role_of(by) {
+                Some(Role::Owner) => {}
+                Some(_) => {
+                    return Err(DocError::Forbidden(
+                        "only the spec's owners can change who has access".into(),
+                    ))
+                }
+                None => return Err(DocError::NotFound),
+            },
+            // A share link never lowers a role.
+            None if current >= role => return Ok(current),
+            None => {}
+        }
+        let owners = self.roles.values().filter(|r| **r == Role::Owner).count();
+        if current == Some(Role::Owner) && role != Some(Role::Owner) && owners <= 1 {
+            return Err(DocError::LastOwner);
+        }
+        if current != role {
+            self.set_role(user.as_str(), role);
+        }
+        Ok(role)
+    }
+
+    /// Creates the document from saved bytes (REST), owned by `owner`.
+    pub fn create(&mut self, bytes: &[u8], owner: &UserId) -> Result<(), DocError> {
+        if self.exists() {
+            return Err(DocError::AlreadyExists);
+        }
+        let mut doc = Automerge::new();
+        load_chunk(&mut doc, bytes).map_err(DocError::Corrupt)?;
+        self.doc = Some(doc);
+        self.set_role(owner.as_str(), Some(Role::Owner));
+        Ok(())
+    }
+
+    /// The connection stopped syncing this document.
+    pub fn leave(&mut self, conn: ConnId) {
+        self.peers.remove(&conn);
+    }
+
+    /// Applies one `request` (`request = true`) or `sync` from `from`, noting in `authors`
+    /// a peer whose message carried changes. Returns true if Automerge panicked (the
+    /// document's state is unknown: the caller must [`reset`](Self::reset) and reload).
+    pub fn receive(
+        &mut self,
+        from: &Remote,
+        data: &[u8],
+        request: bool,
+        bindings: &Bindings,
+        authors: &mut HashSet<ConnId>,
+    ) -> bool {
+        let conn = from.conn;
+        let exists = self.exists();
+        let role = self.role_of(&from.user);
+        if exists && role.is_none() {
+            // No role: the document is as good as absent (its existence is not leaked).
+            self.peers.remove(&conn);
+            self.unavailable(from);
+            return false;
+        }
+        let msg = match decode_sync(data) {
+            Ok(msg) => msg,
+            Err(e) => {
+                warn!(peer_id = %from.peer, "undecodable sync message: {e}");
+                self.refuse(from, CLOSE_PROTOCOL, &format!("invalid sync message: {e}"));
+                return false;
+            }
+        };
+        if !msg.changes.is_empty() {
+            if exists && !role.is_some_and(Role::can_edit) {
+                warn!(peer_id = %from.peer, user = %from.user, "refused changes from a viewer");
+                self.refuse(
+                    from,
+                    CLOSE_POLICY,
+                    "refused: you can view this spec but not change it (your role is viewer)",
+                );
+                return false;
+            }
+            if let Err(why) = self.verify_authors(&msg, &from.user, bindings) {
+                warn!(peer_id = %from.peer, user = %from.user, "refused forged changes: {why}");
+                self.refuse(from, CLOSE_POLICY, &format!("refused: {why}"));
+                return false;
+            }
+            authors.insert(conn);
+        }
+        let peer = self.peers.entry(conn).or_insert_with(|| Peer {
+            remote: from.clone(),
+            state: sync::State::new(),
+        });
+        let doc = match &mut self.doc {
+            _ if !exists && request && msg.changes.is_empty() => {
+                // Neither side has it: say so, but keep the peer so it hears if it appears
+                // (and it gains a role on it).
+                self.unavailable(from);
+                return false;
+            }
+            Some(doc) => doc,
+            // A peer pushing a document the server has not seen: it is created here.
+            None => self.doc.insert(Automerge::new()),
+        };
+        match fastsync::receive_guarded(doc, &mut peer.state, msg) {
+            Ok(()) => {
+                if !exists && self.exists() {
+                    // A document pushed by a signed-in user becomes theirs.
+                    self.set_role(from.user.as_str(), Some(Role::Owner));
+                }
+                false
+            }
+            Err(Some(e)) => {
+                warn!(peer_id = %from.peer, "refused sync message: {e}");
+                self.refuse(from, CLOSE_PROTOCOL, "invalid changes in sync message");
+                false
+            }
+            Err(None) => {
+                error!(peer_id = %from.peer, "automerge panicked applying a sync message");
+                self.refuse(from, CLOSE_PROTOCOL, "invalid changes in sync message");
+                true
+            }
+        }
+    }
+
+    /// Checks that every change of `msg` the server does not have yet is authored by
+    /// `user`: a Duet actor naming them, or another actor bound to them (bound here on
+    /// first use). On success the new bindings are recorded, to be stored with the changes.
+    fn verify_authors(
+        &mut self,
+        msg: &sync::Message,
+        user: &UserId,
+        bindings: &Bindings,
+    ) -> Result<(), String> {
+        let doc = &self.doc;
+        let known = |hash: &ChangeHash| {
+            doc.as_ref()
+                .is_some_and(|d| d.get_change_by_hash(hash).is_some())
+        };
+        let skeleton = duet_model::skeleton_hash();
+        let mut bound = lock(bindings);
+        let mut new: Vec<Vec<u8>> = Vec::new();
+        for (hash, actor) in carried_changes(msg)? {
+            if hash == skeleton || known(&hash) {
+                continue;
+            }
+            let bytes = actor.to_bytes();
+            match Author::from_actor(&actor) {
+                Ok(author) if author.user() == user => {}
+                Ok(author) => return Err(format!(
+                    "change {hash} is authored as {}, but this connection is signed in as {user}",
+                    author.user()
+                )),
+                // Any other actor (a plain automerge actor, even one whose first byte
+                // happens to be the Duet one) is bound to the first user who sends it.
+                Err(_) => match bound.get(bytes) {
+                    Some(owner) if owner == user.as_str() => {}
+                    Some(_) => {
+                        return Err(format!(
+                            "change {hash} uses actor {actor}, which belongs to another user"
+                        ))
+                    }
+                    None if new.iter().any(|n| n == bytes) => {}
+                    None => new.push(bytes.to_vec()),
+                },
+            }
+        }
+        // Bound under the same lock they were checked with: two documents binding one new
+        // actor at once cannot both win.
+        for actor in new {
+            bound.insert(actor.clone(), user.to_string());
+            self.new_bindings.push((actor, user.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The user a stored change is attributed to (`None`: the shared skeleton of a spec).
+    fn author_of(&self, hash: &ChangeHash, actor: &ActorId, bindings: &Bindings) -> Option<String> {
+        if *hash == duet_model::skeleton_hash() {
+            return None;
+        }
+        Some(match Author::from_actor(actor) {
+            Ok(author) => author.user().to_string(),
+            Err(_) => lock(bindings)
+                .get(actor.to_bytes())
+                .cloned()
+                .unwrap_or_else(|| "unknown".to_owned()),
+        })
+    }
+
+    /// Brings the spec (or one `story`) back to version `to` as a new change by `author`,
+    /// who must be able to edit (stored and sent with the batch).
+    pub fn restore(
+        &mut self,
+        author: Author,
+        to: &[ChangeHash],
+        story: Option<ItemId>,
+        now: UnixMillis,
+    ) -> Result<(), DocError> {
+        match self.role_of(author.user()) {
+            None => return Err(DocError::NotFound),
+            Some(role) if !role.can_edit() => {
+                return Err(DocError::Forbidden(
+                    "you can view this spec but not change it (your role is viewer)".into(),
+                ))
+            }
+            Some(_) => {}
+        }
+        let Some(doc) = self.doc.as_mut().filter(|d| !d.get_heads().is_empty()) else {
+            return Err(DocError::NotFound);
+        };
+        let copy = AutoCommit::load(&doc.save()).map_err(|e| DocError::Corrupt(e.to_string()))?;
+        let mut spec =
+            Spec::from_doc(copy, author).map_err(|e| DocError::Corrupt(e.to_string()))?;
+        let scope = match story {
+            Some(id) => RestoreScope::Story(id),
+            None => RestoreScope::Spec,
+        };
+        spec.restore(to, &scope, now).map_err(|e| match e {
+            duet_model::EditError::UnknownVersion | duet_model::EditError::NotInVersion => {
+                DocError::BadVersion(e.to_string())
+            }
+            other => DocError::Corrupt(other.to_string()),
+        })?;
+        let heads = doc.get_heads();
+        let new: Vec<duet_model::automerge::Change> = spec
+            .doc_mut()
+            .get_changes(&heads)
+            .into_iter()
+            .cloned()
+            .collect();
+        doc.apply_changes(new)
+            .map_err(|e| DocError::Corrupt(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The connections presence from `from` is relayed to: the others with a role.
+    pub fn relay_targets(&self, from: &Remote) -> Vec<Remote> {
+        if self.role_of(&from.user).is_none() {
+            return Vec::new();
+        }
+        self.peers
+            .values()
+            .map(|p| &p.remote)
+            .filter(|r| r.conn != from.conn && self.role_of(&r.user).is_some())
+            .cloned()
+            .collect()
+    }
+
+    /// What to store for this batch: the changes made since `before` (received at `now`,
+    /// Unix ms) with refreshed metadata, and the role changes and actor bindings it made.
+    pub fn prepare(&mut self, before: &[ChangeHash], now: i64, bindings: &Bindings) -> Prepared {
+        let mut writes: Vec<Write> = std::mem::take(&mut self.role_writes)
+            .into_iter()
+            .map(|(user, role)| Write::SetRole {
+                doc: self.id,
+                user,
+                role,
+            })
+            .collect();
+        let new_bindings = std::mem::take(&mut self.new_bindings);
+        let changed = self.doc.as_ref().is_some_and(|d| d.get_heads() != before);
+        let Some(doc) = self.doc.as_ref().filter(|_| changed) else {
+            return Prepared {
+                writes,
+                ..Prepared::default()
+            };
+        };
+        let changes = doc.get_changes(before);
+        let mut metas = Receipts::new();
+        let mut bytes = Vec::new();
+        let mut receipts = Vec::with_capacity(changes.len());
+        let mut hashes = Vec::with_capacity(changes.len());
+        for change in &changes {
+            bytes.extend_from_slice(change.raw_bytes());
+            hashes.push(change.hash());
+            let Some(user) = self.author_of(&change.hash(), change.actor_id(), bindings) else {
+                continue;
+            };
+            self.authors.insert(user.clone());
+            let meta = ChangeMeta {
+                author: UserId::parse(&user).ok(),
+                received_at: Some(UnixMillis(now)),
+            };
+            metas.insert(change.hash(), meta);
+            receipts.push(Receipt {
+                hash: change.hash().to_string(),
+                user,
+                received_at: now,
+            });
+        }
+        let title = duet_model::spec_title(doc);
+        self.meta.is_spec = title.is_some();
+        self.meta.title = title.unwrap_or_default();
+        self.meta.updated_at = now;
+        self.meta.authors = self.authors.iter().cloned().collect();
+        // The document's row first: roles refer to it.
+        writes.insert(
+            0,
+            Write::Append {
+                doc: self.id,
+                bytes,
+                meta: self.meta.clone(),
+                receipts,
+                bindings: new_bindings,
+            },
+        );
+        Prepared {
+            writes,
+            changes: hashes,
+            metas,
+        }
+    }
+
+    /// The writes of [`prepare`](Self::prepare) are durable; `seqs` are the sequence
+    /// numbers the store gave them.
+    pub fn stored(&mut self, prepared: &Prepared, seqs: &[i64]) {
+        if !prepared.changes.is_empty() {
+            self.last_seq = self.last_seq.max(seqs.first().copied().unwrap_or(0));
+            self.chunks += 1;
+        }
+    }
+
+    /// Sends each peer whatever it is missing, once what arrived since `before` is stored.
+    /// `authors` (peers whose messages carried changes) hear back even if automerge thinks
+    /// there is nothing to say: the reply is their acknowledgement.
+    pub fn send_sync(&mut self, before: &[ChangeHash], authors: &HashSet<ConnId>) {
+        // An author's own later message in the batch may have told us heads we now share:
+        // automerge would then record them as sent and stay silent, leaving the author
+        // waiting for an acknowledgement that never comes.
+        for conn in authors {
+            if let Some(peer) = self.peers.get_mut(conn) {
+                peer.state.last_sent_heads.clear();
+            }
+        }
+        let Some(doc) = &self.doc else { return };
+        let batch = Batch::since(doc, before);
+        let heads = doc.get_heads();
+        // Once the document has content, only people with a role hear of it.
+        let open = heads.is_empty();
+        let roles = &self.roles;
+        for (conn, peer) in self.peers.iter_mut() {
+            if !open && !roles.contains_key(peer.remote.user.as_str()) {
+                continue;
+            }
+            while let Some(msg) = fastsync::generate(doc, &mut peer.state, &heads, batch.as_ref()) {
+                let out = Outgoing::Message(Message::Sync {
+                    sender: self.server.clone(),
+                    target: peer.remote.peer.clone(),
+                    document: self.id,
+                    data: msg.encode(),
+                });
+                self.out.push((*conn, out));
+            }
+        }
+    }
+
+    /// A snapshot to replace the stored chunks with: when `compact_after` chunks have
+    /// piled up, or at exit (`at_exit`) when there are at least 8.
+    pub fn compaction(&self, at_exit: bool, compact_after: usize) -> Option<Write> {
+        let doc = self.doc.as_ref()?;
+        let due = if at_exit {
+            self.chunks >= 8
+        } else {
+            self.chunks >= compact_after.max(2)
+        };
+        due.then(|| Write::Compact {
+            doc: self.id,
+            snapshot: doc.save(),
+            replaces_up_to: self.last_seq,
+        })
+    }
+
+    /// The snapshot of [`compaction`](Self::compaction) is durable.
+    pub fn compacted(&mut self) {
+        self.chunks = 1;
+    }
+
+    /// Says goodbye to every peer (the server is stopping).
+    pub fn close_all(&mut self, code: u16, reason: &str) {
+        for (conn, _) in std::mem::take(&mut self.peers) {
+            self.close(conn, code, reason);
+        }
+    }
+
+    /// Tells a peer the server does not have the document (or that it may not see it).
+    fn unavailable(&mut self, to: &Remote) {
+        let msg = Message::DocUnavailable {
+            sender: self.server.clone(),
+            target: to.peer.clone(),
+            document: self.id,
+        };
+        self.out.push((to.conn, Outgoing::Message(msg)));
+    }
+
+    /// Tells a peer why it is dropped, then closes its connection with `code`.
+    fn refuse(&mut self, to: &Remote, code: u16, why: &str) {
+        self.peers.remove(&to.conn);
+        let msg = Message::Error {
+            sender: Some(self.server.clone()),
+            target: Some(to.peer.clone()),
+            message: why.to_owned(),
+        };
+        self.out.push((to.conn, Outgoing::Message(msg)));
+        self.close(to.conn, code, why);
+    }
+
+    fn close(&mut self, conn: ConnId, code: u16, reason: &str) {
+        let close = Outgoing::Close {
+            code,
+            reason: reason.to_owned(),
+        };
+        self.out.push((conn, close));
+    }
+}
