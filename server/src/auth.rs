@@ -62,10 +62,8 @@ fn bearer(headers: &HeaderMap) -> Option<Result<String, ()>> {
 
 /// The `token` query parameter (accepted on the websocket URL only, for automerge-repo
 /// clients that cannot set headers).
-fn query_token(parts: &Parts) -> Option<String> {
-    parts
-        .uri
-        .query()?
+fn query_token(uri: &axum::http::Uri) -> Option<String> {
+    uri.query()?
         .split('&')
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == "token")
@@ -90,6 +88,49 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap, origin: &str) -> bool {
     origin == format!("http://{host}") || origin == format!("https://{host}")
 }
 
+/// What a request shows to say who it is, before anything is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Credential {
+    /// An API token (`Authorization: Bearer …`, or `?token=` on the websocket).
+    Token(String),
+    /// A session cookie, and the `Origin` the request says it comes from.
+    Session {
+        value: String,
+        origin: Option<String>,
+    },
+}
+
+/// Reads the credential a request presents. `websocket`: the upgrade of `/sync`, where
+/// `?token=` is accepted. Errors are the 401 a malformed or missing credential gets.
+pub(crate) fn credential(
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    websocket: bool,
+) -> Result<Credential, AppError> {
+    match bearer(headers) {
+        Some(Ok(t)) => return Ok(Credential::Token(t)),
+        Some(Err(())) => {
+            return Err(AppError::Unauthorized(
+                "the Authorization header must be `Bearer <token>`".into(),
+            ))
+        }
+        None => {}
+    }
+    if let Some(token) = websocket.then(|| query_token(uri)).flatten() {
+        return Ok(Credential::Token(token));
+    }
+    let Some(value) = cookie(headers, SESSION_COOKIE) else {
+        return Err(AppError::Unauthorized(
+            "sign in first (a session cookie or an API token is required)".into(),
+        ));
+    };
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_owned);
+    Ok(Credential::Session { value, origin })
+}
+
 /// Checks the caller's credentials. `websocket`: the upgrade of `/sync`, where `?token=` is
 /// accepted and a cookie must come with an allowed `Origin`.
 pub async fn authenticate(
@@ -97,40 +138,24 @@ pub async fn authenticate(
     parts: &Parts,
     websocket: bool,
 ) -> Result<Caller, AppError> {
-    let token = match bearer(&parts.headers) {
-        Some(Ok(t)) => Some(t),
-        Some(Err(())) => {
-            return Err(AppError::Unauthorized(
-                "the Authorization header must be `Bearer <token>`".into(),
-            ))
+    let (session, origin) = match credential(&parts.headers, &parts.uri, websocket)? {
+        Credential::Token(token) => {
+            let found = state.accounts.run(move |a| a.token(&token)).await??;
+            return match found {
+                Some(Verified { user }) => Ok(Caller {
+                    user,
+                    session: None,
+                }),
+                None => Err(AppError::Unauthorized(
+                    "the API token is not valid (unknown, expired or revoked)".into(),
+                )),
+            };
         }
-        None if websocket => query_token(parts),
-        None => None,
-    };
-    if let Some(token) = token {
-        let found = state.accounts.run(move |a| a.token(&token)).await??;
-        return match found {
-            Some(Verified { user }) => Ok(Caller {
-                user,
-                session: None,
-            }),
-            None => Err(AppError::Unauthorized(
-                "the API token is not valid (unknown, expired or revoked)".into(),
-            )),
-        };
-    }
-    let Some(session) = cookie(&parts.headers, SESSION_COOKIE) else {
-        return Err(AppError::Unauthorized(
-            "sign in first (a session cookie or an API token is required)".into(),
-        ));
+        Credential::Session { value, origin } => (value, origin),
     };
     // A browser sends the cookie whatever page makes the request: a request that says it
     // comes from another origin is refused, and the websocket must say where it comes from.
-    let origin = parts
-        .headers
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok());
-    match origin {
+    match origin.as_deref() {
         Some(o) if !origin_allowed(state, &parts.headers, o) => {
             return Err(AppError::Forbidden(format!(
                 "requests from {o} may not use this server's session cookie"

@@ -4,6 +4,7 @@ pub mod accounts;
 mod auth;
 pub mod config;
 pub mod docs;
+pub mod fuzzing;
 mod history;
 mod http;
 pub mod storage;

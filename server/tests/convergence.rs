@@ -221,8 +221,8 @@ impl Server {
             engine.send_sync(&before, authors.get(&doc).unwrap_or(&none));
             out.extend(engine.take_out());
             if let Some(write) = engine.compaction(false, COMPACT_AFTER) {
-                self.store.commit(&[write]);
-                engine.compacted();
+                self.store.commit(std::slice::from_ref(&write));
+                engine.compacted(&write);
             }
         }
         out

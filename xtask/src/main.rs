@@ -31,6 +31,19 @@ fn main() -> Result<()> {
         }
         Some("bench-servers") => bench_servers(&args[1..]),
         Some("drill") => drill(),
+        Some("soak") => {
+            let minutes = args.get(1).map_or("120", String::as_str);
+            soak(minutes)
+        }
+        Some("fuzz") => {
+            let minutes: f64 = match args.get(1) {
+                Some(m) => m
+                    .parse()
+                    .context("usage: cargo xtask fuzz [minutes per target]")?,
+                None => 15.0,
+            };
+            fuzz((minutes * 60.0) as u64)
+        }
         Some("run") => run(&args[1..]),
         Some("frontend") => build_frontend(),
         _ => {
@@ -44,7 +57,9 @@ fn main() -> Result<()> {
                  bench-offline  time reconnect → converged after 1,000 offline edits; local store size\n  \
                  bench-history  time the history panel, a distant diff and blame on a 50,000-change spec\n  \
                  bench-servers  duet-load's full matrix against Duet, the automerge-repo sync server and Hocuspocus\n  \
-                 drill   the reliability drills in long mode (200 crashes, a 1 GiB malformed flood)\n  \
+                 drill   the reliability drills in long mode (200 crashes, a 1 GiB malformed flood, 100,000 convergence cases)\n  \
+                 fuzz [minutes]  every fuzz target for that long each (15 by default)\n  \
+                 soak [minutes]  20 people typing into one spec for that long (120 by default)\n  \
                  run     build the browser app and start Duet\n  \
                  frontend  build the browser app into frontend/dist"
             );
@@ -104,10 +119,7 @@ fn ensure_wasm_target() -> Result<()> {
 
 /// Whether `program --version` runs.
 fn runs(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    runs_ok(program, &["--version"])
 }
 
 /// Installs Node.js (Debian packages) when missing, then the npm packages of `tests/js`
@@ -207,6 +219,7 @@ fn test() -> Result<()> {
     // build for wasm32. A separate wasm check would recompile the Leptos stack for nothing.
     // The app's pure logic (text layout, offsets) is unit-tested natively too.
     cargo_test(&["test", "--workspace", "--locked"])?;
+    fuzz(FUZZ_SECONDS_IN_TESTS)?;
     browser_tests()?;
     eprintln!(
         "==> all checks passed in {:.1} min",
@@ -286,35 +299,167 @@ fn bench_servers(extra: &[String]) -> Result<()> {
 }
 
 /// The reliability drills in long mode, optimised (the test command runs their CI modes):
-/// 200 crashes, a 1 GiB flood.
+/// 200 crashes, a 1 GiB flood, 100,000 seeded convergence cases.
 fn drill() -> Result<()> {
     eprintln!("==> reliability drills, long mode");
     let env_or = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
-    let status = Command::new("cargo")
-        .args([
-            "test",
-            "--release",
-            "--locked",
-            "-p",
-            "duet-server",
-            "--test",
-            "crash_drill",
-            "--test",
-            "flood_drill",
-            "--",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
+    release_server_tests(
+        &["crash_drill", "flood_drill", "convergence"],
+        &["--test-threads", "1"],
+        &[
+            ("DUET_DRILL_KILLS", env_or("DUET_DRILL_KILLS", "200")),
+            ("DUET_FLOOD_MIB", env_or("DUET_FLOOD_MIB", "1024")),
+            ("DUET_SIM_CASES", env_or("DUET_SIM_CASES", "100000")),
+        ],
+    )
+}
+
+/// The soak in long mode: 20 people typing into one spec for `minutes` (optimised build),
+/// a sample of storage, load time and memory each minute.
+fn soak(minutes: &str) -> Result<()> {
+    eprintln!("==> soak for {minutes} min");
+    release_server_tests(
+        &["soak"],
+        &["--ignored"],
+        &[("DUET_SOAK_MINUTES", minutes.to_owned())],
+    )
+}
+
+/// Runs some of the server's integration `tests`, optimised, printing as they go, with
+/// extra test-harness `args` and `env`.
+fn release_server_tests(tests: &[&str], args: &[&str], env: &[(&str, String)]) -> Result<()> {
+    let mut command = Command::new("cargo");
+    command.args(["test", "--release", "--locked", "-p", "duet-server"]);
+    for test in tests {
+        command.args(["--test", test]);
+    }
+    let status = command
+        .args(["--", "--nocapture"])
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(workspace_root())
-        .env("DUET_DRILL_KILLS", env_or("DUET_DRILL_KILLS", "200"))
-        .env("DUET_FLOOD_MIB", env_or("DUET_FLOOD_MIB", "1024"))
         .status()
         .context("could not start cargo")?;
     if !status.success() {
-        bail!("a reliability drill failed ({status})");
+        bail!("`{}` failed ({status})", tests.join(", "));
     }
     Ok(())
+}
+
+/// How long the test command fuzzes each target.
+const FUZZ_SECONDS_IN_TESTS: u64 = 30;
+/// The fuzz targets (`fuzz/fuzz_targets/`, bodies in `duet_server::fuzzing`).
+const FUZZ_TARGETS: [&str; 4] = [
+    "protocol_message",
+    "sync_message",
+    "stored_chunks",
+    "credentials",
+];
+
+/// Runs every fuzz target for `seconds`, each from its seeds and the corpus kept by earlier
+/// runs (`fuzz/corpus`, not committed). A crash is copied to `fuzz/regressions/<target>/`,
+/// where the workspace tests replay it from then on, and fails the run.
+fn fuzz(seconds: u64) -> Result<()> {
+    let root = workspace_root();
+    if !runs_ok("cargo", &["fuzz", "--version"]) {
+        cmd(
+            "cargo",
+            &["install", "cargo-fuzz", "--version", "0.13.2", "--locked"],
+        )?;
+    }
+    // libFuzzer's instrumentation flags are unstable rustc options: the one toolchain here
+    // is stable, which accepts them when told it is building itself.
+    let cargo_fuzz = |args: &[&str]| {
+        let mut c = Command::new("cargo");
+        c.arg("fuzz")
+            .args(args)
+            .current_dir(&root)
+            .env("RUSTC_BOOTSTRAP", "1");
+        c
+    };
+    eprintln!("==> cargo fuzz build");
+    let started = std::time::Instant::now();
+    let status = cargo_fuzz(&["build", "--fuzz-dir", "fuzz"])
+        .status()
+        .context("could not start cargo fuzz")?;
+    took(started);
+    if !status.success() {
+        bail!("building the fuzz targets failed ({status})");
+    }
+    let mut report = Vec::new();
+    for target in FUZZ_TARGETS {
+        eprintln!("==> fuzzing {target} for {seconds} s");
+        let corpus = root.join("fuzz/corpus").join(target);
+        let artifacts = root.join("fuzz/artifacts").join(target);
+        std::fs::create_dir_all(&corpus)?;
+        std::fs::create_dir_all(&artifacts)?;
+        let seeds = root.join("fuzz/seeds").join(target);
+        let time = format!("-max_total_time={seconds}");
+        let output = cargo_fuzz(&[
+            "run",
+            "--fuzz-dir",
+            "fuzz",
+            target,
+            &corpus.to_string_lossy(),
+            &seeds.to_string_lossy(),
+            "--",
+            &time,
+            "-rss_limit_mb=2048",
+            "-max_len=65536",
+            "-print_final_stats=1",
+        ])
+        .output()
+        .context("could not start cargo fuzz")?;
+        let log = String::from_utf8_lossy(&output.stderr);
+        let stat = |name: &str| {
+            log.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_start_matches(':').trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let (execs, secs) = (
+            stat("stat::number_of_executed_units"),
+            stat("stat::total_time"),
+        );
+        if !output.status.success() {
+            eprintln!("{log}");
+            let kept = keep_crashers(&artifacts, &root.join("fuzz/regressions").join(target))?;
+            bail!(
+                "fuzz target {target} crashed after {execs} inputs; kept as {}",
+                kept.join(", ")
+            );
+        }
+        report.push(format!("{target}: {execs} inputs in {secs} s, no crash"));
+    }
+    for line in &report {
+        println!("fuzz: {line}");
+    }
+    Ok(())
+}
+
+/// Moves every crasher libFuzzer left in `artifacts` to `regressions`; returns their paths.
+fn keep_crashers(artifacts: &Path, regressions: &Path) -> Result<Vec<String>> {
+    std::fs::create_dir_all(regressions)?;
+    let mut kept = Vec::new();
+    for entry in std::fs::read_dir(artifacts)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        let to = regressions.join(name);
+        std::fs::copy(&path, &to)?;
+        std::fs::remove_file(&path)?;
+        kept.push(to.display().to_string());
+    }
+    Ok(kept)
+}
+
+/// Whether `program args` runs and succeeds.
+fn runs_ok(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Runs a browser benchmark script (tests/js/bench) in headless Chromium against a release

@@ -452,10 +452,10 @@ impl DocActor {
         let Some(write) = self.engine.compaction(at_exit, after) else {
             return;
         };
-        match self.registry.store().commit(vec![write]).await {
+        match self.registry.store().commit(vec![write.clone()]).await {
             Ok(_) => {
                 debug!("compacted");
-                self.engine.compacted();
+                self.engine.compacted(&write);
             }
             Err(e) => error!("compaction failed (chunks kept): {e}"),
         }

@@ -32,6 +32,13 @@ pub const CLOSE_PROTOCOL: u16 = 1002;
 pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_SERVER_ERROR: u16 = 1011;
 
+/// Below this many bytes added since the last snapshot, only the chunk count compacts.
+pub const COMPACT_MIN_BYTES: usize = 16 * 1024;
+/// Nor is a document compacted by weight before this many chunks: a snapshot compresses
+/// far better than single changes do (a pasted blob), and compaction saves the whole
+/// document, so it must not follow every write.
+pub const COMPACT_MIN_CHUNKS: usize = 64;
+
 /// Non-Duet actor ids and the user each is bound to (on first use), shared by every
 /// document of a server.
 pub type Bindings = Mutex<HashMap<Vec<u8>, String>>;
@@ -77,6 +84,10 @@ pub struct Engine {
     last_seq: i64,
     /// Chunks stored since the last snapshot.
     chunks: usize,
+    /// Bytes of the last snapshot, and bytes stored in chunks since: compaction keeps the
+    /// stored document within about twice its compacted size.
+    snapshot_bytes: usize,
+    since_snapshot_bytes: usize,
     /// Who may do what with this document (as stored, plus changes not yet committed).
     roles: HashMap<String, Role>,
     /// Role changes to commit with the next write.
@@ -170,6 +181,8 @@ impl Engine {
             authors: BTreeSet::new(),
             last_seq: 0,
             chunks: 0,
+            snapshot_bytes: 0,
+            since_snapshot_bytes: 0,
             roles: HashMap::new(),
             role_writes: Vec::new(),
             new_bindings: Vec::new(),
@@ -204,6 +217,9 @@ impl Engine {
             self.last_seq = self.last_seq.max(chunk.seq);
         }
         self.chunks = chunks.len();
+        // Which chunk is a snapshot is not known: all count as added since the last one,
+        // so a document stored in many pieces is compacted soon after it loads.
+        self.since_snapshot_bytes = chunks.iter().map(|c| c.bytes.len()).sum();
         self.doc = Some(doc);
         bad
     }
@@ -364,7 +380,17 @@ impl Engine {
             }
         };
         if !msg.changes.is_empty() {
-            if exists && !role.is_some_and(Role::can_edit) {
+            let new = match self.new_changes(&msg) {
+                Ok(new) => new,
+                Err(e) => {
+                    warn!(peer_id = %from.peer, "undecodable changes: {e}");
+                    self.refuse(from, CLOSE_PROTOCOL, &format!("invalid sync message: {e}"));
+                    return false;
+                }
+            };
+            // Changes the server already holds may come back (a peer's sync state can lag
+            // behind what it has been sent); only new ones need a right to edit.
+            if !new.is_empty() && exists && !role.is_some_and(Role::can_edit) {
                 warn!(peer_id = %from.peer, user = %from.user, "refused changes from a viewer");
                 self.refuse(
                     from,
@@ -373,7 +399,7 @@ impl Engine {
                 );
                 return false;
             }
-            if let Err(why) = self.verify_authors(&msg, &from.user, bindings) {
+            if let Err(why) = self.verify_authors(&new, &from.user, bindings) {
                 warn!(peer_id = %from.peer, user = %from.user, "refused forged changes: {why}");
                 self.refuse(from, CLOSE_POLICY, &format!("refused: {why}"));
                 return false;
@@ -416,34 +442,43 @@ impl Engine {
         }
     }
 
-    /// Checks that every change of `msg` the server does not have yet is authored by
-    /// `user`: a Duet actor naming them, or another actor bound to them (bound here on
-    /// first use). On success the new bindings are recorded, to be stored with the changes.
+    /// The changes `msg` carries that the document does not hold yet (the shared skeleton
+    /// of every spec aside).
+    fn new_changes(&self, msg: &sync::Message) -> Result<Vec<(ChangeHash, ActorId)>, String> {
+        let skeleton = duet_model::skeleton_hash();
+        let known = |hash: &ChangeHash| {
+            *hash == skeleton
+                || self
+                    .doc
+                    .as_ref()
+                    .is_some_and(|d| d.get_change_by_hash(hash).is_some())
+        };
+        let mut new = carried_changes(msg)?;
+        new.retain(|(hash, _)| !known(hash));
+        Ok(new)
+    }
+
+    /// Checks that each `new` change is authored by `user`: a Duet actor naming them, or
+    /// another actor bound to them (bound here on first use). On success the new bindings
+    /// are recorded, to be stored with the changes.
     fn verify_authors(
         &mut self,
-        msg: &sync::Message,
+        new: &[(ChangeHash, ActorId)],
         user: &UserId,
         bindings: &Bindings,
     ) -> Result<(), String> {
-        let doc = &self.doc;
-        let known = |hash: &ChangeHash| {
-            doc.as_ref()
-                .is_some_and(|d| d.get_change_by_hash(hash).is_some())
-        };
-        let skeleton = duet_model::skeleton_hash();
         let mut bound = lock(bindings);
-        let mut new: Vec<Vec<u8>> = Vec::new();
-        for (hash, actor) in carried_changes(msg)? {
-            if hash == skeleton || known(&hash) {
-                continue;
-            }
+        let mut unbound: Vec<Vec<u8>> = Vec::new();
+        for (hash, actor) in new {
             let bytes = actor.to_bytes();
-            match Author::from_actor(&actor) {
+            match Author::from_actor(actor) {
                 Ok(author) if author.user() == user => {}
-                Ok(author) => return Err(format!(
+                Ok(author) => {
+                    return Err(format!(
                     "change {hash} is authored as {}, but this connection is signed in as {user}",
                     author.user()
-                )),
+                ))
+                }
                 // Any other actor (a plain automerge actor, even one whose first byte
                 // happens to be the Duet one) is bound to the first user who sends it.
                 Err(_) => match bound.get(bytes) {
@@ -453,14 +488,14 @@ impl Engine {
                             "change {hash} uses actor {actor}, which belongs to another user"
                         ))
                     }
-                    None if new.iter().any(|n| n == bytes) => {}
-                    None => new.push(bytes.to_vec()),
+                    None if unbound.iter().any(|n| n == bytes) => {}
+                    None => unbound.push(bytes.to_vec()),
                 },
             }
         }
         // Bound under the same lock they were checked with: two documents binding one new
         // actor at once cannot both win.
-        for actor in new {
+        for actor in unbound {
             bound.insert(actor.clone(), user.to_string());
             self.new_bindings.push((actor, user.to_string()));
         }
@@ -608,9 +643,12 @@ impl Engine {
     /// The writes of [`prepare`](Self::prepare) are durable; `seqs` are the sequence
     /// numbers the store gave them.
     pub fn stored(&mut self, prepared: &Prepared, seqs: &[i64]) {
-        if !prepared.changes.is_empty() {
-            self.last_seq = self.last_seq.max(seqs.first().copied().unwrap_or(0));
-            self.chunks += 1;
+        if let Some(Write::Append { bytes, .. }) = prepared.writes.first() {
+            if !bytes.is_empty() {
+                self.last_seq = self.last_seq.max(seqs.first().copied().unwrap_or(0));
+                self.chunks += 1;
+                self.since_snapshot_bytes += bytes.len();
+            }
         }
     }
 
@@ -636,7 +674,10 @@ impl Engine {
             if !open && !roles.contains_key(peer.remote.user.as_str()) {
                 continue;
             }
-            while let Some(msg) = fastsync::generate(doc, &mut peer.state, &heads, batch.as_ref()) {
+            // One message per peer and batch: the next waits for its answer. (Automerge
+            // answers a peer whose last sync it does not know with a reset every time it is
+            // asked, so asking in a loop would never end.)
+            if let Some(msg) = fastsync::generate(doc, &mut peer.state, &heads, batch.as_ref()) {
                 let out = Outgoing::Message(Message::Sync {
                     sender: self.server.clone(),
                     target: peer.remote.peer.clone(),
@@ -648,15 +689,17 @@ impl Engine {
         }
     }
 
-    /// A snapshot to replace the stored chunks with: when `compact_after` chunks have
-    /// piled up, or at exit (`at_exit`) when there are at least 8.
+    /// A snapshot to replace the stored chunks with, when it is due: `compact_after` chunks
+    /// have piled up, or the chunks added since the last snapshot weigh as much as it (at
+    /// least [`COMPACT_MIN_BYTES`], over at least [`COMPACT_MIN_CHUNKS`] chunks), so the
+    /// stored document stays within about twice its compacted size; at exit (`at_exit`)
+    /// also when there are at least 8 chunks.
     pub fn compaction(&self, at_exit: bool, compact_after: usize) -> Option<Write> {
         let doc = self.doc.as_ref()?;
-        let due = if at_exit {
-            self.chunks >= 8
-        } else {
-            self.chunks >= compact_after.max(2)
-        };
+        let heavy = self.since_snapshot_bytes >= self.snapshot_bytes.max(COMPACT_MIN_BYTES);
+        let due = self.chunks >= compact_after.max(2)
+            || (self.chunks >= COMPACT_MIN_CHUNKS && heavy)
+            || (at_exit && self.chunks >= 8);
         due.then(|| Write::Compact {
             doc: self.id,
             snapshot: doc.save(),
@@ -665,7 +708,11 @@ impl Engine {
     }
 
     /// The snapshot of [`compaction`](Self::compaction) is durable.
-    pub fn compacted(&mut self) {
+    pub fn compacted(&mut self, snapshot: &Write) {
+        if let Write::Compact { snapshot, .. } = snapshot {
+            self.snapshot_bytes = snapshot.len();
+        }
+        self.since_snapshot_bytes = 0;
         self.chunks = 1;
     }
 
