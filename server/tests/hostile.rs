@@ -3,7 +3,7 @@
 mod common;
 
 use common::{expect_close, handshake, Client, Server};
-use duet_model::automerge::sync;
+use duet_model::automerge::sync::{self, SyncDoc};
 use duet_model::{Spec, TextField, UnixMillis};
 use duet_protocol::{DocumentId, Message, PeerId};
 use futures_util::SinkExt;
@@ -217,5 +217,66 @@ async fn a_sync_message_with_garbage_changes_leaves_the_stored_document_intact(
     let mut reader = Client::join_empty(&server.ws_url(), "pm", 3, doc_id).await?;
     reader.until_heads(&after).await?;
     assert!(!reader.view()?.title.contains("pwned"));
+    server.stop().await
+}
+
+/// `encoded` (a sync message) with its Bloom filter `bloom` swapped for `forged`.
+fn with_bloom(encoded: &[u8], bloom: &[u8], forged: &[u8]) -> Vec<u8> {
+    let framed = [&[bloom.len() as u8][..], bloom].concat();
+    let at = encoded
+        .windows(framed.len())
+        .position(|w| w == framed.as_slice())
+        .expect("the message carries its Bloom filter");
+    [
+        &encoded[..at],
+        &[forged.len() as u8][..],
+        forged,
+        &encoded[at + framed.len()..],
+    ]
+    .concat()
+}
+
+#[tokio::test]
+async fn bloom_filters_that_would_crash_automerge_are_refused_with_1002() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let mut good = healthy(&server, 3).await?;
+    // A first sync message from a replica with content: its `have` carries a Bloom filter
+    // of all its changes (10 bits per entry, 7 probes).
+    let mut spec = Spec::new(common::author("pm", 4));
+    spec.set_text(&TextField::Title, "bloom", NOW)?;
+    let mut doc = spec.into_doc();
+    let msg = doc
+        .sync()
+        .generate_sync_message(&mut sync::State::new())
+        .expect("a first message");
+    let bloom = msg.have[0].bloom.to_bytes();
+    let encoded = msg.encode();
+    let (entries, bits) = (bloom[0], &bloom[3..]);
+    let forged = [
+        // No bits at all: probing divides by zero.
+        vec![entries, 0, 7],
+        // Four billion probes: automerge would allocate 16 GiB per probe.
+        [&[entries, 10, 0xff, 0xff, 0xff, 0xff, 0x0f][..], bits].concat(),
+    ];
+    for (i, bloom_bytes) in forged.iter().enumerate() {
+        let mut ws = joined(&server, &format!("bloom-{i}")).await?;
+        let data = with_bloom(&encoded, &bloom, bloom_bytes);
+        assert!(sync::Message::decode(&data).is_ok(), "automerge decodes it");
+        let frame = Message::Sync {
+            sender: PeerId::new(&format!("bloom-{i}"))?,
+            target: good.server.clone(),
+            document: good.doc_id,
+            data,
+        };
+        let seen = send_and_expect(
+            &mut ws,
+            Frame::Binary(frame.encode().into()),
+            CloseCode::Protocol,
+        )
+        .await?;
+        assert!(has_error(&seen), "the peer is told why: {seen:?}");
+        still_works(&mut good, i).await?;
+    }
     server.stop().await
 }

@@ -395,6 +395,7 @@ fn fuzz(seconds: u64) -> Result<()> {
         std::fs::create_dir_all(&artifacts)?;
         let seeds = root.join("fuzz/seeds").join(target);
         let time = format!("-max_total_time={seconds}");
+        let fuzzing = std::time::Instant::now();
         let output = cargo_fuzz(&[
             "run",
             "--fuzz-dir",
@@ -417,9 +418,9 @@ fn fuzz(seconds: u64) -> Result<()> {
                 .and_then(|v| v.trim().trim_start_matches(':').trim().parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        let (execs, secs) = (
+        let (execs, peak_mb) = (
             stat("stat::number_of_executed_units"),
-            stat("stat::total_time"),
+            stat("stat::peak_rss_mb"),
         );
         if !output.status.success() {
             eprintln!("{log}");
@@ -429,7 +430,10 @@ fn fuzz(seconds: u64) -> Result<()> {
                 kept.join(", ")
             );
         }
-        report.push(format!("{target}: {execs} inputs in {secs} s, no crash"));
+        report.push(format!(
+            "{target}: {execs} inputs in {:.0} s, peak RSS {peak_mb} MiB, no crash",
+            fuzzing.elapsed().as_secs_f64()
+        ));
     }
     for line in &report {
         println!("fuzz: {line}");

@@ -15,6 +15,33 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use automerge::sync::{self, BloomFilter, Capability, Have, SyncDoc};
 use automerge::{Automerge, AutomergeError, ChangeHash, ReadDoc};
 
+/// Most bits per entry and probes a peer's Bloom filter may use (automerge uses 10 and 7).
+const MAX_BLOOM_PARAMETER: u64 = 64;
+
+/// Checks the Bloom filters of a peer's message before automerge uses them. automerge
+/// 0.6.1 takes their parameters as given: a filter that claims entries but has no bits
+/// divides by zero when probed (a panic), and one claiming billions of probes makes it
+/// allocate that many (which aborts the process).
+pub fn check_blooms(msg: &sync::Message) -> Result<(), String> {
+    for have in &msg.have {
+        let bytes = have.bloom.to_bytes();
+        if bytes.is_empty() {
+            continue; // no entries: never probed
+        }
+        let mut input = bytes.as_slice();
+        let mut next = || leb128::read::unsigned(&mut input).map_err(|e| e.to_string());
+        let (_entries, bits, probes) = (next()?, next()?, next()?);
+        let fine = |n: u64| (1..=MAX_BLOOM_PARAMETER).contains(&n);
+        if !fine(bits) || !fine(probes) || input.is_empty() {
+            return Err(format!(
+                "invalid Bloom filter: {bits} bits per entry, {probes} probes, {} bytes",
+                input.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What one batch of received messages added to the document.
 #[derive(Debug)]
 pub struct Batch {

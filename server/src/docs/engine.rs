@@ -107,11 +107,13 @@ pub fn load_chunk(doc: &mut Automerge, bytes: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Decodes a peer's sync message, refusing change chunks Automerge would skip silently.
+/// Decodes a peer's sync message, refusing Bloom filters Automerge would trip over and
+/// change chunks it would skip silently.
 pub fn decode_sync(data: &[u8]) -> Result<sync::Message, String> {
     let msg = catch_unwind(|| sync::Message::decode(data))
         .map_err(|_| "undecodable".to_owned())?
         .map_err(|e| e.to_string())?;
+    fastsync::check_blooms(&msg)?;
     msg.changes.iter().try_for_each(check_change)?;
     Ok(msg)
 }
@@ -670,22 +672,41 @@ impl Engine {
         // Once the document has content, only people with a role hear of it.
         let open = heads.is_empty();
         let roles = &self.roles;
+        let mut broken = Vec::new();
         for (conn, peer) in self.peers.iter_mut() {
             if !open && !roles.contains_key(peer.remote.user.as_str()) {
                 continue;
             }
             // One message per peer and batch: the next waits for its answer. (Automerge
             // answers a peer whose last sync it does not know with a reset every time it is
-            // asked, so asking in a loop would never end.)
-            if let Some(msg) = fastsync::generate(doc, &mut peer.state, &heads, batch.as_ref()) {
-                let out = Outgoing::Message(Message::Sync {
-                    sender: self.server.clone(),
-                    target: peer.remote.peer.clone(),
-                    document: self.id,
-                    data: msg.encode(),
-                });
-                self.out.push((*conn, out));
+            // asked, so asking in a loop would never end.) Generating only reads the
+            // document: should automerge panic on what a peer told it, that peer's sync
+            // state is dropped with it, and the document is untouched.
+            let state = &mut peer.state;
+            let generated = catch_unwind(AssertUnwindSafe(|| {
+                fastsync::generate(doc, state, &heads, batch.as_ref())
+            }));
+            match generated {
+                Ok(Some(msg)) => {
+                    let out = Outgoing::Message(Message::Sync {
+                        sender: self.server.clone(),
+                        target: peer.remote.peer.clone(),
+                        document: self.id,
+                        data: msg.encode(),
+                    });
+                    self.out.push((*conn, out));
+                }
+                Ok(None) => {}
+                Err(_) => broken.push(peer.remote.clone()),
             }
+        }
+        for remote in broken {
+            error!(peer_id = %remote.peer, "automerge panicked generating a sync message");
+            self.refuse(
+                &remote,
+                CLOSE_SERVER_ERROR,
+                "the server could not answer this peer",
+            );
         }
     }
 
