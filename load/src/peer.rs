@@ -1,6 +1,6 @@
 //! One simulated user: an automerge-repo websocket peer on one spec that types, and records when it sees others' edits and when the server holds its own.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -295,9 +295,9 @@ impl Peer {
         }
     }
 
-    /// Own edits are acknowledged once they are ancestors of the server's heads: covered by
-    /// their clock (automerge lists the changes it does not cover without walking the
-    /// history, which a walk per message would on a 100,000-change spec).
+    /// Own edits are acknowledged once they are ancestors of the server's heads, found by
+    /// the same short walk back from those heads that `fastsync::receive` uses (it stops
+    /// below the oldest pending edit, so its cost does not grow with the history).
     fn record_acks(&mut self, arrived: Instant) {
         if self.pending.is_empty() {
             return;
@@ -314,17 +314,13 @@ impl Peer {
         if known.is_empty() {
             return;
         }
-        let beyond: HashSet<ChangeHash> = self
-            .doc
-            .get_changes(&known)
-            .iter()
-            .map(|c| c.hash())
-            .collect();
+        let mut unheld: BTreeSet<ChangeHash> = self.pending.iter().map(|(h, _)| *h).collect();
+        fastsync::forget_covered(&self.doc, &mut unheld, &known);
         // Own edits form a chain: the held ones are the oldest.
         let held = self
             .pending
             .iter()
-            .take_while(|(h, _)| !beyond.contains(h))
+            .take_while(|(h, _)| !unheld.contains(h))
             .count();
         for (hash, sent) in self.pending.drain(..held) {
             self.report

@@ -324,7 +324,7 @@ const WALK_AT_MOST: usize = 1024;
 /// oldest one in flight. With many sent changes, a clock of the heads instead (each actor's
 /// changes form a chain, so a change is an ancestor exactly when their clock covers it:
 /// the rest is what `get_changes` lists).
-fn forget_covered(
+pub fn forget_covered(
     doc: &Automerge,
     sent: &mut std::collections::BTreeSet<ChangeHash>,
     heads: &[ChangeHash],
@@ -569,6 +569,43 @@ mod tests {
             }
             (g, e) => panic!("shortcut {g:?} but automerge {e:?}"),
         }
+    }
+
+    #[test]
+    fn bloom_filters_with_no_bits_or_absurd_probes_are_refused_and_real_ones_pass() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "k", 1).expect("a put");
+        tx.commit();
+        let msg = doc
+            .generate_sync_message(&mut sync::State::new())
+            .expect("a first message");
+        assert!(check_blooms(&msg).is_ok());
+        let bloom = msg.have[0].bloom.to_bytes();
+        let encoded = msg.encode();
+        // Swaps the message's (length-prefixed) Bloom filter for `forged`.
+        let forge = |forged: &[u8]| {
+            let framed = [&[bloom.len() as u8][..], &bloom].concat();
+            let at = encoded
+                .windows(framed.len())
+                .position(|w| w == framed.as_slice())
+                .expect("the message carries its filter");
+            let bytes = [
+                &encoded[..at],
+                &[forged.len() as u8][..],
+                forged,
+                &encoded[at + framed.len()..],
+            ]
+            .concat();
+            sync::Message::decode(&bytes).expect("automerge decodes the forged filter")
+        };
+        let bits = &bloom[3..];
+        assert!(check_blooms(&forge(&[bloom[0], 0, 7])).is_err());
+        let no_probes = [&[bloom[0], 10, 0][..], bits].concat();
+        assert!(check_blooms(&forge(&no_probes)).is_err());
+        let probes = [&[bloom[0], 10, 0xff, 0xff, 0xff, 0xff, 0x0f][..], bits].concat();
+        assert!(check_blooms(&forge(&probes)).is_err());
+        assert!(check_blooms(&forge(&bloom)).is_ok());
     }
 
     #[test]
