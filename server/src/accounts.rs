@@ -358,7 +358,10 @@ impl Accounts {
         let display = check_display_name(display_name.unwrap_or(username))?;
         let hash = hash_password(password)?;
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        // Immediate: this transaction reads, then writes. A deferred one would take a read
+        // snapshot first and then fail at once ("database is locked", without waiting) if
+        // the storage thread committed in between — a sign-up answered 500.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let count: i64 = tx.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
         let colour = PALETTE[(count as usize) % PALETTE.len()];
         let is_admin = admin || count == 0;
