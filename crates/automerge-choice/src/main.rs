@@ -1,6 +1,7 @@
 //! Measures automerge 0.6.1 against automerge 0.12 on the workloads that matter to Duet.
 //!
-//! Run without arguments, the program re-executes itself once per measurement
+//! Run without arguments (`--quick` for small sizes, `--concurrent-only` for the last
+//! table alone), the program re-executes itself once per measurement
 //! (`--child <scenario> <version> ...`) so that every measurement starts in a fresh
 //! process with a fresh heap, collects the `key<TAB>value` lines the children print,
 //! and prints a Markdown table of medians.
@@ -13,6 +14,10 @@
 //!   one single-character edit at a time through the sync protocol.
 //! - `load`: loads the saved document once and reports the time and the growth of the
 //!   resident set (`VmRSS` / `VmHWM` in `/proc/self/status`).
+//! - `concurrent`: a history written by several people at once ([`Sizes::concurrent`]
+//!   changes: each round, every author types [`ROUND_EDITS`] characters on their own
+//!   replica, then all replicas merge), built once with 0.6 and loaded by each version.
+//!   Loading a history like this grows quadratically in 0.6.1 (see RELIABILITY.md).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +39,15 @@ struct Sizes {
     save_runs: usize,
     /// Fresh processes that each load the saved document once.
     load_runs: usize,
+    /// Changes in the concurrent histories, per number of authors in [`AUTHORS`].
+    concurrent: [usize; 2],
 }
+
+/// Authors of the concurrent histories.
+const AUTHORS: [usize; 3] = [1, 5, 20];
+
+/// Characters each author types per round of the concurrent histories.
+const ROUND_EDITS: usize = 5;
 
 const FULL: Sizes = Sizes {
     history: 100_000,
@@ -43,6 +56,7 @@ const FULL: Sizes = Sizes {
     sync_runs: 50,
     save_runs: 5,
     load_runs: 5,
+    concurrent: [8_000, 32_000],
 };
 
 const QUICK: Sizes = Sizes {
@@ -52,6 +66,7 @@ const QUICK: Sizes = Sizes {
     sync_runs: 10,
     save_runs: 3,
     load_runs: 3,
+    concurrent: [1_000, 2_000],
 };
 
 /// The two versions under comparison: (command-line key, crate label).
@@ -322,6 +337,48 @@ macro_rules! scenarios {
                 );
                 drop(std::hint::black_box(doc));
             }
+
+            /// Builds a history of `changes` written by `authors` at once and saves it
+            /// (used with 0.6 only: both versions then load the same bytes).
+            #[allow(dead_code)]
+            pub fn build_concurrent(authors: usize, changes: usize, saved_path: &Path) {
+                let (base, text) = build(1);
+                let mut replicas: Vec<Automerge> = (0..authors)
+                    .map(|a| base.fork().with_actor(vec![a as u8 + 1; 16].into()))
+                    .collect();
+                let mut positions = Positions::new();
+                let mut made = 0;
+                while made < changes {
+                    for replica in &mut replicas {
+                        for _ in 0..ROUND_EDITS {
+                            let pos = positions.next(replica.length(&text));
+                            edit(replica, &text, pos, made);
+                            made += 1;
+                        }
+                    }
+                    let (first, rest) = replicas.split_first_mut().expect("an author");
+                    for replica in rest.iter_mut() {
+                        first.merge(replica).expect("merge");
+                    }
+                    for replica in rest.iter_mut() {
+                        replica.merge(first).expect("merge");
+                    }
+                }
+                std::fs::write(saved_path, replicas[0].save()).expect("write saved document");
+            }
+
+            /// Loads a saved concurrent history once.
+            pub fn load_concurrent(saved_path: &Path) {
+                let bytes = std::fs::read(saved_path).expect("read saved document");
+                let start = Instant::now();
+                let doc = Automerge::load_with_options(
+                    &bytes,
+                    LoadOptions::new().text_encoding(ENCODING),
+                )
+                .expect("load");
+                emit_samples("concurrent_load_us", &[micros(start.elapsed())]);
+                drop(std::hint::black_box(doc));
+            }
         }
     };
 }
@@ -439,7 +496,10 @@ fn main() {
     if args.first() == Some(&"--child") {
         child_main(&args[1..]);
     } else {
-        parent_main(args.contains(&"--quick"));
+        parent_main(
+            args.contains(&"--quick"),
+            args.contains(&"--concurrent-only"),
+        );
     }
 }
 
@@ -455,16 +515,27 @@ fn child_main(args: &[&str]) {
         ["sync", "v012"] => v012::sync(sizes),
         ["load", "v06", path] => v06::load(Path::new(path), sizes.history),
         ["load", "v012", path] => v012::load(Path::new(path), sizes.history),
+        ["build-concurrent", authors, changes, path] => v06::build_concurrent(
+            authors.parse().expect("authors"),
+            changes.parse().expect("changes"),
+            Path::new(path),
+        ),
+        ["load-concurrent", "v06", path] => v06::load_concurrent(Path::new(path)),
+        ["load-concurrent", "v012", path] => v012::load_concurrent(Path::new(path)),
         _ => panic!("unknown child arguments {args:?}"),
     }
 }
 
-fn parent_main(quick: bool) {
+fn parent_main(quick: bool, concurrent_only: bool) {
     let (sizes, flag) = if quick {
         (QUICK, Some("--quick"))
     } else {
         (FULL, None)
     };
+    if concurrent_only {
+        concurrent_table(sizes, flag);
+        return;
+    }
     let mut all: Vec<Results> = Vec::new();
     for version in VERSIONS {
         let saved: PathBuf = std::env::temp_dir().join(format!(
@@ -597,4 +668,59 @@ fn parent_main(quick: bool) {
         "Text encoding: UTF-16 code units in both (0.6.1 feature `utf16-indexing`, \
          both also set `TextEncoding::Utf16CodeUnit` explicitly). Times are wall-clock medians."
     );
+    concurrent_table(sizes, flag);
+}
+
+/// Load times of histories written by several people at once, per version.
+fn concurrent_table(sizes: Sizes, flag: Option<&str>) {
+    println!();
+    println!(
+        "Load of a history written by several people at once ({ROUND_EDITS} characters \
+         each per round, then all merge), median of {}:",
+        sizes.load_runs
+    );
+    println!();
+    println!(
+        "| Authors | Changes | {} | {} |",
+        label(VERSIONS[0]),
+        label(VERSIONS[1])
+    );
+    println!("| ---: | ---: | ---: | ---: |");
+    for authors in AUTHORS {
+        for changes in sizes.concurrent {
+            let saved = std::env::temp_dir().join(format!(
+                "automerge-choice-{}-{authors}x{changes}.automerge",
+                std::process::id()
+            ));
+            let saved_str = saved.to_str().expect("utf-8 temp path");
+            eprintln!("concurrent: {authors} authors, {changes} changes...");
+            run_child(
+                flag,
+                &[
+                    "build-concurrent",
+                    &authors.to_string(),
+                    &changes.to_string(),
+                    saved_str,
+                ],
+            );
+            let cells: Vec<String> = VERSIONS
+                .iter()
+                .map(|version| {
+                    let mut results = Results::new();
+                    for _ in 0..sizes.load_runs {
+                        merge_into(
+                            &mut results,
+                            run_child(flag, &["load-concurrent", version, saved_str]),
+                        );
+                    }
+                    let us = results
+                        .get("concurrent_load_us")
+                        .map_or(f64::NAN, |v| median(v));
+                    format_value(us, Unit::Micros)
+                })
+                .collect();
+            let _ = std::fs::remove_file(&saved);
+            println!("| {authors} | {changes} | {} | {} |", cells[0], cells[1]);
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! One document's actor: it alone drives the document's [`Engine`], stores what the engine says before anything is sent, carries its messages to the connections, and keeps the history.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use duet_model::automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use duet_model::history::{ChangeMeta, History};
@@ -11,12 +11,26 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use super::engine::{Engine, Prepared, Remote, CLOSE_SERVER_ERROR};
+use super::engine::{read_chunks, Engine, Prepared, Remote, CLOSE_SERVER_ERROR};
 use super::review::{self, HistoryAnswer, HistoryQuery, Receipts};
 use super::{ConnId, DocCommand, DocError, Outgoing, PeerLink, Registry};
 
 /// Most commands handled in one pass (one storage commit, one round of replies).
 const MAX_BATCH: usize = 512;
+
+/// How many times its own load time an idle document stays in memory at least.
+const RESIDENT_PER_LOAD: u32 = 120;
+
+/// How long a document with no connection stays loaded: the configured idle time, or
+/// longer for a document that is slow to load, so that whoever opens it next rarely
+/// waits for that again (a spec that took 2 s to load stays 4 minutes; at most an hour).
+fn resident_for(idle: Duration, load_time: Duration) -> Duration {
+    idle.max(
+        load_time
+            .saturating_mul(RESIDENT_PER_LOAD)
+            .min(Duration::from_secs(3600)),
+    )
+}
 
 pub(super) struct DocActor {
     id: DocumentId,
@@ -32,6 +46,8 @@ pub(super) struct DocActor {
     reading: Option<JoinHandle<Result<History, DocError>>>,
     /// Receipts of changes stored while the history was being read.
     receipts: Receipts,
+    /// How long reading the stored document took last time.
+    load_time: Duration,
 }
 
 /// The stored receipts of a document's changes, as the history reads them.
@@ -80,6 +96,7 @@ impl DocActor {
             history: None,
             reading: None,
             receipts: Receipts::new(),
+            load_time: Duration::ZERO,
         }
     }
 
@@ -95,9 +112,9 @@ impl DocActor {
             }
             return;
         }
-        let idle = self.registry.config.idle_unload;
         loop {
             let first = if self.links.is_empty() {
+                let idle = resident_for(self.registry.config.idle_unload, self.load_time);
                 match tokio::time::timeout(idle, rx.recv()).await {
                     Ok(cmd) => cmd,
                     Err(_) => {
@@ -169,8 +186,20 @@ impl DocActor {
         };
         let meta = store.meta(self.id).await?;
         let roles = store.roles(self.id).await?;
-        let bad = self.engine.load(Some(&chunks), meta, roles);
-        info!(chunks = chunks.len(), corrupt = bad, "loaded");
+        // A long history takes a while to read: not on the runtime's threads, which serve
+        // every other document meanwhile.
+        let started = Instant::now();
+        let loaded = tokio::task::spawn_blocking(move || read_chunks(&chunks))
+            .await
+            .map_err(|e| DocError::Corrupt(format!("reading the document failed: {e}")))?;
+        self.load_time = started.elapsed();
+        info!(
+            chunks = loaded.chunks(),
+            corrupt = loaded.corrupt,
+            ms = self.load_time.as_millis() as u64,
+            "loaded"
+        );
+        self.engine.adopt(loaded, meta, roles);
         if let Some(doc) = self.engine.doc() {
             let changes: Vec<Change> = doc.get_changes(&[]).into_iter().cloned().collect();
             self.read_history(changes);
@@ -503,4 +532,26 @@ fn deliver(link: &PeerLink, out: Outgoing) -> bool {
         link.kill.cancel();
     }
     sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_slow_to_load_stays_loaded_longer_up_to_an_hour() {
+        let idle = Duration::from_secs(30);
+        assert_eq!(resident_for(idle, Duration::from_millis(40)), idle);
+        assert_eq!(
+            resident_for(idle, Duration::from_secs(2)),
+            Duration::from_secs(240)
+        );
+        assert_eq!(
+            resident_for(idle, Duration::from_secs(90)),
+            Duration::from_secs(3600)
+        );
+        // A configured idle time longer than that is kept.
+        let long = Duration::from_secs(7200);
+        assert_eq!(resident_for(long, Duration::from_secs(90)), long);
+    }
 }

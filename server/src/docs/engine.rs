@@ -98,6 +98,48 @@ pub struct Engine {
     out: Vec<(ConnId, Outgoing)>,
 }
 
+/// A document read from its stored chunks, for [`Engine::adopt`].
+#[derive(Debug)]
+pub struct Loaded {
+    doc: Automerge,
+    /// Chunks that were corrupt and skipped.
+    pub corrupt: usize,
+    chunks: usize,
+    bytes: usize,
+    last_seq: i64,
+}
+
+/// Reads a document from its stored chunks, skipping (and logging) corrupt ones. The time
+/// grows with the history, faster than linearly when many people wrote at once (see
+/// RELIABILITY.md, "Load time").
+pub fn read_chunks(chunks: &[Chunk]) -> Loaded {
+    let mut doc = Automerge::new();
+    let mut corrupt = 0;
+    for chunk in chunks {
+        if let Err(e) = load_chunk(&mut doc, &chunk.bytes) {
+            corrupt += 1;
+            error!(
+                seq = chunk.seq,
+                "stored chunk is corrupt and was skipped: {e}"
+            );
+        }
+    }
+    Loaded {
+        doc,
+        corrupt,
+        chunks: chunks.len(),
+        bytes: chunks.iter().map(|c| c.bytes.len()).sum(),
+        last_seq: chunks.iter().map(|c| c.seq).max().unwrap_or(0),
+    }
+}
+
+impl Loaded {
+    /// How many chunks were read.
+    pub fn chunks(&self) -> usize {
+        self.chunks
+    }
+}
+
 /// Loads one stored chunk; automerge can panic on corrupt input, which is caught here.
 pub fn load_chunk(doc: &mut Automerge, bytes: &[u8]) -> Result<(), String> {
     match catch_unwind(AssertUnwindSafe(|| doc.load_incremental(bytes))) {
@@ -201,29 +243,31 @@ impl Engine {
         roles: Vec<(String, Role)>,
     ) -> usize {
         let Some(chunks) = chunks else { return 0 };
+        let loaded = read_chunks(chunks);
+        let bad = loaded.corrupt;
+        self.adopt(loaded, meta, roles);
+        bad
+    }
+
+    /// Takes a document read by [`read_chunks`] (on another thread, so that a long
+    /// history does not hold up the caller), with its metadata and roles.
+    pub fn adopt(
+        &mut self,
+        loaded: Loaded,
+        meta: Option<DocumentMeta>,
+        roles: Vec<(String, Role)>,
+    ) {
         if let Some(meta) = meta {
             self.authors = meta.authors.iter().cloned().collect();
             self.meta = meta;
         }
         self.roles = roles.into_iter().collect();
-        let mut doc = Automerge::new();
-        let mut bad = 0;
-        for chunk in chunks {
-            if let Err(e) = load_chunk(&mut doc, &chunk.bytes) {
-                bad += 1;
-                error!(
-                    seq = chunk.seq,
-                    "stored chunk is corrupt and was skipped: {e}"
-                );
-            }
-            self.last_seq = self.last_seq.max(chunk.seq);
-        }
-        self.chunks = chunks.len();
+        self.last_seq = self.last_seq.max(loaded.last_seq);
+        self.chunks = loaded.chunks;
         // Which chunk is a snapshot is not known: all count as added since the last one,
         // so a document stored in many pieces is compacted soon after it loads.
-        self.since_snapshot_bytes = chunks.iter().map(|c| c.bytes.len()).sum();
-        self.doc = Some(doc);
-        bad
+        self.since_snapshot_bytes = loaded.bytes;
+        self.doc = Some(loaded.doc);
     }
 
     /// Forgets everything held in memory (after a failure that left it unknown), telling
