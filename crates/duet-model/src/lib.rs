@@ -18,6 +18,7 @@ mod rank;
 mod read;
 mod restore;
 mod schema;
+pub mod signoff;
 mod spec;
 mod view;
 

@@ -1,0 +1,375 @@
+//! What a sign-off covers: each kind of change to a story's text, criteria or constraints (also one merged from an offline replica) changes its digest, and nothing else does.
+
+mod common;
+
+use common::{author, NOW};
+use duet_model::automerge::transaction::Transactable;
+use duet_model::automerge::{ObjType, ROOT};
+use duet_model::signoff::{
+    sign_state, signed_content, signed_content_at, SignState, Slot, StoryDigest,
+};
+use duet_model::{
+    ConstraintKind, ConstraintStatus, CriterionKind, ItemId, NewConstraint, NewStory, Severity,
+    Spec, StoryField, StoryStatus, TextField,
+};
+
+fn item(s: &str) -> ItemId {
+    ItemId::parse(s).expect("id")
+}
+
+/// A spec with two stories; the first has two criteria and a constraint.
+fn spec() -> Spec {
+    let mut spec = Spec::new(author("pm", 1));
+    spec.set_text(&TextField::Title, "Exports", NOW)
+        .expect("title");
+    for (i, s) in ["story1", "story2"].into_iter().enumerate() {
+        let new = NewStory {
+            as_a: "analyst".into(),
+            i_want: "to export to CSV".into(),
+            so_that: "I can share numbers".into(),
+        };
+        spec.add_story(&item(s), i, &new, NOW).expect("story");
+    }
+    let story = item("story1");
+    spec.add_criterion(
+        &story,
+        &item("crit1"),
+        0,
+        CriterionKind::Business,
+        "Has a header row",
+        NOW,
+    )
+    .expect("criterion");
+    spec.add_criterion(
+        &story,
+        &item("crit2"),
+        1,
+        CriterionKind::Ux,
+        "One click",
+        NOW,
+    )
+    .expect("criterion");
+    let constraint = NewConstraint {
+        kind: ConstraintKind::Performance,
+        severity: Severity::Major,
+        text: "Under 2 s for 100k rows".into(),
+        anchor: None,
+    };
+    spec.add_constraint(&story, &item("cons1"), 0, &constraint, NOW)
+        .expect("constraint");
+    spec
+}
+
+fn digest(spec: &Spec) -> StoryDigest {
+    signed_content(spec.doc(), &item("story1"))
+        .expect("story")
+        .digest()
+}
+
+/// Applies `edit` to a fresh spec and says whether story1's digest changed.
+fn changes_signed(edit: impl FnOnce(&mut Spec)) -> bool {
+    let mut spec = spec();
+    let before = digest(&spec);
+    edit(&mut spec);
+    digest(&spec) != before
+}
+
+#[test]
+fn the_digest_is_the_same_for_the_same_content() {
+    assert_eq!(digest(&spec()), digest(&spec()));
+    let d = digest(&spec());
+    assert_eq!(d.as_str().len(), 64);
+    assert_eq!(StoryDigest::parse(d.as_str()), Some(d));
+    assert_eq!(StoryDigest::parse("not hex"), None);
+}
+
+#[test]
+fn every_kind_of_change_to_the_story_its_criteria_or_constraints_makes_it_stale() {
+    let story = item("story1");
+    let field = |f| TextField::Story {
+        story: item("story1"),
+        field: f,
+    };
+    let criterion = TextField::Criterion {
+        story: item("story1"),
+        criterion: item("crit1"),
+    };
+    let cases: Vec<(&str, Box<dyn FnOnce(&mut Spec)>)> = vec![
+        (
+            "as a",
+            Box::new(|s| {
+                s.splice(&field(StoryField::AsA), 0, 0, "senior ", NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "i want",
+            Box::new(|s| {
+                s.splice(&field(StoryField::IWant), 3, 0, "quickly ", NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "so that",
+            Box::new(|s| s.splice(&field(StoryField::SoThat), 0, 1, "", NOW).unwrap()),
+        ),
+        (
+            "criterion text",
+            Box::new(move |s| s.splice(&criterion, 0, 0, "Always ", NOW).unwrap()),
+        ),
+        (
+            "criterion added",
+            Box::new(|s| {
+                s.add_criterion(
+                    &item("story1"),
+                    &item("crit3"),
+                    2,
+                    CriterionKind::Technical,
+                    "UTF-8",
+                    NOW,
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "criterion removed",
+            Box::new(|s| {
+                s.remove_criterion(&item("story1"), &item("crit2"), NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "criterion kind",
+            Box::new(|s| {
+                s.set_criterion_kind(
+                    &item("story1"),
+                    &item("crit1"),
+                    CriterionKind::Technical,
+                    NOW,
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "constraint severity",
+            Box::new(|s| {
+                s.set_constraint_severity(&item("cons1"), Severity::Blocker, NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "constraint kind",
+            Box::new(|s| {
+                s.set_constraint_kind(&item("cons1"), ConstraintKind::Cost, NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "constraint status",
+            Box::new(|s| {
+                s.set_constraint_status(&item("cons1"), ConstraintStatus::Accepted, NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "constraint text",
+            Box::new(|s| {
+                s.splice(
+                    &TextField::Constraint {
+                        constraint: item("cons1"),
+                    },
+                    0,
+                    0,
+                    "P95 ",
+                    NOW,
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "constraint added",
+            Box::new(move |s| {
+                let c = NewConstraint {
+                    kind: ConstraintKind::Security,
+                    severity: Severity::Minor,
+                    text: "Signed URLs".into(),
+                    anchor: None,
+                };
+                s.add_constraint(&story, &item("cons2"), 1, &c, NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "constraint removed",
+            Box::new(|s| s.remove_constraint(&item("cons1"), NOW).unwrap()),
+        ),
+    ];
+    for (name, edit) in cases {
+        assert!(changes_signed(edit), "{name} must make the sign-off stale");
+    }
+}
+
+#[test]
+fn changes_elsewhere_and_progress_do_not_make_it_stale() {
+    let cases: Vec<(&str, Box<dyn FnOnce(&mut Spec)>)> = vec![
+        (
+            "title",
+            Box::new(|s| s.splice(&TextField::Title, 0, 0, "CSV ", NOW).unwrap()),
+        ),
+        (
+            "problem",
+            Box::new(|s| {
+                s.set_text(&TextField::Problem, "Nobody can share", NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "other story",
+            Box::new(|s| {
+                s.splice(
+                    &TextField::Story {
+                        story: item("story2"),
+                        field: StoryField::IWant,
+                    },
+                    0,
+                    0,
+                    "x",
+                    NOW,
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "other story's criterion",
+            Box::new(|s| {
+                s.add_criterion(
+                    &item("story2"),
+                    &item("crit9"),
+                    0,
+                    CriterionKind::Ux,
+                    "Fast",
+                    NOW,
+                )
+                .unwrap()
+            }),
+        ),
+        (
+            "story status",
+            Box::new(|s| {
+                s.set_story_status(&item("story1"), StoryStatus::InProgress, NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "criterion done",
+            Box::new(|s| {
+                s.set_criterion_done(&item("story1"), &item("crit1"), true, NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "criteria reordered",
+            Box::new(|s| {
+                s.move_criterion(&item("story1"), &item("crit2"), 0, NOW)
+                    .unwrap()
+            }),
+        ),
+        (
+            "story moved",
+            Box::new(|s| s.move_story(&item("story1"), 1, NOW).unwrap()),
+        ),
+        (
+            "an edit undone by hand",
+            Box::new(|s| {
+                let f = TextField::Story {
+                    story: item("story1"),
+                    field: StoryField::AsA,
+                };
+                s.splice(&f, 0, 0, "x", NOW).unwrap();
+                s.splice(&f, 0, 1, "", NOW).unwrap();
+            }),
+        ),
+    ];
+    for (name, edit) in cases {
+        assert!(
+            !changes_signed(edit),
+            "{name} must not make the sign-off stale"
+        );
+    }
+}
+
+#[test]
+fn a_change_merged_from_an_offline_replica_makes_it_stale() {
+    let mut online = spec();
+    let mut offline = Spec::load(&online.save(), author("eng", 2)).expect("load");
+    let signed = digest(&online);
+    let heads = online.doc_mut().get_heads();
+    // Offline, the engineer tightens a criterion; online, only the title changes.
+    offline
+        .splice(
+            &TextField::Criterion {
+                story: item("story1"),
+                criterion: item("crit2"),
+            },
+            0,
+            0,
+            "At most ",
+            NOW,
+        )
+        .expect("offline edit");
+    online
+        .splice(&TextField::Title, 0, 0, "CSV ", NOW)
+        .expect("online edit");
+    assert_eq!(digest(&online), signed, "the title is not signed");
+    online.merge(&mut offline).expect("merge");
+    assert_ne!(digest(&online), signed, "the merged criterion is");
+    // What was signed is still readable at the signed version.
+    let then = signed_content_at(online.doc(), &heads, &item("story1")).expect("known heads");
+    assert_eq!(then.expect("story existed").digest(), signed);
+}
+
+#[test]
+fn a_deleted_story_has_nothing_to_sign_and_unknown_heads_are_refused() {
+    let mut spec = spec();
+    let heads = spec.doc_mut().get_heads();
+    spec.remove_story(&item("story1"), NOW).expect("remove");
+    assert!(signed_content(spec.doc(), &item("story1")).is_none());
+    assert!(signed_content_at(spec.doc(), &heads, &item("story1"))
+        .expect("heads")
+        .is_some());
+    let other = Spec::new(author("x", 9));
+    assert!(signed_content_at(other.doc(), &heads, &item("story1")).is_none());
+}
+
+#[test]
+fn sign_off_data_written_into_the_document_changes_nothing() {
+    // Whatever a client writes into the document, a sign-off is not read from it.
+    let mut spec = spec();
+    let before = digest(&spec);
+    let doc = spec.doc_mut();
+    let forged = doc
+        .put_object(ROOT, "signoffs", ObjType::Map)
+        .expect("forge");
+    doc.put(&forged, "story1", "product:signed").expect("forge");
+    doc.commit();
+    assert_eq!(digest(&spec), before);
+}
+
+#[test]
+fn a_story_is_signed_when_product_and_engineering_are_current() {
+    use Slot::*;
+    assert_eq!(sign_state([]), SignState::Unsigned);
+    assert_eq!(sign_state([(Product, true)]), SignState::Partly);
+    assert_eq!(sign_state([(Design, true)]), SignState::Partly);
+    assert_eq!(
+        sign_state([(Product, true), (Engineering, true)]),
+        SignState::Signed
+    );
+    assert_eq!(
+        sign_state([(Product, true), (Engineering, true), (Design, false)]),
+        SignState::Stale
+    );
+    assert_eq!(sign_state([(Product, false)]), SignState::Stale);
+    assert_eq!(Slot::for_discipline("engineering"), Some(Engineering));
+    assert_eq!(Slot::for_discipline("other"), None);
+}
