@@ -39,7 +39,7 @@ pub fn routes() -> Router<AppState> {
 type Params = Query<HashMap<String, String>>;
 
 /// Parses a version: change hashes in hex, comma-separated (empty: the empty spec).
-fn parse_heads(s: &str) -> Result<Vec<ChangeHash>, AppError> {
+pub(crate) fn parse_heads(s: &str) -> Result<Vec<ChangeHash>, AppError> {
     let heads: Vec<ChangeHash> = s
         .split(',')
         .map(str::trim)
@@ -131,7 +131,7 @@ async fn ask_actor(
 
 /// A person as history shows them.
 #[derive(Debug, Serialize)]
-struct Profile {
+pub(crate) struct Profile {
     username: String,
     name: String,
     colour: String,
@@ -139,7 +139,10 @@ struct Profile {
 }
 
 /// The profiles of `users`; someone without an account (any more) is shown by username.
-async fn profiles(state: &AppState, users: Vec<String>) -> Result<Vec<Profile>, AppError> {
+pub(crate) async fn profiles(
+    state: &AppState,
+    users: Vec<String>,
+) -> Result<Vec<Profile>, AppError> {
     let found = state
         .accounts
         .run(move |a| {

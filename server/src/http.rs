@@ -101,6 +101,8 @@ impl From<DocError> for AppError {
             DocError::LastOwner => AppError::Conflict(e.to_string()),
             DocError::Forbidden(m) => AppError::Forbidden(m),
             DocError::BadVersion(m) => AppError::BadRequest(m),
+            DocError::Conflict(m) => AppError::Conflict(m),
+            DocError::NoSuchItem(m) => AppError::NotFound(m),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -128,6 +130,7 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
         .route("/api/specs/{id}/links/{link}", delete(revoke_link))
         .route("/api/share/{token}", post(redeem_link))
         .merge(crate::history::routes())
+        .merge(crate::signoffs::routes())
         .route(
             "/api/{*rest}",
             get(not_found)
@@ -181,6 +184,8 @@ struct SpecSummary {
     title: String,
     updated_at: i64,
     authors: Vec<String>,
+    /// How many stories are fully signed, partly signed, or stale.
+    signs: duet_model::signoff::SignCounts,
     /// The caller's role on it.
     role: Role,
 }
@@ -193,6 +198,7 @@ impl SpecSummary {
             title: m.title,
             updated_at: m.updated_at,
             authors: m.authors,
+            signs: m.signs,
             role,
         }
     }

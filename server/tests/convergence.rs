@@ -83,7 +83,8 @@ impl Store {
                     };
                     seqs.push(0);
                 }
-                Write::Seen { .. } => seqs.push(0),
+                // The simulation signs nothing.
+                Write::Seen { .. } | Write::SignOff { .. } => seqs.push(0),
                 Write::Compact {
                     doc,
                     snapshot,

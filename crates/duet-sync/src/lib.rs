@@ -4,6 +4,7 @@
 //! (a reconnect makes a new one, as the sync protocol requires fresh sync states), turns
 //! incoming [`Message`]s into [`Event`]s, and produces the messages to send.
 
+mod notice;
 mod presence;
 
 use std::collections::{HashMap, HashSet};
@@ -12,6 +13,7 @@ use duet_model::automerge::sync::{self, SyncDoc};
 use duet_model::automerge::{AutoCommit, ChangeHash};
 use duet_protocol::{DocumentId, Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
 
+pub use notice::Notice;
 pub use presence::{is_colour, Presence, PresenceError, Roster, EXPIRE_MS, HEARTBEAT_MS};
 
 /// Why the session cannot go on; the connection should be closed and remade.

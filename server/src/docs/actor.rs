@@ -7,6 +7,7 @@ use duet_model::automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use duet_model::history::{ChangeMeta, History};
 use duet_model::{Author, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message};
+use duet_sync::Notice;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
@@ -48,6 +49,8 @@ pub(super) struct DocActor {
     receipts: Receipts,
     /// How long reading the stored document took last time.
     load_time: Duration,
+    /// Notices sent to peers (the ephemeral messages' count).
+    notices: u64,
 }
 
 /// The stored receipts of a document's changes, as the history reads them.
@@ -97,6 +100,7 @@ impl DocActor {
             reading: None,
             receipts: Receipts::new(),
             load_time: Duration::ZERO,
+            notices: 0,
         }
     }
 
@@ -168,6 +172,12 @@ impl DocActor {
             DocCommand::Restore { reply, .. } => {
                 let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
             }
+            DocCommand::SignOff { reply, .. } => {
+                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
+            }
+            DocCommand::SignOffs { reply } => {
+                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
+            }
             DocCommand::Read { reply } => {
                 let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
             }
@@ -200,6 +210,7 @@ impl DocActor {
             "loaded"
         );
         self.engine.adopt(loaded, meta, roles);
+        self.engine.adopt_signoffs(store.signoffs(self.id).await?);
         if let Some(doc) = self.engine.doc() {
             let changes: Vec<Change> = doc.get_changes(&[]).into_iter().cloned().collect();
             self.read_history(changes);
@@ -257,6 +268,7 @@ impl DocActor {
         let mut created = Vec::new();
         let mut role_replies = Vec::new();
         let mut restored = Vec::new();
+        let mut signed = Vec::new();
         let mut reads = Vec::new();
         let mut poisoned = false;
         // Peers that sent changes in this batch: their replies acknowledge those changes.
@@ -338,6 +350,30 @@ impl DocActor {
                         }
                     }
                 }
+                DocCommand::SignOff {
+                    by,
+                    discipline,
+                    story,
+                    slot,
+                    seen,
+                    reply,
+                } => match self
+                    .engine
+                    .sign(&by, &discipline, &story, slot, &seen, now_millis())
+                {
+                    Ok(record) => signed.push((reply, record)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                },
+                DocCommand::SignOffs { reply } => {
+                    let answer = if self.engine.exists() {
+                        Ok(self.engine.signoffs())
+                    } else {
+                        Err(DocError::NotFound)
+                    };
+                    let _ = reply.send(answer);
+                }
                 // Answered after the batch is stored: a reader sees only what is on disk.
                 DocCommand::Read { reply } => reads.push(reply),
                 DocCommand::Shutdown { reply } => shutdown.push(reply),
@@ -365,6 +401,9 @@ impl DocActor {
             for reply in restored {
                 let _ = reply.send(Err(failed()));
             }
+            for (reply, _) in signed {
+                let _ = reply.send(Err(failed()));
+            }
             for reply in reads {
                 let _ = reply.send(Err(failed()));
             }
@@ -389,6 +428,12 @@ impl DocActor {
         for reply in restored {
             let _ = reply.send(Ok(heads.clone()));
         }
+        if !signed.is_empty() {
+            self.notify(Notice::SignOffs);
+        }
+        for (reply, record) in signed {
+            let _ = reply.send(Ok(record));
+        }
         self.engine.send_sync(&before, &authors);
         self.flush();
         self.compact(false).await;
@@ -403,6 +448,32 @@ impl DocActor {
             let _ = reply.send(());
         }
         true
+    }
+
+    /// Tells every peer with a role that something outside the document changed.
+    fn notify(&mut self, notice: Notice) {
+        self.notices += 1;
+        let data = notice.encode();
+        let server = self.registry.server_peer().clone();
+        let targets: Vec<Remote> = self
+            .engine
+            .peers()
+            .filter(|r| self.engine.role_of(&r.user).is_some())
+            .cloned()
+            .collect();
+        for to in targets {
+            let msg = Message::Ephemeral {
+                sender: server.clone(),
+                target: to.peer,
+                count: self.notices,
+                session: "server".into(),
+                document: self.id,
+                data: data.clone(),
+            };
+            if let Some(link) = self.links.get(&to.conn) {
+                deliver(link, Outgoing::Message(msg));
+            }
+        }
     }
 
     /// Carries the engine's messages to their connections. A peer that cannot keep up

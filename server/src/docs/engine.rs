@@ -19,13 +19,16 @@ use duet_model::automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use duet_model::chunks::{chunks, ChunkKind};
 use duet_model::fastsync::{self, Batch};
 use duet_model::history::ChangeMeta;
+use duet_model::signoff::{
+    sign_state, signed_content, signed_content_at, SignCounts, SignState, Slot,
+};
 use duet_model::{Author, ItemId, RestoreScope, Spec, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message, PeerId};
 use tracing::{error, warn};
 
 use super::review::Receipts;
 use super::{ConnId, DocError, Outgoing};
-use crate::storage::{Chunk, DocumentMeta, Receipt, Role, Write};
+use crate::storage::{Chunk, DocumentMeta, Receipt, Role, SignOffRecord, Write};
 
 /// Close codes (RFC 6455).
 pub const CLOSE_PROTOCOL: u16 = 1002;
@@ -94,8 +97,35 @@ pub struct Engine {
     role_writes: Vec<(String, Option<Role>)>,
     /// Actors bound to users by messages of this batch, to store with their changes.
     new_bindings: Vec<(Vec<u8>, String)>,
+    /// The latest sign-off of each slot of each story (as stored, plus this batch's).
+    signoffs: BTreeMap<(ItemId, Slot), SignOffRecord>,
+    /// Sign-offs to store with the next write.
+    sign_writes: Vec<Write>,
     /// What to send, in order, until the caller takes it.
     out: Vec<(ConnId, Outgoing)>,
+}
+
+/// A story's sign-offs as [`Engine::signoffs`] reads them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StorySignOffs {
+    pub story: ItemId,
+    pub state: SignState,
+    pub slots: Vec<SlotSignOff>,
+}
+
+/// One slot's latest sign-off, and whether the story still reads as it did then.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SlotSignOff {
+    #[serde(flatten)]
+    pub record: SignOffRecord,
+    pub current: bool,
+}
+
+/// The sign-offs of a spec's stories (only stories someone signed), and the counts.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SignOffs {
+    pub counts: SignCounts,
+    pub stories: Vec<StorySignOffs>,
 }
 
 /// A document read from its stored chunks, for [`Engine::adopt`].
@@ -230,6 +260,8 @@ impl Engine {
             roles: HashMap::new(),
             role_writes: Vec::new(),
             new_bindings: Vec::new(),
+            signoffs: BTreeMap::new(),
+            sign_writes: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -268,6 +300,122 @@ impl Engine {
         // so a document stored in many pieces is compacted soon after it loads.
         self.since_snapshot_bytes = loaded.bytes;
         self.doc = Some(loaded.doc);
+    }
+
+    /// Takes the stored sign-offs (the latest of each slot of each story).
+    pub fn adopt_signoffs(&mut self, records: Vec<SignOffRecord>) {
+        self.signoffs = records
+            .into_iter()
+            .map(|r| ((r.story.clone(), r.slot), r))
+            .collect();
+    }
+
+    /// Records `by`'s sign-off of `slot` of `story` at `now` (server time), to be stored
+    /// with this batch. `discipline` is the signer's, from their profile; `seen` the
+    /// version they read: if what it covers differs from now, they did not read what
+    /// they would sign.
+    pub fn sign(
+        &mut self,
+        by: &UserId,
+        discipline: &str,
+        story: &ItemId,
+        slot: Slot,
+        seen: &[ChangeHash],
+        now: i64,
+    ) -> Result<SignOffRecord, DocError> {
+        let role = self.role_of(by).ok_or(DocError::NotFound)?;
+        let Some(doc) = self.doc.as_ref().filter(|d| !d.get_heads().is_empty()) else {
+            return Err(DocError::NotFound);
+        };
+        if !role.can_edit() {
+            return Err(DocError::Forbidden(
+                "you can view this spec but not sign it (your role is viewer)".into(),
+            ));
+        }
+        if Slot::for_discipline(discipline) != Some(slot) {
+            return Err(DocError::Forbidden(format!(
+                "only a person whose discipline is {} can sign the {} slot (your profile says {})",
+                slot.as_str(),
+                slot.label(),
+                if discipline.is_empty() {
+                    "none"
+                } else {
+                    discipline
+                }
+            )));
+        }
+        let current = signed_content(doc, story)
+            .ok_or_else(|| DocError::NoSuchItem(format!("no story {story} in this spec")))?
+            .digest();
+        let read = signed_content_at(doc, seen, story).ok_or_else(|| {
+            DocError::Conflict(
+                "the version you read has not reached the server yet; sign again in a moment"
+                    .into(),
+            )
+        })?;
+        if read.map(|c| c.digest()).as_ref() != Some(&current) {
+            return Err(DocError::Conflict(
+                "the story changed since the version you read: review the changes and sign again"
+                    .into(),
+            ));
+        }
+        let heads: Vec<String> = doc.get_heads().iter().map(ToString::to_string).collect();
+        let record = SignOffRecord {
+            story: story.clone(),
+            slot,
+            user: by.to_string(),
+            discipline: discipline.to_owned(),
+            signed_at: now,
+            digest: current,
+            heads: heads.join(","),
+        };
+        self.signoffs.insert((story.clone(), slot), record.clone());
+        let signs = self.sign_counts();
+        self.meta.signs = signs;
+        self.sign_writes.push(Write::SignOff {
+            doc: self.id,
+            record: record.clone(),
+            signs,
+        });
+        Ok(record)
+    }
+
+    /// Every story's sign-offs and whether each still covers what the story holds now.
+    pub fn signoffs(&self) -> SignOffs {
+        let mut answer = SignOffs::default();
+        let Some(doc) = &self.doc else { return answer };
+        let mut stories: BTreeMap<&ItemId, Vec<&SignOffRecord>> = BTreeMap::new();
+        for ((story, _), record) in &self.signoffs {
+            stories.entry(story).or_default().push(record);
+        }
+        for (story, records) in stories {
+            // A deleted story has nothing left to sign.
+            let Some(now) = signed_content(doc, story).map(|c| c.digest()) else {
+                continue;
+            };
+            let slots: Vec<SlotSignOff> = records
+                .into_iter()
+                .map(|r| SlotSignOff {
+                    current: r.digest == now,
+                    record: r.clone(),
+                })
+                .collect();
+            let state = sign_state(slots.iter().map(|s| (s.record.slot, s.current)));
+            answer.counts.add(state);
+            answer.stories.push(StorySignOffs {
+                story: story.clone(),
+                state,
+                slots,
+            });
+        }
+        answer
+    }
+
+    fn sign_counts(&self) -> SignCounts {
+        if self.signoffs.is_empty() {
+            return SignCounts::default();
+        }
+        self.signoffs().counts
     }
 
     /// Forgets everything held in memory (after a failure that left it unknown), telling
@@ -632,6 +780,7 @@ impl Engine {
                 role,
             })
             .collect();
+        writes.append(&mut self.sign_writes);
         let new_bindings = std::mem::take(&mut self.new_bindings);
         let changed = self.doc.as_ref().is_some_and(|d| d.get_heads() != before);
         let Some(doc) = self.doc.as_ref().filter(|_| changed) else {
@@ -668,6 +817,7 @@ impl Engine {
         self.meta.title = title.unwrap_or_default();
         self.meta.updated_at = now;
         self.meta.authors = self.authors.iter().cloned().collect();
+        self.meta.signs = self.sign_counts();
         // The document's row first: roles refer to it.
         writes.insert(
             0,

@@ -63,6 +63,11 @@ pub enum DocError {
     LastOwner,
     #[error("{0}")]
     BadVersion(String),
+    /// The request no longer fits the document (it changed meanwhile).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NoSuchItem(String),
 }
 
 /// Everything a document actor can be asked. One closed set of inputs.
@@ -96,6 +101,20 @@ pub enum DocCommand {
         user: UserId,
         role: Option<Role>,
         reply: oneshot::Sender<Result<Option<Role>, DocError>>,
+    },
+    /// `by` (of `discipline`) signs `slot` of `story`, having read version `seen`.
+    /// Replies once the sign-off is durable.
+    SignOff {
+        by: UserId,
+        discipline: String,
+        story: duet_model::ItemId,
+        slot: duet_model::signoff::Slot,
+        seen: Vec<duet_model::automerge::ChangeHash>,
+        reply: oneshot::Sender<Result<crate::storage::SignOffRecord, DocError>>,
+    },
+    /// Every story's sign-offs, current or stale.
+    SignOffs {
+        reply: oneshot::Sender<Result<engine::SignOffs, DocError>>,
     },
     /// A question about the document's history (timeline, version, diff, blame…).
     History {

@@ -16,6 +16,8 @@ mod writer;
 pub use sqlite::SqliteStorage;
 pub use writer::{Pending, StoreHandle};
 
+use duet_model::signoff::{SignCounts, Slot, StoryDigest};
+use duet_model::ItemId;
 use duet_protocol::DocumentId;
 use serde::Serialize;
 use thiserror::Error;
@@ -54,6 +56,23 @@ pub struct DocumentMeta {
     pub updated_at: i64,
     /// User ids of everyone whose changes are in the document.
     pub authors: Vec<String>,
+    /// How many of its stories are signed, partly signed or stale.
+    pub signs: SignCounts,
+}
+
+/// One sign-off the server recorded: `user`, of `discipline`, signed `slot` of `story`
+/// at `signed_at` (server time, Unix ms), covering what the story read at `heads`
+/// (`digest`). Sign-offs live only here, never in the document, so no edit can forge one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignOffRecord {
+    pub story: ItemId,
+    pub slot: Slot,
+    pub user: String,
+    pub discipline: String,
+    pub signed_at: i64,
+    pub digest: StoryDigest,
+    /// The document's heads when it was signed (hex, comma-separated).
+    pub heads: String,
 }
 
 /// What a person may do with one spec. Ordered: each role can do what the ones before it can.
@@ -129,6 +148,12 @@ pub enum Write {
         heads: String,
         at: i64,
     },
+    /// A sign-off, appended to the document's sign-off log, with the spec's new counts.
+    SignOff {
+        doc: DocumentId,
+        record: SignOffRecord,
+        signs: SignCounts,
+    },
     /// A snapshot that replaces every chunk of `doc` with `seq <= replaces_up_to`.
     Compact {
         doc: DocumentId,
@@ -160,4 +185,6 @@ pub trait Storage: Send + 'static {
     /// What `user` last saw of `doc`: heads (hex, comma-separated) and when.
     fn seen(&mut self, doc: &DocumentId, user: &str)
         -> Result<Option<(String, i64)>, StorageError>;
+    /// The latest sign-off of each slot of each story of `doc`.
+    fn signoffs(&mut self, doc: &DocumentId) -> Result<Vec<SignOffRecord>, StorageError>;
 }

@@ -5,7 +5,10 @@ use std::path::Path;
 use duet_protocol::DocumentId;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Chunk, DocumentMeta, Receipt, Role, Storage, StorageError, Write};
+use duet_model::signoff::{Slot, StoryDigest};
+use duet_model::ItemId;
+
+use super::{Chunk, DocumentMeta, Receipt, Role, SignOffRecord, Storage, StorageError, Write};
 
 /// SQLite storage. Chunks are kept per document in arrival order; metadata beside them.
 #[derive(Debug)]
@@ -45,6 +48,18 @@ CREATE TABLE IF NOT EXISTS change_receipts (
     received_at INTEGER NOT NULL,
     PRIMARY KEY (doc, hash)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signoffs (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc        TEXT NOT NULL,
+    story      TEXT NOT NULL,
+    slot       TEXT NOT NULL,
+    username   TEXT NOT NULL,
+    discipline TEXT NOT NULL,
+    signed_at  INTEGER NOT NULL,
+    digest     TEXT NOT NULL,
+    heads      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signoffs_by_doc ON signoffs (doc, story, slot, seq);
 CREATE TABLE IF NOT EXISTS last_seen (
     doc      TEXT NOT NULL,
     username TEXT NOT NULL,
@@ -66,19 +81,37 @@ impl SqliteStorage {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // Added after the first release: documents stored before have none.
+        let has_signs: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('documents') WHERE name = 'signs'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_signs == 0 {
+            conn.execute_batch("ALTER TABLE documents ADD COLUMN signs TEXT NOT NULL DEFAULT ''")?;
+        }
         Ok(SqliteStorage { conn })
     }
 }
 
+/// The columns [`meta_from_row`] reads, in order.
+const META_COLUMNS: &str = "id, is_spec, title, updated_at, authors, signs";
+
 fn meta_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentMeta> {
     let authors: String = row.get(4)?;
+    let signs: String = row.get(5)?;
     Ok(DocumentMeta {
         id: row.get(0)?,
         is_spec: row.get::<_, i64>(1)? != 0,
         title: row.get(2)?,
         updated_at: row.get(3)?,
         authors: serde_json::from_str(&authors).unwrap_or_default(),
+        signs: serde_json::from_str(&signs).unwrap_or_default(),
     })
+}
+
+fn json(value: &impl serde::Serialize) -> Result<String, StorageError> {
+    serde_json::to_string(value).map_err(|e| StorageError::Io(e.to_string()))
 }
 
 impl Storage for SqliteStorage {
@@ -131,19 +164,18 @@ impl Storage for SqliteStorage {
                             params![actor, user],
                         )?;
                     }
-                    let authors = serde_json::to_string(&meta.authors)
-                        .map_err(|e| StorageError::Io(e.to_string()))?;
                     tx.execute(
-                        "INSERT INTO documents (id, is_spec, title, updated_at, authors)
-                         VALUES (?1, ?2, ?3, ?4, ?5)
+                        "INSERT INTO documents (id, is_spec, title, updated_at, authors, signs)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                          ON CONFLICT (id) DO UPDATE SET is_spec = ?2, title = ?3,
-                           updated_at = ?4, authors = ?5",
+                           updated_at = ?4, authors = ?5, signs = ?6",
                         params![
                             id,
                             meta.is_spec as i64,
                             meta.title,
                             meta.updated_at,
-                            authors
+                            json(&meta.authors)?,
+                            json(&meta.signs)?
                         ],
                     )?;
                     if bytes.is_empty() {
@@ -183,6 +215,29 @@ impl Storage for SqliteStorage {
                     )?;
                     seqs.push(0);
                 }
+                Write::SignOff { doc, record, signs } => {
+                    let id = doc.to_string();
+                    tx.execute(
+                        "INSERT INTO signoffs
+                           (doc, story, slot, username, discipline, signed_at, digest, heads)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        params![
+                            id,
+                            record.story.as_str(),
+                            record.slot.as_str(),
+                            record.user,
+                            record.discipline,
+                            record.signed_at,
+                            record.digest.as_str(),
+                            record.heads
+                        ],
+                    )?;
+                    tx.execute(
+                        "UPDATE documents SET signs = ?2 WHERE id = ?1",
+                        params![id, json(signs)?],
+                    )?;
+                    seqs.push(0);
+                }
                 Write::Compact {
                     doc,
                     snapshot,
@@ -212,9 +267,9 @@ impl Storage for SqliteStorage {
     }
 
     fn list(&mut self) -> Result<Vec<DocumentMeta>, StorageError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, is_spec, title, updated_at, authors FROM documents ORDER BY updated_at DESC",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {META_COLUMNS} FROM documents ORDER BY updated_at DESC"
+        ))?;
         let metas = stmt
             .query_map([], meta_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
@@ -225,7 +280,7 @@ impl Storage for SqliteStorage {
         let meta = self
             .conn
             .query_row(
-                "SELECT id, is_spec, title, updated_at, authors FROM documents WHERE id = ?1",
+                &format!("SELECT {META_COLUMNS} FROM documents WHERE id = ?1"),
                 [doc.to_string()],
                 meta_from_row,
             )
@@ -235,13 +290,13 @@ impl Storage for SqliteStorage {
 
     fn list_for(&mut self, user: &str) -> Result<Vec<(DocumentMeta, Role)>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT d.id, d.is_spec, d.title, d.updated_at, d.authors, r.role
+            "SELECT d.id, d.is_spec, d.title, d.updated_at, d.authors, d.signs, r.role
              FROM documents d JOIN roles r ON r.doc = d.id
              WHERE r.username = ?1 ORDER BY d.updated_at DESC",
         )?;
         let rows = stmt
             .query_map([user], |r| {
-                let role: String = r.get(5)?;
+                let role: String = r.get(6)?;
                 Ok((meta_from_row(r)?, Role::parse(&role)))
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -305,5 +360,44 @@ impl Storage for SqliteStorage {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?)
+    }
+
+    fn signoffs(&mut self, doc: &DocumentId) -> Result<Vec<SignOffRecord>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT story, slot, username, discipline, signed_at, digest, heads FROM signoffs s
+             WHERE doc = ?1 AND seq = (SELECT MAX(seq) FROM signoffs
+               WHERE doc = s.doc AND story = s.story AND slot = s.slot)
+             ORDER BY story, slot",
+        )?;
+        let rows = stmt
+            .query_map([doc.to_string()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        // The disk is not trusted either: a row that does not parse is left out.
+        Ok(rows
+            .into_iter()
+            .filter_map(
+                |(story, slot, user, discipline, signed_at, digest, heads)| {
+                    Some(SignOffRecord {
+                        story: ItemId::parse(&story).ok()?,
+                        slot: Slot::parse(&slot)?,
+                        user,
+                        discipline,
+                        signed_at,
+                        digest: StoryDigest::parse(&digest)?,
+                        heads,
+                    })
+                },
+            )
+            .collect())
     }
 }

@@ -3,7 +3,7 @@
 use duet_protocol::DocumentId;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Chunk, DocumentMeta, Receipt, Role, Storage, StorageError, Write};
+use super::{Chunk, DocumentMeta, Receipt, Role, SignOffRecord, Storage, StorageError, Write};
 
 /// Most commit requests merged into one transaction. A group is whatever arrived while
 /// the previous transaction was being written: the writer never waits for more (waiting
@@ -22,6 +22,7 @@ enum Command {
     Bindings(Reply<Vec<(Vec<u8>, String)>>),
     Receipts(DocumentId, Reply<Vec<Receipt>>),
     Seen(DocumentId, String, Reply<Option<(String, i64)>>),
+    SignOffs(DocumentId, Reply<Vec<SignOffRecord>>),
 }
 
 /// A cheap handle to the storage thread.
@@ -43,6 +44,7 @@ impl std::fmt::Debug for Command {
             Command::Bindings(..) => "Bindings",
             Command::Receipts(..) => "Receipts",
             Command::Seen(..) => "Seen",
+            Command::SignOffs(..) => "SignOffs",
         })
     }
 }
@@ -129,6 +131,11 @@ impl StoreHandle {
         let user = user.to_owned();
         self.call(|r| Command::Seen(doc, user, r)).await
     }
+
+    /// The latest sign-off of each slot of each story of `doc`.
+    pub async fn signoffs(&self, doc: DocumentId) -> Result<Vec<SignOffRecord>, StorageError> {
+        self.call(|r| Command::SignOffs(doc, r)).await
+    }
 }
 
 /// The storage thread's answer to come (for a commit: once the writes are durable, the
@@ -172,6 +179,9 @@ fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>) {
                 }
                 Some(Command::Seen(doc, user, reply)) => {
                     let _ = reply.send(storage.seen(&doc, &user));
+                }
+                Some(Command::SignOffs(doc, reply)) => {
+                    let _ = reply.send(storage.signoffs(&doc));
                 }
                 None => {}
             }

@@ -101,6 +101,8 @@ pub struct Client {
     pub state: sync::State,
     /// Set when the server answered `doc-unavailable`.
     pub unavailable: bool,
+    /// Sign-off notices the server sent on the ephemeral channel.
+    pub signoff_notices: usize,
 }
 
 /// Connects and completes the join/peer handshake.
@@ -180,6 +182,7 @@ impl Client {
             author: author(user, seed),
             state: sync::State::new(),
             unavailable: false,
+            signoff_notices: 0,
         };
         let empty = client.doc.get_heads().is_empty();
         client.send_sync(empty).await?;
@@ -239,6 +242,11 @@ impl Client {
                 self.send_sync(false).await?;
             }
             Message::DocUnavailable { .. } => self.unavailable = true,
+            Message::Ephemeral { data, .. }
+                if duet_sync::Notice::decode(&data) == Some(duet_sync::Notice::SignOffs) =>
+            {
+                self.signoff_notices += 1
+            }
             Message::Error { message, .. } => bail!("server error: {message}"),
             _ => {}
         }

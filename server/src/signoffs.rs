@@ -1,0 +1,112 @@
+//! REST for sign-offs: every story's sign-offs with whether each still covers what the story holds, and signing a story's slot (the server records it, at its own time, on disk before it answers).
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use duet_model::signoff::{SignCounts, Slot};
+use duet_model::ItemId;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::auth::Caller;
+use crate::docs::engine::StorySignOffs;
+use crate::docs::DocCommand;
+use crate::history::{parse_heads, profiles, Profile};
+use crate::http::{access, parse_id, AppError, AppState};
+use crate::storage::SignOffRecord;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/specs/{id}/signoffs", get(list))
+        .route("/api/specs/{id}/stories/{story}/signoffs", post(sign))
+}
+
+#[derive(Debug, Serialize)]
+struct SignOffsBody {
+    counts: SignCounts,
+    /// Only stories someone signed; any other story is unsigned.
+    stories: Vec<StorySignOffs>,
+    /// Everyone who signed, as history shows people.
+    people: Vec<Profile>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SignOffsBody>, AppError> {
+    let id = parse_id(&id)?;
+    access(&state, &caller, id).await?;
+    let (reply, done) = oneshot::channel();
+    state
+        .registry
+        .send(id, DocCommand::SignOffs { reply })
+        .await?;
+    let answer = done
+        .await
+        .map_err(|_| AppError::Internal("document actor stopped".into()))??;
+    let mut users: Vec<String> = answer
+        .stories
+        .iter()
+        .flat_map(|s| s.slots.iter().map(|slot| slot.record.user.clone()))
+        .collect();
+    users.sort();
+    users.dedup();
+    Ok(Json(SignOffsBody {
+        counts: answer.counts,
+        stories: answer.stories,
+        people: profiles(&state, users).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignBody {
+    slot: String,
+    /// The version the signer read (change hashes).
+    seen: Vec<String>,
+}
+
+const SIGN_USAGE: &str =
+    "send JSON {\"slot\": \"product\" | \"engineering\" | \"design\", \"seen\": [change hashes of the version you read]}";
+
+async fn sign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, story)): Path<(String, String)>,
+    body: Option<Json<SignBody>>,
+) -> Result<Json<SignOffRecord>, AppError> {
+    let id = parse_id(&id)?;
+    let story = ItemId::parse(&story).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let Some(Json(body)) = body else {
+        return Err(AppError::BadRequest(SIGN_USAGE.into()));
+    };
+    let slot = Slot::parse(&body.slot).ok_or_else(|| AppError::BadRequest(SIGN_USAGE.into()))?;
+    let seen = parse_heads(&body.seen.join(","))?;
+    access(&state, &caller, id).await?;
+    let username = caller.user.to_string();
+    let discipline = state
+        .accounts
+        .run(move |a| a.user(&username).ok().flatten().map(|u| u.discipline))
+        .await?
+        .unwrap_or_default();
+    let (reply, done) = oneshot::channel();
+    state
+        .registry
+        .send(
+            id,
+            DocCommand::SignOff {
+                by: caller.user.clone(),
+                discipline,
+                story,
+                slot,
+                seen,
+                reply,
+            },
+        )
+        .await?;
+    let record = done
+        .await
+        .map_err(|_| AppError::Internal("document actor stopped".into()))??;
+    Ok(Json(record))
+}
