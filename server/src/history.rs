@@ -239,8 +239,13 @@ async fn diff(
     })?;
     let from = parse_heads(from)?;
     let to = params.get("to").map(|t| parse_heads(t)).transpose()?;
+    let story = params
+        .get("story")
+        .filter(|s| !s.is_empty())
+        .map(|s| ItemId::parse(s).map_err(|e| AppError::BadRequest(e.to_string())))
+        .transpose()?;
     Ok(Json(
-        ask(&state, &caller, id, HistoryQuery::Diff { from, to }).await?,
+        ask(&state, &caller, id, HistoryQuery::Diff { from, to, story }).await?,
     ))
 }
 

@@ -228,6 +228,38 @@ async fn product_and_engineering_sign_a_story_and_any_later_change_to_it_makes_t
         listed_signs(&server, "eng", id).await?,
         json!({ "signed": 0, "partly": 0, "stale": 1 })
     );
+    // One click shows exactly what changed since: the story's diff from the signed version,
+    // each insertion with its author (the title edit made meanwhile is not in it).
+    let signed_heads = body["stories"][0]["slots"][0]["heads"]
+        .as_str()
+        .context("signed heads")?
+        .to_owned();
+    let path = format!("/api/specs/{id}/diff?from={signed_heads}&story=story1");
+    let (status, reply) = http_as(server.addr, "eng", "GET", &path, None).await?;
+    assert_eq!(status, 200, "{reply}");
+    let diff: Value = serde_json::from_str(&reply)?;
+    let texts = diff["texts"].as_array().context("texts")?;
+    assert_eq!(
+        texts.len(),
+        1,
+        "only the criterion changed in story1: {diff}"
+    );
+    let inserted: Vec<&Value> = texts[0]["runs"]
+        .as_array()
+        .context("runs")?
+        .iter()
+        .filter(|r| r["kind"] == "inserted")
+        .collect();
+    assert_eq!(inserted.len(), 1, "{diff}");
+    assert_eq!(inserted[0]["text"], "Always ");
+    assert_eq!(inserted[0]["author"], "pm");
+    let whole = format!("/api/specs/{id}/diff?from={signed_heads}");
+    let (_, reply) = http_as(server.addr, "eng", "GET", &whole, None).await?;
+    assert!(
+        reply.contains(r#""part":"title""#),
+        "the whole diff has the title: {reply}"
+    );
+
     // Signing what one read before the change is refused; signing what is there now works.
     let (status, reply) = sign(&server, "eng", id, "story1", "engineering", &v2).await?;
     assert_eq!(status, 409, "{reply}");

@@ -357,6 +357,44 @@ pub fn diff(
     Some(out)
 }
 
+/// The differences from `from` to `to` in one story only: its text, status and criteria,
+/// and the constraints beside it in either version (what a sign-off covers, and more).
+pub fn story_diff(
+    history: &History,
+    doc: &impl ReadDoc,
+    from: &[ChangeHash],
+    to: &[ChangeHash],
+    story: &ItemId,
+) -> Option<SpecDiff> {
+    let mut out = diff(history, doc, from, to)?;
+    let mut ids: HashSet<ItemId> = HashSet::from([story.clone()]);
+    for at in [from, to] {
+        let view = view_with(&At::new(doc, at)?);
+        if let Some(s) = view.story(story) {
+            ids.extend(s.criteria.iter().map(|c| c.id.clone()));
+        }
+        ids.extend(
+            view.all_constraints()
+                .filter(|c| c.story == story.as_str())
+                .map(|c| c.id.clone()),
+        );
+    }
+    out.texts.retain(|t| match &t.field {
+        TextField::Story { story: s, .. } | TextField::Criterion { story: s, .. } => s == story,
+        TextField::Constraint { constraint } => ids.contains(constraint),
+        _ => false,
+    });
+    let concerns = |kind: PartKind, id: &ItemId| {
+        matches!(
+            kind,
+            PartKind::Story | PartKind::Criterion | PartKind::Constraint
+        ) && ids.contains(id)
+    };
+    out.items.retain(|i| concerns(i.kind, &i.id));
+    out.settings.retain(|s| concerns(s.kind, &s.id));
+    Some(out)
+}
+
 /// An item of a list as the diff compares it: identity, label, settings.
 struct Entry {
     kind: PartKind,

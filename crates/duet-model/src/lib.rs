@@ -27,8 +27,8 @@ pub use automerge;
 pub use caret::{caret_at, caret_position, input_splice, Caret, InputSplice};
 pub use concurrent::{overlaps, Contribution, Overlap, Place, Side};
 pub use diff::{
-    blame, blame_of, diff, place_label, BlameRun, DiffRun, FieldBlame, ItemChange, RunKind,
-    SettingChange, SpecDiff, TextDiff,
+    blame, blame_of, diff, place_label, story_diff, BlameRun, DiffRun, FieldBlame, ItemChange,
+    RunKind, SettingChange, SpecDiff, TextDiff,
 };
 pub use edit::{AnchorSpan, NewConstraint, NewDecision, NewStory};
 pub use error::{EditError, IdError, ImportError, LoadError};

@@ -5,8 +5,8 @@ use duet_model::history::{
     summary, ChangeMeta, Filter, History, PartFilter, PartKind, Session, Verb,
 };
 use duet_model::{
-    blame, diff, place_label, view_at, view_of, FieldBlame, ItemId, SpecDiff, SpecView, TextField,
-    UserId,
+    blame, diff, place_label, story_diff, view_at, view_of, FieldBlame, ItemId, SpecDiff, SpecView,
+    TextField, UserId,
 };
 use serde::Serialize;
 
@@ -21,10 +21,11 @@ pub enum HistoryQuery {
     Timeline { filter: Filter },
     /// The spec as it was at `at`.
     Version { at: Vec<ChangeHash> },
-    /// What differs from `from` to `to` (now when `None`).
+    /// What differs from `from` to `to` (now when `None`), in one story when `story`.
     Diff {
         from: Vec<ChangeHash>,
         to: Option<Vec<ChangeHash>>,
+        story: Option<ItemId>,
     },
     /// Who wrote each character of every text field at `at` (now when `None`).
     Blame { at: Option<Vec<ChangeHash>> },
@@ -213,12 +214,15 @@ pub fn answer(
             let view = view_at(doc, &at).ok_or(DocError::BadVersion("unknown version".into()))?;
             HistoryAnswer::Version(Box::new(view))
         }
-        HistoryQuery::Diff { from, to } => {
+        HistoryQuery::Diff { from, to, story } => {
             let to = to.unwrap_or_else(|| doc.get_heads());
             known(doc, &from)?;
             known(doc, &to)?;
-            let d = diff(history, doc, &from, &to)
-                .ok_or(DocError::BadVersion("unknown version".into()))?;
+            let d = match &story {
+                Some(story) => story_diff(history, doc, &from, &to, story),
+                None => diff(history, doc, &from, &to),
+            }
+            .ok_or(DocError::BadVersion("unknown version".into()))?;
             HistoryAnswer::Diff(DiffAnswer { from, to, diff: d })
         }
         HistoryQuery::Blame { at } => {
