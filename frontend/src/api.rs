@@ -72,6 +72,24 @@ pub struct SpecSummary {
     pub updated_at: f64,
     pub authors: Vec<String>,
     pub role: Option<Role>,
+    /// Stories fully signed, partly signed, stale.
+    pub signs: (u32, u32, u32),
+}
+
+/// One slot's latest sign-off, as `GET /api/specs/{id}/signoffs` gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignOff {
+    pub story: String,
+    pub slot: String,
+    pub user: String,
+    /// The signer's display name and colour.
+    pub name: String,
+    pub colour: String,
+    /// Unix milliseconds, server time.
+    pub signed_at: f64,
+    /// What it covers (see `duet_model::signoff`), and the version it was given at.
+    pub digest: String,
+    pub heads: String,
 }
 
 /// Someone with a role on a spec.
@@ -284,6 +302,11 @@ fn summary(v: &JsValue) -> Option<SpecSummary> {
         updated_at: millis(v, "updated_at"),
         authors,
         role: role(v),
+        signs: {
+            let c = field(v, "signs");
+            let n = |k| field(&c, k).as_f64().unwrap_or(0.0) as u32;
+            (n("signed"), n("partly"), n("stale"))
+        },
     })
 }
 
@@ -334,4 +357,60 @@ pub fn links(v: JsValue) -> Vec<Link> {
 pub async fn redeem(token: &str) -> ApiResult<String> {
     let v = call("POST", &format!("/api/share/{token}"), None).await?;
     Ok(text(&v, "spec"))
+}
+
+// ---- sign-off ----
+
+/// The latest sign-off of every slot of every signed story of spec `id`.
+pub async fn signoffs(id: &str) -> ApiResult<Vec<SignOff>> {
+    let v = call("GET", &format!("/api/specs/{id}/signoffs"), None).await?;
+    let people = field(&v, "people");
+    let person = |user: &str| {
+        list_of(people.clone(), |p| {
+            (text(p, "username") == user).then(|| p.clone())
+        })
+        .into_iter()
+        .next()
+    };
+    let mut out = Vec::new();
+    for story in list_of(field(&v, "stories"), |s| Some(s.clone())) {
+        for slot in list_of(field(&story, "slots"), |s| Some(s.clone())) {
+            let user = text(&slot, "user");
+            let who = person(&user);
+            out.push(SignOff {
+                story: text(&slot, "story"),
+                slot: text(&slot, "slot"),
+                name: who
+                    .as_ref()
+                    .map(|p| text(p, "name"))
+                    .unwrap_or_else(|| user.clone()),
+                colour: who.as_ref().map(|p| text(p, "colour")).unwrap_or_default(),
+                user,
+                signed_at: millis(&slot, "signed_at"),
+                digest: text(&slot, "digest"),
+                heads: text(&slot, "heads"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Signs `slot` of `story` in spec `id`, having read version `seen` (change hashes).
+pub async fn sign(id: &str, story: &str, slot: &str, seen: &[String]) -> ApiResult<()> {
+    let body = Object::new();
+    let _ = Reflect::set(&body, &"slot".into(), &slot.into());
+    let heads: Array = seen.iter().map(|h| JsValue::from_str(h)).collect();
+    let _ = Reflect::set(&body, &"seen".into(), &heads);
+    let url = format!("/api/specs/{id}/stories/{story}/signoffs");
+    call("POST", &url, Some(body.into())).await.map(drop)
+}
+
+/// What changed in `story` of spec `id` since version `from` (comma-separated hashes).
+pub async fn story_diff(id: &str, story: &str, from: &str) -> ApiResult<JsValue> {
+    call(
+        "GET",
+        &format!("/api/specs/{id}/diff?from={from}&story={story}"),
+        None,
+    )
+    .await
 }

@@ -17,12 +17,17 @@ use crate::me::BrowserRng;
 use crate::net::{Connection, DocState, Edit, Status};
 use crate::review::MergeReview;
 use crate::share::SharePanel;
+use crate::signoff::SignOffBar;
 use crate::text::{
     field_key, read_only, ActiveConstraint, FocusRequest, Highlight, People, ReadOnly, TextBox,
 };
 use crate::ui::{avatar, handler, toggle};
 
 type Conn = StoredValue<Connection, LocalStorage>;
+
+/// Bumped when the spec's sign-offs are worth fetching again.
+#[derive(Clone, Copy)]
+struct SignOffNotices(RwSignal<u64>);
 type SpecMemo = Memo<Option<SpecView>>;
 
 /// Draws one item of a list from its id.
@@ -50,6 +55,8 @@ pub fn EditorPage(id: String) -> impl IntoView {
     provide_context(People(signals.people));
     provide_context(ActiveConstraint(RwSignal::new(None)));
     provide_context(FocusRequest(RwSignal::new(None)));
+    crate::signoff::provide(id, signals.signoffs);
+    provide_context(SignOffNotices(signals.signoffs));
     let history_ui = HistoryUi {
         open: RwSignal::new(false),
         viewing: RwSignal::new(false),
@@ -420,6 +427,7 @@ fn StoryCard(doc: DocumentId, spec: SpecMemo, id: ItemId, ids: Memo<Vec<ItemId>>
         })
     };
     let selection: StorySelection = RwSignal::new(None);
+    let SignOffNotices(notices) = expect_context::<SignOffNotices>();
     let status =
         Memo::new(move |_| story.with(|s| s.as_ref().map_or(StoryStatus::Draft, |s| s.status)));
     let (mv, rm, st) = (id.clone(), id.clone(), id.clone());
@@ -491,6 +499,7 @@ fn StoryCard(doc: DocumentId, spec: SpecMemo, id: ItemId, ids: Memo<Vec<ItemId>>
                         on_move=Callback::new(move |to| edit(conn, doc, Box::new(|s, now| s.move_story(&mv, to, now))))
                         on_remove=Callback::new(move |()| edit(conn, doc, Box::new(|s, now| s.remove_story(&rm, now)))) />
                 </header>
+                <SignOffBar doc=doc story_id=id.clone() story=story notices=notices />
                 {field(StoryField::AsA, "who")}
                 {field(StoryField::IWant, "what they want to do")}
                 {field(StoryField::SoThat, "why it matters to them")}

@@ -10,6 +10,7 @@ mod net;
 mod review;
 mod route;
 mod share;
+mod signoff;
 mod store;
 mod text;
 mod ui;

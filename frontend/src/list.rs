@@ -17,6 +17,8 @@ struct Row {
     /// Kept on this device, not (yet) known to be on the server.
     here_only: bool,
     role: Option<Role>,
+    /// Stories fully signed, partly signed, stale.
+    signs: (u32, u32, u32),
 }
 
 /// What the list shows: the server's specs and this device's, or this device's alone (with
@@ -32,6 +34,7 @@ fn rows(
         authors: Vec::new(),
         here_only: true,
         role: None,
+        signs: (0, 0, 0),
     };
     let (mut list, note) = match server {
         Ok(specs) => {
@@ -44,6 +47,7 @@ fn rows(
                     authors: s.authors,
                     here_only: false,
                     role: s.role,
+                    signs: s.signs,
                 })
                 .collect();
             // Created here and not yet acknowledged: the server may not list it yet.
@@ -154,6 +158,18 @@ fn SpecRows(specs: Vec<Row>) -> impl IntoView {
                     spec.title.clone()
                 };
                 let authors = spec.authors.join(", ");
+                let (signed, partly, stale) = spec.signs;
+                let has_stale = stale > 0;
+                let signs = (signed + partly + stale > 0).then(|| {
+                    let mut parts = vec![format!("{signed} signed")];
+                    if partly > 0 {
+                        parts.push(format!("{partly} partly signed"));
+                    }
+                    if stale > 0 {
+                        parts.push(format!("{stale} stale"));
+                    }
+                    view! { " · " <span class="signs" class:has-stale=has_stale>{parts.join(", ")}</span> }
+                });
                 view! {
                     <li class="spec" data-id=spec.id.clone()>
                         <a class="spec-title" href=format!("/specs/{}", spec.id)>{title}</a>
@@ -162,6 +178,7 @@ fn SpecRows(specs: Vec<Row>) -> impl IntoView {
                             {(!authors.is_empty()).then(|| view! { " · by " <span class="authors">{authors}</span> })}
                             {spec.here_only.then(|| view! { " · " <span class="here-only">"on this device"</span> })}
                             {spec.role.filter(|r| *r != Role::Owner).map(|r| view! { " · " <span class="role">{r.label()}</span> })}
+                            {signs}
                         </span>
                     </li>
                 }
@@ -181,6 +198,7 @@ mod tests {
             updated_at,
             authors: vec!["ada".into()],
             role: None,
+            signs: (0, 0, 0),
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use duet_model::automerge::{AutoCommit, ChangeHash};
 use duet_model::{Author, EditError, Overlap, Spec, TextField, UnixMillis};
 use duet_protocol::{DocumentId, Message, PeerId};
-use duet_sync::{backoff_ms, Event, Presence, Roster, Session, SessionError, HEARTBEAT_MS};
+use duet_sync::{backoff_ms, Event, Notice, Presence, Roster, Session, SessionError, HEARTBEAT_MS};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
@@ -91,6 +91,7 @@ struct OpenDoc {
     review: RwSignal<Vec<Overlap>>,
     /// This person's role on the spec (`None`: not known yet, nothing may be edited).
     role: RwSignal<Option<Role>>,
+    signoffs: RwSignal<u64>,
 }
 
 impl OpenDoc {
@@ -117,6 +118,7 @@ impl OpenDoc {
             review_from: None,
             review: RwSignal::new(Vec::new()),
             role: RwSignal::new(None),
+            signoffs: RwSignal::new(0),
         })
     }
 
@@ -127,6 +129,7 @@ impl OpenDoc {
             people: self.people,
             review: self.review,
             role: self.role,
+            signoffs: self.signoffs,
         }
     }
 
@@ -154,6 +157,8 @@ pub struct DocSignals {
     pub review: RwSignal<Vec<Overlap>>,
     /// This person's role on the spec, once known.
     pub role: RwSignal<Option<Role>>,
+    /// Bumped when the server says the spec's sign-offs changed.
+    pub signoffs: RwSignal<u64>,
 }
 
 /// What to do next for a document so that nothing is sent before it is stored.
@@ -611,6 +616,12 @@ impl Connection {
                 data,
                 ..
             } => {
+                if Notice::decode(data) == Some(Notice::SignOffs) {
+                    if let Some(open) = inner.docs.get(document) {
+                        open.signoffs.update(|n| *n += 1);
+                    }
+                    return;
+                }
                 // Presence from another tab; anything unreadable is ignored.
                 let (Some(open), Ok(p)) = (inner.docs.get_mut(document), Presence::decode(data))
                 else {
@@ -762,6 +773,18 @@ impl Connection {
     /// Reads the replica of an open document.
     pub fn read<R>(&self, id: DocumentId, f: impl FnOnce(&AutoCommit) -> R) -> Option<R> {
         self.inner.borrow().docs.get(&id).map(|open| f(&open.doc))
+    }
+
+    /// The heads of the replica of an open document (hex), or none.
+    pub fn heads(&self, id: DocumentId) -> Vec<String> {
+        let mut inner = self.inner.borrow_mut();
+        inner.docs.get_mut(&id).map_or_else(Vec::new, |open| {
+            open.doc
+                .get_heads()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        })
     }
 
     /// Runs a typed edit on an open spec as this tab's author, then sends the change.

@@ -1,0 +1,80 @@
+// Two-role sign-off: a product person and an engineer sign a story; the product person edits a criterion; the engineer sees the stale badge at once and exactly what changed (coloured by author); signing again clears it, and the spec list counts what is stale.
+import { test, expect, api, createSpec, person, share, markdown } from "./fixtures.mjs"
+
+const slot = (p, name) => p.page.locator(`article.story .signoff[data-slot="${name}"]`)
+
+async function withDiscipline(browser, duet, name, discipline) {
+  const p = await person(browser, duet, name)
+  await api(duet, p, "PATCH", "/api/me", { discipline })
+  return p
+}
+
+test("product and engineering sign a story; an edited criterion makes both stale, the engineer sees what changed, and signing again clears it", async ({ browser, duet }) => {
+  const pam = await withDiscipline(browser, duet, "Pam Product", "product")
+  const eli = await withDiscipline(browser, duet, "Eli Engineer", "engineering")
+  const spec = await createSpec(duet, "CSV export", pam)
+  await share(duet, spec.id, pam, eli, "editor")
+
+  // Pam writes a story with one criterion.
+  await pam.page.goto(`${duet.url}/specs/${spec.id}`)
+  await pam.page.getByRole("button", { name: "Add story" }).click()
+  await pam.page.keyboard.type("analyst")
+  await pam.page.getByRole("button", { name: "Add UX criterion" }).click()
+  await pam.page.keyboard.type("One click")
+  await expect.poll(() => markdown(duet, spec.id, pam)).toContain("One click")
+
+  await eli.page.goto(`${duet.url}/specs/${spec.id}`)
+  await expect(eli.page.locator("li.criterion textarea")).toHaveValue("One click")
+
+  // Nobody signed yet; each sees only the button of their own discipline.
+  await expect(slot(pam, "product")).toHaveAttribute("data-state", "unsigned")
+  await expect(slot(pam, "product").getByRole("button", { name: "Sign as Product" })).toBeVisible()
+  await expect(slot(pam, "engineering").getByRole("button")).toHaveCount(0)
+  await expect(slot(eli, "product").getByRole("button")).toHaveCount(0)
+
+  await slot(pam, "product").getByRole("button", { name: "Sign as Product" }).click()
+  await expect(slot(pam, "product")).toHaveAttribute("data-state", "signed")
+  await expect(slot(pam, "product")).toContainText("Pam Product")
+  // Eli hears of it without reloading, then signs his slot; Pam hears of that.
+  await expect(slot(eli, "product")).toHaveAttribute("data-state", "signed")
+  await slot(eli, "engineering").getByRole("button", { name: "Sign as Engineering" }).click()
+  await expect(slot(eli, "engineering")).toHaveAttribute("data-state", "signed")
+  await expect(slot(pam, "engineering")).toHaveAttribute("data-state", "signed")
+  expect((await api(duet, pam, "GET", "/api/specs")).find(s => s.id === spec.id).signs).toEqual({ signed: 1, partly: 0, stale: 0 })
+
+  // Pam edits the criterion: Eli's badges turn stale as soon as the edit arrives.
+  const crit = pam.page.locator("li.criterion textarea")
+  await crit.click()
+  await crit.press("End")
+  await pam.page.keyboard.type(" to CSV")
+  await expect(eli.page.locator("li.criterion textarea")).toHaveValue("One click to CSV")
+  await expect(slot(eli, "engineering")).toHaveAttribute("data-state", "stale")
+  await expect(slot(eli, "product")).toHaveAttribute("data-state", "stale")
+  await expect(slot(pam, "product")).toHaveAttribute("data-state", "stale")
+
+  // One click shows exactly what changed since he signed, in Pam's colour.
+  await slot(eli, "engineering").getByRole("button", { name: "What changed" }).click()
+  const diff = eli.page.getByRole("region", { name: "What changed since it was signed" })
+  await expect(diff.locator("ins")).toHaveText(" to CSV")
+  await expect(diff.locator("ins")).toHaveAttribute("title", "by Pam Product")
+  await expect(diff).toContainText("One click")
+  await eli.page.screenshot({ path: test.info().outputPath("stale-signoff.png"), fullPage: true })
+
+  // Eli signs again: his slot is current, Pam's is still stale until she signs again.
+  await slot(eli, "engineering").getByRole("button", { name: "Sign again as Engineering" }).click()
+  await expect(slot(eli, "engineering")).toHaveAttribute("data-state", "signed")
+  await expect(slot(eli, "product")).toHaveAttribute("data-state", "stale")
+  await expect(diff).toHaveCount(0)
+
+  // The spec list counts the story as stale.
+  await eli.page.goto(`${duet.url}/`)
+  await expect(eli.page.locator(`li.spec[data-id="${spec.id}"] .signs`)).toHaveText("0 signed, 1 stale")
+
+  await slot(pam, "product").getByRole("button", { name: "Sign again as Product" }).click()
+  await expect(slot(pam, "product")).toHaveAttribute("data-state", "signed")
+  await eli.page.reload()
+  await expect(eli.page.locator(`li.spec[data-id="${spec.id}"] .signs`)).toHaveText("1 signed")
+
+  await pam.close()
+  await eli.close()
+})
