@@ -17,11 +17,11 @@ use crate::me::BrowserRng;
 use crate::net::{Connection, DocState, Edit, Status};
 use crate::review::MergeReview;
 use crate::share::SharePanel;
-use crate::signoff::SignOffBar;
+use crate::signoff::{SignOffBar, StoryDiff};
 use crate::text::{
     field_key, read_only, ActiveConstraint, FocusRequest, Highlight, People, ReadOnly, TextBox,
 };
-use crate::ui::{avatar, handler, toggle};
+use crate::ui::{avatar, handler, scroll_to_item, toggle};
 
 type Conn = StoredValue<Connection, LocalStorage>;
 
@@ -883,10 +883,26 @@ fn ConstraintCard(
 
 #[component]
 fn Triage(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
+    let conn = expect_context::<Conn>();
+    let ro = read_only();
     let ids = from_spec(spec, |s| {
         s.triage()
             .into_iter()
             .map(|c| c.id.clone())
+            .collect::<Vec<_>>()
+    });
+    // Open blockers: (id, text, who raised it, which story).
+    let blockers = from_spec(spec, |s| {
+        s.open_blockers()
+            .into_iter()
+            .map(|c| {
+                let story = s
+                    .stories
+                    .iter()
+                    .position(|st| st.id.as_str() == c.story)
+                    .map_or_else(String::new, |i| format!("Story {}", i + 1));
+                (c.id.clone(), c.text.clone(), c.author.clone(), story)
+            })
             .collect::<Vec<_>>()
     });
     let stories = from_spec(spec, |s| {
@@ -896,17 +912,48 @@ fn Triage(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
             .map(|(i, st)| (st.id.clone(), format!("Story {}", i + 1)))
             .collect::<Vec<_>>()
     });
+    let count = move || ids.with(Vec::len) + blockers.with(Vec::len);
+    let any = move || count() != 0;
+    let blocker_row = move |(id, text, author, story): (ItemId, String, String, String)| {
+        let (jump, fix) = (id.to_string(), id.clone());
+        let text = if text.trim().is_empty() {
+            "(no text yet)".to_owned()
+        } else {
+            text
+        };
+        view! {
+            <li class="blocker" data-blocker=id.to_string()>
+                <span class="sev-badge">"Blocker"</span>
+                <span class="blocker-text">{text}</span>
+                <span class="muted">" — raised by " <span class="author">{author}</span> " on " {story}</span>
+                <button type="button" class="small quiet" on:click=handler(move |_| scroll_to_item(&jump))>"Show"</button>
+                {(!ro).then(|| view! {
+                    <button type="button" class="small" on:click=handler(move |_| {
+                        edit(conn, doc, Box::new(|s, now| s.set_constraint_status(&fix, ConstraintStatus::Addressed, now)))
+                    })>"Mark addressed"</button>
+                })}
+            </li>
+        }
+    };
     view! {
-        <Show when=move || ids.with(|i| !i.is_empty())>
+        <Show when=any>
             <section class="triage" aria-labelledby="triage-h">
-                <h2 id="triage-h">"Triage " <span class="count">{move || ids.with(Vec::len)}</span></h2>
-                <p class="muted">"Constraints whose anchored text was deleted. Keep each on its story or remove it."</p>
-                <div class="triage-list">
-                    {each_id(ids, Arc::new(move |id| view! {
-                        <ConstraintCard doc=doc id=id.clone() in_triage=true stories=stories story=None
-                            constraint=Signal::derive(move || spec.with(|s| s.as_ref().and_then(|s| s.all_constraints().find(|c| c.id == id).cloned()))) />
-                    }.into_any()))}
-                </div>
+                <h2 id="triage-h">"Triage " <span class="count">{count}</span></h2>
+                {move || (!blockers.with(Vec::is_empty)).then(|| view! {
+                    <h3>"Open blockers"</h3>
+                    <p class="muted">"Each stops its story until someone addresses it."</p>
+                    <ul class="blockers">{move || blockers.get().into_iter().map(blocker_row).collect_view()}</ul>
+                })}
+                <Show when=move || ids.with(|i| !i.is_empty())>
+                    <h3>"Lost their anchor"</h3>
+                    <p class="muted">"Constraints whose anchored text was deleted. Keep each on its story or remove it."</p>
+                    <div class="triage-list">
+                        {each_id(ids, Arc::new(move |id| view! {
+                            <ConstraintCard doc=doc id=id.clone() in_triage=true stories=stories story=None
+                                constraint=Signal::derive(move || spec.with(|s| s.as_ref().and_then(|s| s.all_constraints().find(|c| c.id == id).cloned()))) />
+                        }.into_any()))}
+                    </div>
+                </Show>
             </section>
         </Show>
     }
@@ -1010,6 +1057,53 @@ fn DecisionRow(
     let (up, down) = list_moves(ids, id.clone());
     let (mv, rm, ln) = (id.clone(), id.clone(), id.clone());
     let ln = StoredValue::new(ln);
+    // The stories it concerns that read differently since it was decided.
+    let changed = Memo::new(move |_| {
+        d.with(|d| {
+            d.as_ref()
+                .map(|d| d.context_changed.clone())
+                .unwrap_or_default()
+        })
+    });
+    let showing = RwSignal::new(false);
+    let confirm = StoredValue::new(id.clone());
+    let context = move || {
+        (!changed.with(Vec::is_empty)).then(|| {
+            let story_label = move |sid: &ItemId| {
+                stories.with(|s| {
+                    s.iter()
+                        .find(|(i, _)| i == sid)
+                        .map_or_else(|| "A story".to_owned(), |(_, l)| l.clone())
+                })
+            };
+            view! {
+                <div class="context-changed">
+                    <span class="badge stale" role="status">"Context changed since decided"</span>
+                    <button type="button" class="quiet" aria-expanded=move || showing.get().to_string()
+                        on:click=handler(move |_| showing.update(|s| *s = !*s))>"What changed"</button>
+                    {(!ro).then(|| view! {
+                        <button type="button" class="quiet" title="The decision holds for the stories as they read now"
+                            on:click=handler(move |_| confirm.with_value(|id| edit(conn, doc, Box::new(|s, now| s.confirm_decision(id, now)))))>
+                            "Still holds"
+                        </button>
+                    })}
+                    {move || showing.get().then(|| changed.get().into_iter().map(|c| {
+                        let label = story_label(&c.story);
+                        if c.deleted {
+                            view! { <p class="diff-item">{format!("{label}: deleted since")}</p> }.into_any()
+                        } else if c.at.is_empty() {
+                            view! { <p class="diff-item">{format!("{label}: changed since (the version it was decided at is not known)")}</p> }.into_any()
+                        } else {
+                            view! {
+                                <p class="diff-item"><strong>{label}</strong></p>
+                                <StoryDiff doc=doc story=c.story.to_string() from=c.at.clone() label="What changed since it was decided" />
+                            }.into_any()
+                        }
+                    }).collect_view())}
+                </div>
+            }
+        })
+    };
     let f = |field: DecisionField, placeholder: &'static str, single: bool| {
         view! {
             <TextBox doc=doc field=TextField::Decision { decision: id.clone(), field } text=text(field)
@@ -1044,6 +1138,7 @@ fn DecisionRow(
                     }
                 }).collect_view()}
             </fieldset>
+            {context}
             <p class="muted small">{who}</p>
         </article>
     }

@@ -148,7 +148,7 @@ pub fn SignOffBar(
         <div class="signoffs" aria-label="Sign-off">
             {Slot::ALL.into_iter().map(slot_view).collect_view()}
             {move || alert(error.get())}
-            {move || diff_of.get().map(|from| view! { <StoryDiff doc=doc story=sid.clone() from=from /> })}
+            {move || diff_of.get().map(|from| view! { <StoryDiff doc=doc story=sid.clone() from=from label="What changed since it was signed" /> })}
         </div>
     }
 }
@@ -156,7 +156,13 @@ pub fn SignOffBar(
 /// What changed in a story since version `from`: each text with its insertions and
 /// deletions in their authors' colours, items added or removed, settings changed.
 #[component]
-fn StoryDiff(doc: DocumentId, story: String, from: String) -> impl IntoView {
+pub(crate) fn StoryDiff(
+    doc: DocumentId,
+    story: String,
+    from: String,
+    /// What the region is called: since it was signed, decided…
+    label: &'static str,
+) -> impl IntoView {
     let diff = LocalResource::new(move || {
         let (story, from) = (story.clone(), from.clone());
         async move { api::story_diff(&doc.to_string(), &story, &from).await }
@@ -217,7 +223,7 @@ fn StoryDiff(doc: DocumentId, story: String, from: String) -> impl IntoView {
             });
             let empty = texts.is_empty() && items.is_empty() && settings.is_empty();
             view! {
-                <div class="signoff-diff" role="region" aria-label="What changed since it was signed">
+                <div class="signoff-diff" role="region" aria-label=label>
                     {empty.then(|| view! { <p class="muted">"Nothing left to show: the story reads as it did."</p> })}
                     {texts.into_iter().map(|t| {
                         let runs = list_of(field(&t, "runs"), |r| Some(r.clone()));

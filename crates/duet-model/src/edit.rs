@@ -12,6 +12,7 @@ use crate::schema::{
     key, ConstraintKind, ConstraintStatus, CriterionKind, DecisionField, MetricField,
     QuestionField, Severity, StoryField, StoryStatus, TextField,
 };
+use crate::signoff::signed_content;
 use crate::spec::Spec;
 
 /// A span of one of a story's text fields, in UTF-16 code units, `start..end`.
@@ -310,6 +311,23 @@ pub(crate) fn write_anchor(
     doc.put(&anchor, key::START, start.to_string())?;
     doc.put(&anchor, key::END, end.to_string())?;
     doc.put(&anchor, key::QUOTE, quote)?;
+    Ok(())
+}
+
+/// Records in a decision's `context` what `story` reads now (its sign-off digest) and the
+/// version `at` it was read at.
+fn record_context(
+    doc: &mut AutoCommit,
+    context: &ObjId,
+    story: &ItemId,
+    at: &str,
+) -> Result<(), EditError> {
+    let digest = signed_content(&*doc, story)
+        .map(|c| c.digest().as_str().to_owned())
+        .unwrap_or_default();
+    let entry = doc.put_object(context, story.as_str(), ObjType::Map)?;
+    doc.put(&entry, key::DIGEST, digest)?;
+    doc.put(&entry, key::AT, at)?;
     Ok(())
 }
 
@@ -727,6 +745,21 @@ impl Spec {
 
     // ---- decision log ----
 
+    /// The version a context is recorded at: the heads before this change (unknown inside
+    /// a batch, whose change is still open).
+    fn context_heads(&mut self) -> String {
+        if self.batching {
+            return String::new();
+        }
+        let heads: Vec<String> = self
+            .doc
+            .get_heads()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        heads.join(",")
+    }
+
     /// Records a decision at `index` of the log, decided by the local author at `now`.
     pub fn add_decision(
         &mut self,
@@ -736,6 +769,7 @@ impl Spec {
         now: UnixMillis,
     ) -> Result<(), EditError> {
         let author = self.author.user().as_str().to_owned();
+        let at = self.context_heads();
         self.change("add decision", now, |doc| {
             let (list, items) = Self::ranked_part(doc, key::DECISIONS)?;
             ensure_free(doc, &list, id)?;
@@ -763,6 +797,41 @@ impl Spec {
             }
             doc.put(&obj, key::DECIDED_BY, author)?;
             doc.put(&obj, key::DECIDED_AT, now.0)?;
+            let context = doc.put_object(&obj, key::CONTEXT, ObjType::Map)?;
+            for story in &new.stories {
+                record_context(doc, &context, story, &at)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Says a decision still holds for the stories it concerns as they read now: their
+    /// context is recorded again, so "context changed" clears.
+    pub fn confirm_decision(&mut self, id: &ItemId, now: UnixMillis) -> Result<(), EditError> {
+        let at = self.context_heads();
+        self.change("confirm decision", now, |doc| {
+            let list = part(doc, key::DECISIONS, ObjType::Map)?;
+            let obj = item(doc, &list, "decision", id)?;
+            let linked: Vec<ItemId> = read::obj(doc, &obj, key::STORIES, ObjType::Map)
+                .map(|l| {
+                    doc.keys(&l)
+                        .filter_map(|k| ItemId::parse(&k).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let context = doc.put_object(&obj, key::CONTEXT, ObjType::Map)?;
+            for story in &linked {
+                if read::obj(
+                    doc,
+                    &part(doc, key::STORIES, ObjType::Map)?,
+                    story.as_str(),
+                    ObjType::Map,
+                )
+                .is_some()
+                {
+                    record_context(doc, &context, story, &at)?;
+                }
+            }
             Ok(())
         })
     }
@@ -774,6 +843,7 @@ impl Spec {
         stories: &[ItemId],
         now: UnixMillis,
     ) -> Result<(), EditError> {
+        let at = self.context_heads();
         self.change("link decision", now, |doc| {
             let list = part(doc, key::DECISIONS, ObjType::Map)?;
             let obj = item(doc, &list, "decision", id)?;
@@ -793,6 +863,23 @@ impl Spec {
             for story in stories {
                 if doc.get(&links, story.as_str())?.is_none() {
                     doc.put(&links, story.as_str(), true)?;
+                }
+            }
+            // A story newly linked is decided on as it reads now; one unlinked leaves the
+            // context; the others keep the version they were decided at.
+            let context = match read::obj(doc, &obj, key::CONTEXT, ObjType::Map) {
+                Some(c) => c,
+                None => doc.put_object(&obj, key::CONTEXT, ObjType::Map)?,
+            };
+            let recorded: Vec<String> = doc.keys(&context).collect();
+            for old in &recorded {
+                if !stories.iter().any(|s| s.as_str() == old) {
+                    doc.delete(&context, old.as_str())?;
+                }
+            }
+            for story in stories {
+                if !recorded.iter().any(|r| r == story.as_str()) {
+                    record_context(doc, &context, story, &at)?;
                 }
             }
             Ok(())

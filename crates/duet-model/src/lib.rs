@@ -40,8 +40,8 @@ pub use schema::{
 };
 pub use spec::{load_doc, skeleton_hash, Spec};
 pub use view::{
-    view_of, Anchor, ConstraintView, CriterionView, DecisionView, MetricView, QuestionView,
-    SpecView, StoryView,
+    view_of, Anchor, ChangedContext, ConstraintView, CriterionView, DecisionView, MetricView,
+    QuestionView, SpecView, StoryView,
 };
 
 /// The title of a document if it is a Duet spec (`None` for other Automerge documents).

@@ -11,7 +11,8 @@
 //! ├─ constraints { <id>: { rank, story, kind, severity, status, text: Text, author,
 //! │                        anchor?: { field, start: cursor, end: cursor, quote } } }
 //! ├─ decisions   { <id>: { rank, title: Text, decision: Text, rationale: Text,
-//! │                        stories: { <story id>: true }, decided_by, decided_at: ms } }
+//! │                        stories: { <story id>: true }, decided_by, decided_at: ms,
+//! │                        context: { <story id>: { digest, at: heads } } } }
 //! └─ questions   { <id>: { rank, question: Text, answer: Text, asked_by, answered_by } }
 //! ```
 //!
@@ -60,6 +61,9 @@ pub(crate) mod key {
     pub const RATIONALE: &str = "rationale";
     pub const DECIDED_BY: &str = "decided_by";
     pub const DECIDED_AT: &str = "decided_at";
+    pub const CONTEXT: &str = "context";
+    pub const DIGEST: &str = "digest";
+    pub const AT: &str = "at";
     pub const QUESTION: &str = "question";
     pub const ANSWER: &str = "answer";
     pub const ASKED_BY: &str = "asked_by";

@@ -106,7 +106,7 @@ pub fn signed_content_at(
     At::new(doc, heads).map(|at| content_with(&at, story))
 }
 
-fn content_with(doc: &impl Read, story: &ItemId) -> Option<SignedContent> {
+pub(crate) fn content_with(doc: &impl Read, story: &ItemId) -> Option<SignedContent> {
     let stories = read::part(doc, key::STORIES, ObjType::Map)?;
     let obj = read::obj(doc, &stories, story.as_str(), ObjType::Map)?;
     let criteria = read::obj(doc, &obj, key::CRITERIA, ObjType::Map)

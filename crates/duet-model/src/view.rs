@@ -9,6 +9,7 @@ use crate::read::{self, Ranked};
 use crate::schema::{
     key, ConstraintKind, ConstraintStatus, CriterionKind, Severity, StoryField, StoryStatus,
 };
+use crate::signoff::{content_with, StoryDigest};
 use crate::spec::Spec;
 
 /// A whole spec, in display order.
@@ -103,6 +104,20 @@ pub struct DecisionView {
     pub stories: Vec<ItemId>,
     pub decided_by: String,
     pub decided_at: UnixMillis,
+    /// The stories it concerns that changed since it was decided (or since their link
+    /// was made or confirmed), with the version it was decided at.
+    pub context_changed: Vec<ChangedContext>,
+}
+
+/// A story a decision concerns that no longer reads as it did when decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangedContext {
+    pub story: ItemId,
+    /// The version it was decided at (change hashes, hex, comma-separated; empty if
+    /// unknown, e.g. decided in the same change that wrote the story).
+    pub at: String,
+    /// The story was deleted since.
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +143,21 @@ impl SpecView {
             .flat_map(|s| s.constraints.iter())
             .filter(|c| matches!(c.anchor, Anchor::Orphaned { .. }))
             .chain(self.detached.iter())
+            .collect()
+    }
+
+    /// Open blocker constraints on their stories (those that lost their anchor are in
+    /// [`triage`](Self::triage) already), in story and track order: each needs someone to
+    /// resolve it before the story can go ahead.
+    pub fn open_blockers(&self) -> Vec<&ConstraintView> {
+        self.stories
+            .iter()
+            .flat_map(|s| s.constraints.iter())
+            .filter(|c| {
+                c.severity == Severity::Blocker
+                    && c.status == ConstraintStatus::Open
+                    && !matches!(c.anchor, Anchor::Orphaned { .. })
+            })
             .collect()
     }
 
@@ -207,6 +237,7 @@ pub(crate) fn view_with(doc: &impl Read) -> SpecView {
                     .collect(),
                 decided_by: read::string(doc, &d.obj, key::DECIDED_BY),
                 decided_at: UnixMillis(read::integer(doc, &d.obj, key::DECIDED_AT).unwrap_or(0)),
+                context_changed: context_changed(doc, &d.obj),
                 id: d.id,
             }
         })
@@ -232,6 +263,28 @@ pub(crate) fn view_with(doc: &impl Read) -> SpecView {
         questions,
         detached,
     }
+}
+
+/// The stories of a decision's recorded context that read differently now.
+fn context_changed(doc: &impl Read, decision: &ObjId) -> Vec<ChangedContext> {
+    let Some(context) = read::obj(doc, decision, key::CONTEXT, ObjType::Map) else {
+        return Vec::new();
+    };
+    let entries: Vec<String> = doc.key_list(&context).collect();
+    entries
+        .into_iter()
+        .filter_map(|story| {
+            let story = ItemId::parse(&story).ok()?;
+            let entry = read::obj(doc, &context, story.as_str(), ObjType::Map)?;
+            let then = read::string(doc, &entry, key::DIGEST);
+            let now = content_with(doc, &story).map(|c| c.digest());
+            (now.as_ref().map(StoryDigest::as_str) != Some(then.as_str())).then(|| ChangedContext {
+                at: read::string(doc, &entry, key::AT),
+                deleted: now.is_none(),
+                story,
+            })
+        })
+        .collect()
 }
 
 /// The text of a root Text part, or "".

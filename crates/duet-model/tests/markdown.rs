@@ -147,6 +147,10 @@ fn without_ids(v: &SpecView) -> String {
     for s in &mut grouped.stories {
         s.criteria.sort_by_key(|c| c.kind);
     }
+    // A decision's recorded context is not part of the Markdown: an import decides afresh.
+    for d in &mut grouped.decisions {
+        d.context_changed.clear();
+    }
     let mut json = format!("{grouped:?}");
     for id in v
         .stories

@@ -344,3 +344,134 @@ fn a_story_is_signed_when_product_and_engineering_are_current() {
     assert_eq!(Slot::for_discipline("engineering"), Some(Engineering));
     assert_eq!(Slot::for_discipline("other"), None);
 }
+
+// ---- decisions that remember their context ----
+
+fn decide(spec: &mut Spec, id: &str, stories: &[&str]) {
+    let new = duet_model::NewDecision {
+        title: "CSV only".into(),
+        decision: "No Excel export".into(),
+        rationale: "Nobody asked".into(),
+        stories: stories.iter().map(|s| item(s)).collect(),
+    };
+    spec.add_decision(&item(id), 0, &new, NOW)
+        .expect("decision");
+}
+
+fn changed(spec: &Spec) -> Vec<(String, bool)> {
+    spec.view().decisions[0]
+        .context_changed
+        .iter()
+        .map(|c| (c.story.to_string(), c.deleted))
+        .collect()
+}
+
+#[test]
+fn a_decision_shows_its_context_changed_when_a_story_it_concerns_changes_and_not_otherwise() {
+    let mut spec = spec();
+    let before = spec.doc_mut().get_heads();
+    decide(&mut spec, "dec1", &["story1"]);
+    assert!(changed(&spec).is_empty());
+    spec.splice(&TextField::Title, 0, 0, "CSV ", NOW)
+        .expect("title");
+    spec.splice(
+        &TextField::Story {
+            story: item("story2"),
+            field: StoryField::AsA,
+        },
+        0,
+        0,
+        "x",
+        NOW,
+    )
+    .expect("other story");
+    spec.set_story_status(&item("story1"), StoryStatus::Done, NOW)
+        .expect("status");
+    assert!(changed(&spec).is_empty(), "nothing it concerns changed");
+
+    spec.set_constraint_severity(&item("cons1"), Severity::Blocker, NOW)
+        .expect("severity");
+    assert_eq!(changed(&spec), [("story1".to_owned(), false)]);
+    // It says which version it was decided at: the one before the decision.
+    let at = &spec.view().decisions[0].context_changed[0].at;
+    let hex: Vec<String> = before.iter().map(ToString::to_string).collect();
+    assert_eq!(at, &hex.join(","));
+
+    spec.confirm_decision(&item("dec1"), NOW).expect("confirm");
+    assert!(changed(&spec).is_empty(), "confirmed as it reads now");
+}
+
+#[test]
+fn a_story_linked_later_is_decided_as_it_read_then_and_an_earlier_one_keeps_its_version() {
+    let mut spec = spec();
+    decide(&mut spec, "dec1", &["story1"]);
+    spec.splice(
+        &TextField::Story {
+            story: item("story1"),
+            field: StoryField::IWant,
+        },
+        0,
+        0,
+        "also ",
+        NOW,
+    )
+    .expect("edit");
+    spec.set_decision_stories(&item("dec1"), &[item("story1"), item("story2")], NOW)
+        .expect("link");
+    assert_eq!(
+        changed(&spec),
+        [("story1".to_owned(), false)],
+        "linking more does not hide it"
+    );
+    spec.set_decision_stories(&item("dec1"), &[item("story2")], NOW)
+        .expect("unlink");
+    assert!(changed(&spec).is_empty(), "story1 is no longer its context");
+    spec.remove_story(&item("story2"), NOW).expect("remove");
+    assert_eq!(
+        changed(&spec),
+        [("story2".to_owned(), true)],
+        "a deleted story changed its context"
+    );
+}
+
+#[test]
+fn a_change_merged_from_an_offline_replica_changes_a_decision_s_context() {
+    let mut online = spec();
+    decide(&mut online, "dec1", &["story1"]);
+    let mut offline = Spec::load(&online.save(), author("eng", 2)).expect("load");
+    offline
+        .add_criterion(
+            &item("story1"),
+            &item("crit9"),
+            1,
+            CriterionKind::Technical,
+            "Streams",
+            NOW,
+        )
+        .expect("offline edit");
+    assert!(changed(&online).is_empty());
+    online.merge(&mut offline).expect("merge");
+    assert_eq!(changed(&online), [("story1".to_owned(), false)]);
+}
+
+// ---- constraint triage ----
+
+#[test]
+fn open_blockers_are_listed_for_triage_with_who_raised_them_until_addressed() {
+    let mut spec = spec();
+    assert!(
+        spec.view().open_blockers().is_empty(),
+        "a major constraint is no blocker"
+    );
+    spec.set_constraint_severity(&item("cons1"), Severity::Blocker, NOW)
+        .expect("severity");
+    let view = spec.view();
+    let blockers = view.open_blockers();
+    assert_eq!(blockers.len(), 1);
+    assert_eq!(blockers[0].author, "pm", "who raised it");
+    assert!(view.triage().is_empty());
+    // Resolving it is one edit.
+    spec.set_constraint_status(&item("cons1"), ConstraintStatus::Addressed, NOW)
+        .expect("address");
+    assert!(spec.view().open_blockers().is_empty());
+}

@@ -89,10 +89,17 @@ test("an anchored constraint shows beside its story in the other browser, follow
     await expect(p.locator("article.story .track .constraint")).toHaveCount(0)
     await expect(marks(p)).toHaveCount(0)
   }
-  // Keeping it on the story takes it out of triage.
+  // Keeping it on the story takes it off the list of lost anchors; an open blocker, it stays
+  // in triage as such until someone addresses it — one click.
   await ada.page.getByRole("button", { name: "Keep on the story" }).click()
   await expect(bo.page.locator("article.story .track .constraint textarea")).toHaveValue("Must stream: 1M rows")
+  const triage = bo.page.locator("section.triage")
+  await expect(triage.locator(".triage-list .constraint")).toHaveCount(0)
+  await expect(triage.locator("li.blocker")).toContainText("Must stream: 1M rows")
+  await expect(triage.locator("li.blocker .author")).toHaveText(ada.username)
+  await triage.getByRole("button", { name: "Mark addressed" }).click()
   await expect(bo.page.locator("section.triage")).toHaveCount(0)
+  await expect(ada.page.locator("section.triage")).toHaveCount(0)
   await close()
 })
 
