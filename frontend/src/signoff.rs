@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use duet_model::signoff::{signed_content, Slot};
+use duet_model::signoff::{SignedContent, Slot};
 use duet_model::{ItemId, StoryView};
 use duet_protocol::DocumentId;
 use leptos::prelude::*;
@@ -66,19 +66,14 @@ pub fn SignOffBar(
     let SignOffs(all) = expect_context::<SignOffs>();
     let ReadOnly(ro) = expect_context::<ReadOnly>();
     let mine = Slot::for_discipline(&my_discipline());
-    // What a sign-off would cover now, read from this device's copy: a badge turns stale
-    // as soon as an edit arrives, without asking the server.
-    let now = {
-        let id = story_id.clone();
-        Memo::new(move |_| {
-            story.track();
-            conn.get_value()
-                .read(doc, |d| {
-                    signed_content(d, &id).map(|c| c.digest().as_str().to_owned())
-                })
-                .flatten()
+    // What a sign-off would cover now, from this device's copy of the story: a badge turns
+    // stale as soon as an edit arrives, without asking the server.
+    let now = Memo::new(move |_| {
+        story.with(|s| {
+            s.as_ref()
+                .map(|s| SignedContent::of(s).digest().as_str().to_owned())
         })
-    };
+    });
     let key = story_id.to_string();
     let signs = Memo::new(move |_| all.with(|a| a.get(&key).cloned().unwrap_or_default()));
     let error = RwSignal::new(None::<String>);

@@ -1,9 +1,10 @@
-//! Criterion benchmarks of the spec model: typing, saving and loading long histories, applying remote changes, rendering and exporting big specs.
+//! Criterion benchmarks of the spec model: typing, saving and loading long histories, applying remote changes, rendering and exporting big specs, sign-off digests.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use duet_model::signoff::signed_content;
 use duet_model::{
     markdown, AnchorSpan, Author, ConstraintKind, CriterionKind, ItemId, NewConstraint,
     NewDecision, NewStory, Severity, Spec, StoryField, TextField, UnixMillis, UserId,
@@ -156,6 +157,17 @@ fn rendering(c: &mut Criterion) {
     let spec = big_spec(200);
     let view = spec.view();
     group.bench_function("view", |b| b.iter(|| black_box(spec.view())));
+    let stories: Vec<ItemId> = view.stories.iter().map(|s| s.id.clone()).collect();
+    group.bench_function("sign-off digest of one story", |b| {
+        b.iter(|| black_box(signed_content(spec.doc(), &stories[100]).map(|c| c.digest())))
+    });
+    group.bench_function("sign-off digests of all 200 stories", |b| {
+        b.iter(|| {
+            for s in &stories {
+                black_box(signed_content(spec.doc(), s).map(|c| c.digest()));
+            }
+        })
+    });
     group.bench_function("export markdown", |b| {
         b.iter(|| black_box(markdown::export(&view)))
     });

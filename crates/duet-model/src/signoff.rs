@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{ChangeHash, ObjType, ReadDoc};
+use automerge::{ChangeHash, ObjType, ReadDoc, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -10,6 +10,7 @@ use crate::at::{At, Read};
 use crate::ids::ItemId;
 use crate::read;
 use crate::schema::{key, ConstraintKind, ConstraintStatus, CriterionKind, Severity};
+use crate::view::StoryView;
 
 /// The slots of a story's sign-off; each is signed by a person of that discipline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -83,6 +84,31 @@ pub struct SignedContent {
 }
 
 impl SignedContent {
+    /// What a sign-off covers, from a story as the view reads it (the same content
+    /// [`signed_content`] reads from the document, without reading it again).
+    pub fn of(story: &StoryView) -> SignedContent {
+        SignedContent {
+            as_a: story.as_a.clone(),
+            i_want: story.i_want.clone(),
+            so_that: story.so_that.clone(),
+            criteria: story
+                .criteria
+                .iter()
+                .map(|c| (c.id.to_string(), (c.kind, c.text.clone())))
+                .collect(),
+            constraints: story
+                .constraints
+                .iter()
+                .map(|c| {
+                    (
+                        c.id.to_string(),
+                        (c.kind, c.severity, c.status, c.text.clone()),
+                    )
+                })
+                .collect(),
+        }
+    }
+
     pub fn digest(&self) -> StoryDigest {
         // JSON of ordered maps and strings is canonical: one content, one byte string.
         let bytes = serde_json::to_vec(self).unwrap_or_default();
@@ -106,7 +132,7 @@ pub fn signed_content_at(
     At::new(doc, heads).map(|at| content_with(&at, story))
 }
 
-pub(crate) fn content_with(doc: &impl Read, story: &ItemId) -> Option<SignedContent> {
+fn content_with(doc: &impl Read, story: &ItemId) -> Option<SignedContent> {
     let stories = read::part(doc, key::STORIES, ObjType::Map)?;
     let obj = read::obj(doc, &stories, story.as_str(), ObjType::Map)?;
     let criteria = read::obj(doc, &obj, key::CRITERIA, ObjType::Map)
@@ -118,19 +144,30 @@ pub(crate) fn content_with(doc: &impl Read, story: &ItemId) -> Option<SignedCont
             (c.id.to_string(), (kind, read::text(doc, &c.obj, key::TEXT)))
         })
         .collect();
+    // Every constraint of the spec is looked at (they are keyed by id, not by story), but
+    // only the story field of the others is read, and order does not matter here.
     let constraints = read::part(doc, key::CONSTRAINTS, ObjType::Map)
-        .map(|l| read::ranked(doc, &l))
+        .map(|list| {
+            doc.entries(&list)
+                .filter_map(|item| {
+                    let id = ItemId::parse(item.key).ok()?;
+                    let obj = item.id.clone();
+                    (matches!(item.value, Value::Object(ObjType::Map))
+                        && read::string(doc, &obj, key::STORY) == story.as_str())
+                    .then_some((id, obj))
+                })
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .into_iter()
-        .filter(|c| read::string(doc, &c.obj, key::STORY) == story.as_str())
-        .map(|c| {
+        .map(|(id, obj)| {
             let value = (
-                ConstraintKind::read(&read::string(doc, &c.obj, key::KIND)),
-                Severity::read(&read::string(doc, &c.obj, key::SEVERITY)),
-                ConstraintStatus::read(&read::string(doc, &c.obj, key::STATUS)),
-                read::text(doc, &c.obj, key::TEXT),
+                ConstraintKind::read(&read::string(doc, &obj, key::KIND)),
+                Severity::read(&read::string(doc, &obj, key::SEVERITY)),
+                ConstraintStatus::read(&read::string(doc, &obj, key::STATUS)),
+                read::text(doc, &obj, key::TEXT),
             );
-            (c.id.to_string(), value)
+            (id.to_string(), value)
         })
         .collect();
     Some(SignedContent {

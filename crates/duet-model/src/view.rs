@@ -9,7 +9,7 @@ use crate::read::{self, Ranked};
 use crate::schema::{
     key, ConstraintKind, ConstraintStatus, CriterionKind, Severity, StoryField, StoryStatus,
 };
-use crate::signoff::{content_with, StoryDigest};
+use crate::signoff::{SignedContent, StoryDigest};
 use crate::spec::Spec;
 
 /// A whole spec, in display order.
@@ -237,7 +237,7 @@ pub(crate) fn view_with(doc: &impl Read) -> SpecView {
                     .collect(),
                 decided_by: read::string(doc, &d.obj, key::DECIDED_BY),
                 decided_at: UnixMillis(read::integer(doc, &d.obj, key::DECIDED_AT).unwrap_or(0)),
-                context_changed: context_changed(doc, &d.obj),
+                context_changed: context_changed(doc, &d.obj, &stories),
                 id: d.id,
             }
         })
@@ -265,8 +265,13 @@ pub(crate) fn view_with(doc: &impl Read) -> SpecView {
     }
 }
 
-/// The stories of a decision's recorded context that read differently now.
-fn context_changed(doc: &impl Read, decision: &ObjId) -> Vec<ChangedContext> {
+/// The stories of a decision's recorded context that read differently now (`stories`:
+/// the spec's, as just read).
+fn context_changed(
+    doc: &impl Read,
+    decision: &ObjId,
+    stories: &[StoryView],
+) -> Vec<ChangedContext> {
     let Some(context) = read::obj(doc, decision, key::CONTEXT, ObjType::Map) else {
         return Vec::new();
     };
@@ -277,7 +282,10 @@ fn context_changed(doc: &impl Read, decision: &ObjId) -> Vec<ChangedContext> {
             let story = ItemId::parse(&story).ok()?;
             let entry = read::obj(doc, &context, story.as_str(), ObjType::Map)?;
             let then = read::string(doc, &entry, key::DIGEST);
-            let now = content_with(doc, &story).map(|c| c.digest());
+            let now = stories
+                .iter()
+                .find(|s| s.id == story)
+                .map(|s| SignedContent::of(s).digest());
             (now.as_ref().map(StoryDigest::as_str) != Some(then.as_str())).then(|| ChangedContext {
                 at: read::string(doc, &entry, key::AT),
                 deleted: now.is_none(),

@@ -6,7 +6,7 @@ use common::{author, NOW};
 use duet_model::automerge::transaction::Transactable;
 use duet_model::automerge::{ObjType, ROOT};
 use duet_model::signoff::{
-    sign_state, signed_content, signed_content_at, SignState, Slot, StoryDigest,
+    sign_state, signed_content, signed_content_at, SignState, SignedContent, Slot, StoryDigest,
 };
 use duet_model::{
     ConstraintKind, ConstraintStatus, CriterionKind, EditError, ItemId, NewConstraint, NewStory,
