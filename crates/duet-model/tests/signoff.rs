@@ -60,10 +60,19 @@ fn spec() -> Spec {
     spec
 }
 
+/// story1's digest, read from the document — and, the same, from the view.
 fn digest(spec: &Spec) -> StoryDigest {
-    signed_content(spec.doc(), &item("story1"))
+    let digest = signed_content(spec.doc(), &item("story1"))
         .expect("story")
-        .digest()
+        .digest();
+    let view = spec.view();
+    let story = view.story(&item("story1")).expect("story in view");
+    assert_eq!(
+        SignedContent::of(story).digest(),
+        digest,
+        "view and document agree"
+    );
+    digest
 }
 
 type Edit = Box<dyn FnOnce(&mut Spec) -> Result<(), EditError>>;
