@@ -159,6 +159,34 @@ async fn product_and_engineering_sign_a_story_and_any_later_change_to_it_makes_t
     let (status, reply) = sign(&server, "pm", id, "story1", "product", &[unknown]).await?;
     assert_eq!(status, 409, "a version the server has not seen: {reply}");
     assert_eq!(story1(&signoffs(&server, "pm", id).await?).0, "unsigned");
+    // Malformed requests get a clear 4xx and change nothing.
+    let path = format!("/api/specs/{id}/stories/story1/signoffs");
+    for (body, want) in [
+        (None, 400),
+        (Some("{\"slot\": \"product\""), 400),
+        (Some("{\"slot\": 5, \"seen\": []}"), 422),
+        (
+            Some("{\"slot\": \"product\", \"seen\": [], \"signed_at\": 1}"),
+            422,
+        ),
+    ] {
+        let (status, reply) = http_as(server.addr, "pm", "POST", &path, body).await?;
+        assert_eq!(status, want, "{body:?}: {reply}");
+    }
+    let many: Vec<String> = (0..65).map(|i| format!("{i:064x}")).collect();
+    let body = json!({ "slot": "product", "seen": many }).to_string();
+    let (status, reply) = http_as(server.addr, "pm", "POST", &path, Some(&body)).await?;
+    assert_eq!(status, 400, "too many heads: {reply}");
+    let (status, _) = http_as(
+        server.addr,
+        "pm",
+        "POST",
+        &format!("/api/specs/{id}/stories/not%20an%20id/signoffs"),
+        Some(&body),
+    )
+    .await?;
+    assert_eq!(status, 400, "a bad story id");
+    assert_eq!(story1(&signoffs(&server, "pm", id).await?).0, "unsigned");
 
     // Product signs: partly. Engineering signs: signed. Both are told.
     let (status, record) = sign(&server, "pm", id, "story1", "product", &v1).await?;
