@@ -120,7 +120,11 @@ pub fn SignOffBar(
         let heads = move || given().map(|g| g.heads).unwrap_or_default();
         view! {
             <span class="signoff" data-slot=slot.as_str() data-state=state hidden=move || !shown()>
-                <span class="signoff-badge">{label}</span>
+                <span class="signoff-badge" title=move || match state() {
+                    "signed" => "Covers the story's text, criteria and constraints as they read when signed".to_owned(),
+                    "stale" => "Something it covers changed since it was signed".to_owned(),
+                    _ => format!("Signed by someone whose profile discipline is {}", slot.as_str()),
+                }>{label}</span>
                 {move || (state() == "stale").then(|| view! {
                     <button type="button" class="quiet what-changed"
                         aria-expanded=move || (diff_of.get().as_deref() == Some(heads().as_str())).to_string()

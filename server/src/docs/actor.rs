@@ -49,8 +49,11 @@ pub(super) struct DocActor {
     receipts: Receipts,
     /// How long reading the stored document took last time.
     load_time: Duration,
-    /// Notices sent to peers (the ephemeral messages' count).
+    /// Notices sent to peers (the ephemeral messages' count), and the session they are
+    /// sent as: new for each actor, so a peer that counts messages per session never
+    /// takes a reloaded document's first notice for one it has seen.
     notices: u64,
+    notice_session: String,
 }
 
 /// The stored receipts of a document's changes, as the history reads them.
@@ -101,6 +104,7 @@ impl DocActor {
             receipts: Receipts::new(),
             load_time: Duration::ZERO,
             notices: 0,
+            notice_session: format!("server-{:016x}", rand::random::<u64>()),
         }
     }
 
@@ -466,7 +470,7 @@ impl DocActor {
                 sender: server.clone(),
                 target: to.peer,
                 count: self.notices,
-                session: "server".into(),
+                session: self.notice_session.clone(),
                 document: self.id,
                 data: data.clone(),
             };
