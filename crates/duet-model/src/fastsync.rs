@@ -10,10 +10,11 @@
 //! an ancestor of some heads exactly when their clock covers it, and automerge lists the
 //! uncovered changes from its per-actor index). Usable on both sides of a connection.
 
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use automerge::sync::{self, BloomFilter, Capability, Have, SyncDoc};
-use automerge::{Automerge, AutomergeError, ChangeHash, ReadDoc};
+use automerge::{Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
 
 /// Most bits per entry and probes a peer's Bloom filter may use (automerge uses 10 and 7).
 const MAX_BLOOM_PARAMETER: u64 = 64;
@@ -116,6 +117,8 @@ pub fn generate(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Way {
     Automerge,
+    /// Automerge's own algorithm, with the changes beyond a version found by a walk.
+    General,
     Silent,
     Batch,
     Pipelined,
@@ -128,7 +131,13 @@ fn generate_by(
     heads: &[ChangeHash],
     batch: Option<&Batch>,
 ) -> (Option<sync::Message>, Way) {
-    let automerge = |state: &mut sync::State| (doc.generate_sync_message(state), Way::Automerge);
+    // Whatever no shortcut answers: automerge's algorithm, with the changes beyond the
+    // shared heads found by a walk instead of a clock (see `changes_since`); automerge
+    // itself for an empty document, a reset, or a whole document sent at once.
+    let automerge = |state: &mut sync::State| match general(doc, state, heads) {
+        Some(msg) => (msg, Way::General),
+        None => (doc.generate_sync_message(state), Way::Automerge),
+    };
     if heads.is_empty() || !state.have_responded || would_reset(doc, state) {
         return automerge(state);
     }
@@ -222,6 +231,211 @@ fn generate_by(
         Some(batch_message(state, heads, batch, have, version)),
         Way::Pipelined,
     )
+}
+
+/// `doc.generate_sync_message(state)`, step by step as automerge 0.6 does it, except that
+/// the changes beyond a version come from [`changes_since`]. `None`: left to automerge
+/// (an empty document, a reset, a whole document sent to a peer that has nothing, or a
+/// version we do not know).
+fn general(
+    doc: &Automerge,
+    state: &mut sync::State,
+    heads: &[ChangeHash],
+) -> Option<Option<sync::Message>> {
+    if heads.is_empty() || would_reset(doc, state) {
+        return None;
+    }
+    let their_heads = state.their_heads.clone().unwrap_or_default();
+    let our_need = doc.get_missing_deps(&their_heads);
+    let our_have = if our_need.iter().all(|h| their_heads.contains(h)) {
+        let beyond = changes_since(doc, heads, &state.shared_heads)?;
+        vec![Have {
+            last_sync: state.shared_heads.clone(),
+            bloom: BloomFilter::from_hashes(beyond.iter().map(|c| c.hash())),
+        }]
+    } else {
+        Vec::new()
+    };
+    let v2 = supports_v2(state);
+    let mut to_send: Vec<&Change> = Vec::new();
+    if let (Some(their_have), Some(their_need)) = (&state.their_have, &state.their_need) {
+        if their_heads.is_empty() && state.their_heads.is_some() && !state.have_responded && v2 {
+            return None;
+        }
+        to_send = changes_to_send(doc, heads, their_have, their_need)?;
+        to_send.retain(|c| !state.sent_hashes.contains(&c.hash()));
+    }
+    if state.last_sent_heads == heads && state.have_responded {
+        let heads_equal = state.their_heads.as_deref() == Some(heads);
+        if (heads_equal && to_send.is_empty()) || state.in_flight {
+            return Some(None);
+        }
+    }
+    let (changes, version) = if v2 {
+        let joined: Vec<u8> = to_send
+            .iter()
+            .flat_map(|c| c.raw_bytes().to_vec())
+            .collect();
+        let list = if joined.len() > 1 {
+            vec![joined]
+        } else {
+            Vec::new()
+        };
+        (list, sync::MessageVersion::V2)
+    } else {
+        let list = to_send.iter().map(|c| c.raw_bytes().to_vec()).collect();
+        (list, sync::MessageVersion::V1)
+    };
+    let supported_capabilities =
+        (!state.have_responded).then(|| vec![Capability::MessageV1, Capability::MessageV2]);
+    state.have_responded = true;
+    state.last_sent_heads = heads.to_vec();
+    state.sent_hashes.extend(to_send.iter().map(|c| c.hash()));
+    state.in_flight = true;
+    Some(Some(sync::Message {
+        heads: heads.to_vec(),
+        need: our_need,
+        have: our_have,
+        changes: changes.into(),
+        supported_capabilities,
+        version,
+    }))
+}
+
+/// What automerge's `get_changes_to_send` lists: the changes the peer's bloom filters do
+/// not hold beyond its versions, with every change that depends on one of those, and the
+/// changes it asked for. `None` if a version is unknown here.
+fn changes_to_send<'a>(
+    doc: &'a Automerge,
+    heads: &[ChangeHash],
+    have: &[Have],
+    need: &[ChangeHash],
+) -> Option<Vec<&'a Change>> {
+    if have.is_empty() {
+        return Some(
+            need.iter()
+                .filter_map(|h| doc.get_change_by_hash(h))
+                .collect(),
+        );
+    }
+    let mut last_sync: Vec<ChangeHash> = have
+        .iter()
+        .flat_map(|h| h.last_sync.iter().copied())
+        .collect();
+    last_sync.sort();
+    last_sync.dedup();
+    let changes = changes_since(doc, heads, &last_sync)?;
+    let mut dependents: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
+    let mut to_send: HashSet<ChangeHash> = HashSet::new();
+    for change in &changes {
+        for dep in change.deps() {
+            dependents.entry(*dep).or_default().push(change.hash());
+        }
+        if have.iter().all(|h| !h.bloom.contains_hash(&change.hash())) {
+            to_send.insert(change.hash());
+        }
+    }
+    let mut stack: Vec<ChangeHash> = to_send.iter().copied().collect();
+    while let Some(hash) = stack.pop() {
+        for dep in dependents.get(&hash).into_iter().flatten() {
+            if to_send.insert(*dep) {
+                stack.push(*dep);
+            }
+        }
+    }
+    let mut out: Vec<&Change> = need
+        .iter()
+        .filter(|h| !to_send.contains(h))
+        .filter_map(|h| doc.get_change_by_hash(h))
+        .collect();
+    out.extend(changes.into_iter().filter(|c| to_send.contains(&c.hash())));
+    Some(out)
+}
+
+/// The changes of `doc` (whose heads are `heads`) that are not ancestors of `version`,
+/// oldest first by op number: what `doc.get_changes(version)` lists, except an empty change
+/// of `version` itself, which automerge's clock lists too (harmless either way: a peer
+/// holds it or is sent it again). Automerge 0.6 takes
+/// the clock of `version` for that, walking its ancestors until each path meets one of the
+/// clocks it cached for every 32nd change; when several people write at once, paths rarely
+/// do, and each message walks most of the history. This walks back from both our heads
+/// and `version` at once, highest op numbers first, marking what each reaches, and stops
+/// when nothing only we reach is left below: it visits the changes made since the two
+/// diverged. `None` if `version` names a change we do not have.
+pub fn changes_since<'a>(
+    doc: &'a Automerge,
+    heads: &[ChangeHash],
+    version: &[ChangeHash],
+) -> Option<Vec<&'a Change>> {
+    const OURS: u8 = 1;
+    const THEIRS: u8 = 2;
+    if version.is_empty() {
+        return Some(doc.get_changes(&[]));
+    }
+    struct Walk<'a> {
+        doc: &'a Automerge,
+        /// Who reaches each change, and with which marks it was last walked from.
+        marks: HashMap<ChangeHash, (u8, u8)>,
+        queue: std::collections::BinaryHeap<(u64, ChangeHash)>,
+        /// Changes only we reach, not walked from yet.
+        open: usize,
+    }
+    impl Walk<'_> {
+        fn reach(&mut self, hash: ChangeHash, by: u8) -> Option<()> {
+            let change = self.doc.get_change_by_hash(&hash)?;
+            let (marks, walked) = self.marks.entry(hash).or_insert((0, 0));
+            let was_open = *marks == OURS && *walked != OURS;
+            *marks |= by;
+            let is_open = *marks == OURS && *walked != OURS;
+            if *marks != *walked {
+                self.queue.push((change.max_op(), hash));
+            }
+            self.open = self.open + usize::from(is_open) - usize::from(was_open);
+            Some(())
+        }
+    }
+    let mut walk = Walk {
+        doc,
+        marks: HashMap::new(),
+        queue: std::collections::BinaryHeap::new(),
+        open: 0,
+    };
+    for h in version {
+        walk.reach(*h, THEIRS)?;
+    }
+    for h in heads {
+        walk.reach(*h, OURS)?;
+    }
+    // The lowest op number among the changes only we reach: a change below it cannot be
+    // their descendant, so cannot change who reaches them.
+    let mut lowest_ours = u64::MAX;
+    while let Some(&(max_op, hash)) = walk.queue.peek() {
+        if walk.open == 0 && max_op < lowest_ours {
+            break;
+        }
+        walk.queue.pop();
+        let (marks, walked) = walk.marks[&hash];
+        if marks == walked {
+            continue;
+        }
+        if marks == OURS {
+            walk.open -= 1;
+            lowest_ours = lowest_ours.min(max_op);
+        }
+        walk.marks.insert(hash, (marks, marks));
+        let change = doc.get_change_by_hash(&hash)?;
+        for dep in change.deps() {
+            walk.reach(*dep, marks)?;
+        }
+    }
+    let mut beyond: Vec<&Change> = walk
+        .marks
+        .iter()
+        .filter(|(_, (marks, _))| *marks == OURS)
+        .filter_map(|(h, _)| doc.get_change_by_hash(h))
+        .collect();
+    beyond.sort_by_key(|c| (c.max_op(), c.hash()));
+    Some(beyond)
 }
 
 /// A message carrying the batch's changes and `have`, recorded in the state as automerge
@@ -497,6 +711,15 @@ mod tests {
                         }
                     }
                     same_message(&got, &expected);
+                    if way == Way::General {
+                        // Automerge's algorithm: exactly its changes (in op order rather
+                        // than history order) and exactly its state.
+                        assert_eq!(
+                            got.as_ref().map(change_set),
+                            expected.as_ref().map(change_set)
+                        );
+                        assert_eq!(self.states[p], theirs, "state after a general message");
+                    }
                     if got != expected || self.states[p] != theirs {
                         // Only the bloom false positive may differ; then the state differs
                         // only in the extra sent hash.
@@ -538,6 +761,20 @@ mod tests {
         }
     }
 
+    /// The hashes of the changes a message carries.
+    fn change_set(m: &sync::Message) -> HashSet<ChangeHash> {
+        m.changes
+            .iter()
+            .flat_map(crate::chunks::chunks)
+            .map(|chunk| {
+                let chunk = chunk.expect("chunk");
+                Change::from_bytes(chunk.bytes.to_vec())
+                    .expect("change")
+                    .hash()
+            })
+            .collect()
+    }
+
     fn same_message(got: &Option<sync::Message>, expected: &Option<sync::Message>) {
         match (got, expected) {
             (None, None) => {}
@@ -547,20 +784,8 @@ mod tests {
                     (&e.heads, &e.need, &e.have, &e.supported_capabilities)
                 );
                 assert_eq!(g.version, e.version);
-                let hashes = |m: &sync::Message| -> Vec<ChangeHash> {
-                    m.changes
-                        .iter()
-                        .flat_map(crate::chunks::chunks)
-                        .map(|chunk| {
-                            let chunk = chunk.expect("chunk");
-                            Change::from_bytes(chunk.bytes.to_vec())
-                                .expect("change")
-                                .hash()
-                        })
-                        .collect()
-                };
                 if g.changes != e.changes {
-                    let (g, e) = (hashes(g), hashes(e));
+                    let (g, e) = (change_set(g), change_set(e));
                     assert!(
                         e.iter().all(|h| g.contains(h)),
                         "the shortcut sends all automerge sends"
@@ -609,6 +834,86 @@ mod tests {
     }
 
     #[test]
+    fn changes_since_lists_every_change_but_the_version_s_ancestors_in_a_concurrent_history() {
+        for seed in 0..20u64 {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let writers = 2 + (seed % 4) as usize;
+            let mut net = Net::new(writers);
+            let mut versions: Vec<Vec<ChangeHash>> = Vec::new();
+            for _ in 0..150 {
+                let p = rng.random_range(0..writers);
+                match rng.random_range(0..10) {
+                    // Empty changes share their op number with their parent.
+                    0 => {
+                        net.peers[p]
+                            .0
+                            .empty_commit(automerge::transaction::CommitOptions::default());
+                    }
+                    1..=6 => {
+                        let doc = &mut net.peers[p].0;
+                        let (_, text) = doc.get(ROOT, "problem").expect("get").expect("text");
+                        let at = rng.random_range(0..=doc.length(&text));
+                        doc.transact::<_, _, AutomergeError>(|tx| {
+                            tx.splice_text(&text, at, 0, "x")?;
+                            Ok(())
+                        })
+                        .expect("edit");
+                    }
+                    _ => {
+                        let q = rng.random_range(0..writers);
+                        if p != q {
+                            let mut other = net.peers[q].0.clone();
+                            net.peers[p].0.merge(&mut other).expect("merge");
+                        }
+                    }
+                }
+                versions.push(net.peers[p].0.get_heads());
+            }
+            let mut all = net.peers[0].0.clone();
+            for p in 1..writers {
+                let mut other = net.peers[p].0.clone();
+                all.merge(&mut other).expect("merge");
+            }
+            let heads = all.get_heads();
+            versions.push(heads.clone());
+            versions.push(Vec::new());
+            for version in &versions {
+                let ours: HashSet<ChangeHash> = changes_since(&all, &heads, version)
+                    .expect("known version")
+                    .iter()
+                    .map(|c| c.hash())
+                    .collect();
+                // Every change but the version's ancestors, by a plain walk.
+                let mut ancestors: HashSet<ChangeHash> = HashSet::new();
+                let mut stack = version.clone();
+                while let Some(h) = stack.pop() {
+                    if ancestors.insert(h) {
+                        stack.extend(all.get_change_by_hash(&h).expect("known").deps());
+                    }
+                }
+                let expected: HashSet<ChangeHash> = all
+                    .get_changes(&[])
+                    .iter()
+                    .map(|c| c.hash())
+                    .filter(|h| !ancestors.contains(h))
+                    .collect();
+                assert_eq!(ours, expected, "seed {seed}, version {version:?}");
+                // Automerge's clock lists the same, and also an empty change of the version
+                // (its clock only moves on a higher op number): never less.
+                let automerge: HashSet<ChangeHash> =
+                    all.get_changes(version).iter().map(|c| c.hash()).collect();
+                assert!(ours.is_subset(&automerge));
+                for extra in automerge.difference(&ours) {
+                    let change = all.get_change_by_hash(extra).expect("known");
+                    assert_eq!(change.len(), 0, "only empty changes differ");
+                }
+            }
+            let unknown = ChangeHash([7; 32]);
+            assert!(changes_since(&all, &heads, &[unknown]).is_none());
+        }
+    }
+
+    #[test]
     fn shortcuts_match_automerge_over_random_schedules_of_several_editors() {
         let mut ways: HashMap<Way, usize> = HashMap::new();
         for seed in 0..40u64 {
@@ -643,7 +948,7 @@ mod tests {
                 && by(Way::Pipelined) > 50
                 && by(Way::Silent) > 1000
                 && by(Way::Confirm) > 50
-                && by(Way::Automerge) > 0,
+                && by(Way::General) > 1000,
             "the schedules exercised every way: {ways:?}"
         );
     }
