@@ -11,7 +11,6 @@ use duet_model::automerge::ChangeHash;
 use duet_model::history::{Filter, PartFilter};
 use duet_model::{ItemId, UnixMillis, UserId};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 
 use crate::auth::Caller;
 use crate::docs::review::{HistoryAnswer, HistoryQuery, PlaceEntry, SessionEntry};
@@ -119,14 +118,10 @@ async fn ask_actor(
     id: duet_protocol::DocumentId,
     query: HistoryQuery,
 ) -> Result<HistoryAnswer, AppError> {
-    let (reply, done) = oneshot::channel();
-    state
+    Ok(state
         .registry
-        .send(id, DocCommand::History { query, reply })
-        .await?;
-    Ok(done
-        .await
-        .map_err(|_| AppError::Internal("document actor stopped".into()))??)
+        .ask(id, |reply| DocCommand::History { query, reply })
+        .await?)
 }
 
 /// A person as history shows them.
@@ -301,22 +296,15 @@ async fn restore(
             "you can view this spec but not change it (your role is viewer)".into(),
         ));
     }
-    let (reply, done) = oneshot::channel();
-    state
+    let heads = state
         .registry
-        .send(
-            id,
-            DocCommand::Restore {
-                by: caller.user.clone(),
-                to,
-                story,
-                reply,
-            },
-        )
+        .ask(id, |reply| DocCommand::Restore {
+            by: caller.user.clone(),
+            to,
+            story,
+            reply,
+        })
         .await?;
-    let heads = done
-        .await
-        .map_err(|_| AppError::Internal("document actor stopped".into()))??;
     Ok(Json(Restored { heads }))
 }
 

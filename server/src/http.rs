@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use duet_model::{markdown, Author, Spec, TextField, UnixMillis, UserId};
 use duet_protocol::DocumentId;
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::{Accounts, LinkError, Throttle};
@@ -285,20 +284,15 @@ async fn create_spec(
     spec.set_text(&TextField::Title, &body.title, now)
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let id = DocumentId::random(&mut rand::rng());
-    let (reply, done) = oneshot::channel();
+    let bytes = spec.save();
     state
         .registry
-        .send(
-            id,
-            DocCommand::Create {
-                bytes: spec.save(),
-                owner: caller.user.clone(),
-                reply,
-            },
-        )
+        .ask(id, |reply| DocCommand::Create {
+            bytes,
+            owner: caller.user.clone(),
+            reply,
+        })
         .await?;
-    done.await
-        .map_err(|_| AppError::Internal("document actor stopped".into()))??;
     let meta = state
         .registry
         .store()
@@ -318,11 +312,10 @@ async fn spec_markdown(
 ) -> Result<Response, AppError> {
     let id = parse_id(&id)?;
     access(&state, &caller, id).await?;
-    let (reply, done) = oneshot::channel();
-    state.registry.send(id, DocCommand::Read { reply }).await?;
-    let bytes = done
-        .await
-        .map_err(|_| AppError::Internal("document actor stopped".into()))??;
+    let bytes = state
+        .registry
+        .ask(id, |reply| DocCommand::Read { reply })
+        .await?;
     let spec = Spec::load(&bytes, author_for(&caller.user))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let md = markdown::export(&spec.view());
@@ -390,22 +383,15 @@ async fn change_role(
     user: UserId,
     role: Option<Role>,
 ) -> Result<Option<Role>, AppError> {
-    let (reply, done) = oneshot::channel();
-    state
+    Ok(state
         .registry
-        .send(
-            id,
-            DocCommand::SetRole {
-                by,
-                user,
-                role,
-                reply,
-            },
-        )
-        .await?;
-    Ok(done
-        .await
-        .map_err(|_| AppError::Internal("document actor stopped".into()))??)
+        .ask(id, |reply| DocCommand::SetRole {
+            by,
+            user,
+            role,
+            reply,
+        })
+        .await?)
 }
 
 async fn owner_only(state: &AppState, caller: &Caller, id: DocumentId) -> Result<(), AppError> {

@@ -6,7 +6,6 @@ use axum::{Json, Router};
 use duet_model::signoff::{SignCounts, Slot};
 use duet_model::ItemId;
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 
 use crate::auth::Caller;
 use crate::docs::engine::StorySignOffs;
@@ -37,14 +36,10 @@ async fn list(
 ) -> Result<Json<SignOffsBody>, AppError> {
     let id = parse_id(&id)?;
     access(&state, &caller, id).await?;
-    let (reply, done) = oneshot::channel();
-    state
+    let answer = state
         .registry
-        .send(id, DocCommand::SignOffs { reply })
+        .ask(id, |reply| DocCommand::SignOffs { reply })
         .await?;
-    let answer = done
-        .await
-        .map_err(|_| AppError::Internal("document actor stopped".into()))??;
     let mut users: Vec<String> = answer
         .stories
         .iter()
@@ -90,23 +85,16 @@ async fn sign(
         .run(move |a| a.user(&username).ok().flatten().map(|u| u.discipline))
         .await?
         .unwrap_or_default();
-    let (reply, done) = oneshot::channel();
-    state
+    let record = state
         .registry
-        .send(
-            id,
-            DocCommand::SignOff {
-                by: caller.user.clone(),
-                discipline,
-                story,
-                slot,
-                seen,
-                reply,
-            },
-        )
+        .ask(id, |reply| DocCommand::SignOff {
+            by: caller.user.clone(),
+            discipline,
+            story,
+            slot,
+            seen,
+            reply,
+        })
         .await?;
-    let record = done
-        .await
-        .map_err(|_| AppError::Internal("document actor stopped".into()))??;
     Ok(Json(record))
 }

@@ -57,6 +57,9 @@ pub enum DocError {
     Storage(#[from] crate::storage::StorageError),
     #[error("the document is unavailable")]
     Gone,
+    /// The actor dropped the question unanswered.
+    #[error("document actor stopped")]
+    Stopped,
     #[error("{0}")]
     Forbidden(String),
     #[error("a spec must keep at least one owner")]
@@ -232,6 +235,18 @@ impl Registry {
             }
         }
         Err(DocError::Gone)
+    }
+
+    /// Sends `doc`'s actor the command `ask` makes around a reply channel, and waits for
+    /// the answer.
+    pub async fn ask<T>(
+        &self,
+        doc: DocumentId,
+        ask: impl FnOnce(oneshot::Sender<Result<T, DocError>>) -> DocCommand,
+    ) -> Result<T, DocError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(doc, ask(reply)).await?;
+        answer.await.map_err(|_| DocError::Stopped)?
     }
 
     /// Sends a command only if `doc` is loaded (a `Leave` need not load a document).
