@@ -208,7 +208,7 @@ impl DocActor {
             .map_err(|e| DocError::Corrupt(format!("reading the document failed: {e}")))?;
         self.load_time = started.elapsed();
         info!(
-            chunks = loaded.chunks(),
+            chunks = loaded.chunks,
             corrupt = loaded.corrupt,
             ms = self.load_time.as_millis() as u64,
             "loaded"

@@ -105,6 +105,9 @@ pub struct Engine {
     out: Vec<(ConnId, Outgoing)>,
 }
 
+/// A signed story, its state, and each slot's sign-off with whether it is current.
+type StoryState<'a> = (&'a ItemId, SignState, Vec<(&'a SignOffRecord, bool)>);
+
 /// A story's sign-offs as [`Engine::signoffs`] reads them.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StorySignOffs {
@@ -132,9 +135,9 @@ pub struct SignOffs {
 #[derive(Debug)]
 pub struct Loaded {
     doc: Automerge,
-    /// Chunks that were corrupt and skipped.
+    /// Chunks that were corrupt and skipped, of how many.
     pub corrupt: usize,
-    chunks: usize,
+    pub chunks: usize,
     bytes: usize,
     last_seq: i64,
 }
@@ -160,13 +163,6 @@ pub fn read_chunks(chunks: &[Chunk]) -> Loaded {
         chunks: chunks.len(),
         bytes: chunks.iter().map(|c| c.bytes.len()).sum(),
         last_seq: chunks.iter().map(|c| c.seq).max().unwrap_or(0),
-    }
-}
-
-impl Loaded {
-    /// How many chunks were read.
-    pub fn chunks(&self) -> usize {
-        self.chunks
     }
 }
 
@@ -383,39 +379,54 @@ impl Engine {
     /// Every story's sign-offs and whether each still covers what the story holds now.
     pub fn signoffs(&self) -> SignOffs {
         let mut answer = SignOffs::default();
-        let Some(doc) = &self.doc else { return answer };
-        let mut stories: BTreeMap<&ItemId, Vec<&SignOffRecord>> = BTreeMap::new();
-        for ((story, _), record) in &self.signoffs {
-            stories.entry(story).or_default().push(record);
-        }
-        for (story, records) in stories {
-            // A deleted story has nothing left to sign.
-            let Some(now) = signed_content(doc, story).map(|c| c.digest()) else {
-                continue;
-            };
-            let slots: Vec<SlotSignOff> = records
-                .into_iter()
-                .map(|r| SlotSignOff {
-                    current: r.digest == now,
-                    record: r.clone(),
-                })
-                .collect();
-            let state = sign_state(slots.iter().map(|s| (s.record.slot, s.current)));
+        for (story, state, slots) in self.sign_states() {
             answer.counts.add(state);
             answer.stories.push(StorySignOffs {
                 story: story.clone(),
                 state,
-                slots,
+                slots: slots
+                    .into_iter()
+                    .map(|(record, current)| SlotSignOff {
+                        record: record.clone(),
+                        current,
+                    })
+                    .collect(),
             });
         }
         answer
     }
 
+    /// How many stories are signed, partly signed or stale (kept with the document's
+    /// metadata for the spec list).
     fn sign_counts(&self) -> SignCounts {
-        if self.signoffs.is_empty() {
-            return SignCounts::default();
+        let mut counts = SignCounts::default();
+        for (_, state, _) in self.sign_states() {
+            counts.add(state);
         }
-        self.signoffs().counts
+        counts
+    }
+
+    /// Each signed story that still exists, its state, and each slot's sign-off with
+    /// whether the story still reads as it did then.
+    fn sign_states(&self) -> Vec<StoryState<'_>> {
+        let Some(doc) = self.doc.as_ref().filter(|_| !self.signoffs.is_empty()) else {
+            return Vec::new();
+        };
+        let mut stories: BTreeMap<&ItemId, Vec<&SignOffRecord>> = BTreeMap::new();
+        for ((story, _), record) in &self.signoffs {
+            stories.entry(story).or_default().push(record);
+        }
+        stories
+            .into_iter()
+            .filter_map(|(story, records)| {
+                // A deleted story has nothing left to sign.
+                let now = signed_content(doc, story)?.digest();
+                let slots: Vec<(&SignOffRecord, bool)> =
+                    records.into_iter().map(|r| (r, r.digest == now)).collect();
+                let state = sign_state(slots.iter().map(|(r, current)| (r.slot, *current)));
+                Some((story, state, slots))
+            })
+            .collect()
     }
 
     /// Forgets everything held in memory (after a failure that left it unknown), telling
