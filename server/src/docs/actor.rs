@@ -274,6 +274,7 @@ impl DocActor {
         let mut restored = Vec::new();
         let mut signed = Vec::new();
         let mut reads = Vec::new();
+        let mut signoff_reads = Vec::new();
         let mut poisoned = false;
         // Peers that sent changes in this batch: their replies acknowledge those changes.
         let mut authors = HashSet::new();
@@ -370,15 +371,8 @@ impl DocActor {
                         let _ = reply.send(Err(e));
                     }
                 },
-                DocCommand::SignOffs { reply } => {
-                    let answer = if self.engine.exists() {
-                        Ok(self.engine.signoffs())
-                    } else {
-                        Err(DocError::NotFound)
-                    };
-                    let _ = reply.send(answer);
-                }
                 // Answered after the batch is stored: a reader sees only what is on disk.
+                DocCommand::SignOffs { reply } => signoff_reads.push(reply),
                 DocCommand::Read { reply } => reads.push(reply),
                 DocCommand::Shutdown { reply } => shutdown.push(reply),
             }
@@ -411,6 +405,9 @@ impl DocActor {
             for reply in reads {
                 let _ = reply.send(Err(failed()));
             }
+            for reply in signoff_reads {
+                let _ = reply.send(Err(failed()));
+            }
             self.recover().await;
             return false;
         }
@@ -421,6 +418,14 @@ impl DocActor {
                 .map(Automerge::save)
                 .ok_or(DocError::NotFound);
             let _ = reply.send(saved);
+        }
+        for reply in signoff_reads {
+            let answer = if self.engine.exists() {
+                Ok(self.engine.signoffs())
+            } else {
+                Err(DocError::NotFound)
+            };
+            let _ = reply.send(answer);
         }
         for reply in created {
             let _ = reply.send(Ok(()));
