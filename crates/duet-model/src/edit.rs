@@ -819,18 +819,15 @@ impl Spec {
                         .collect()
                 })
                 .unwrap_or_default();
+            // A linked story deleted since leaves the context (its link goes with it).
+            let stories = part(doc, key::STORIES, ObjType::Map)?;
+            let linked: Vec<ItemId> = linked
+                .into_iter()
+                .filter(|s| read::obj(doc, &stories, s.as_str(), ObjType::Map).is_some())
+                .collect();
             let context = doc.put_object(&obj, key::CONTEXT, ObjType::Map)?;
             for story in &linked {
-                if read::obj(
-                    doc,
-                    &part(doc, key::STORIES, ObjType::Map)?,
-                    story.as_str(),
-                    ObjType::Map,
-                )
-                .is_some()
-                {
-                    record_context(doc, &context, story, &at)?;
-                }
+                record_context(doc, &context, story, &at)?;
             }
             Ok(())
         })
