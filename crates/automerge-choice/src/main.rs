@@ -370,6 +370,7 @@ macro_rules! scenarios {
             /// Loads a saved concurrent history once.
             pub fn load_concurrent(saved_path: &Path) {
                 let bytes = std::fs::read(saved_path).expect("read saved document");
+                let rss_before = proc_status_kb("VmRSS");
                 let start = Instant::now();
                 let doc = Automerge::load_with_options(
                     &bytes,
@@ -377,6 +378,8 @@ macro_rules! scenarios {
                 )
                 .expect("load");
                 emit_samples("concurrent_load_us", &[micros(start.elapsed())]);
+                let held = proc_status_kb("VmRSS").saturating_sub(rss_before);
+                emit_samples("concurrent_rss_growth_kb", &[held as f64]);
                 drop(std::hint::black_box(doc));
             }
         }
@@ -681,11 +684,13 @@ fn concurrent_table(sizes: Sizes, flag: Option<&str>) {
     );
     println!();
     println!(
-        "| Authors | Changes | {} | {} |",
+        "| Authors | Changes | load {} | load {} | memory per change {} | memory per change {} |",
+        label(VERSIONS[0]),
+        label(VERSIONS[1]),
         label(VERSIONS[0]),
         label(VERSIONS[1])
     );
-    println!("| ---: | ---: | ---: | ---: |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
     for authors in AUTHORS {
         for changes in sizes.concurrent {
             let saved = std::env::temp_dir().join(format!(
@@ -703,7 +708,7 @@ fn concurrent_table(sizes: Sizes, flag: Option<&str>) {
                     saved_str,
                 ],
             );
-            let cells: Vec<String> = VERSIONS
+            let cells: Vec<(String, String)> = VERSIONS
                 .iter()
                 .map(|version| {
                     let mut results = Results::new();
@@ -716,11 +721,19 @@ fn concurrent_table(sizes: Sizes, flag: Option<&str>) {
                     let us = results
                         .get("concurrent_load_us")
                         .map_or(f64::NAN, |v| median(v));
-                    format_value(us, Unit::Micros)
+                    // The resident set the loaded document added, per change.
+                    let kb = results
+                        .get("concurrent_rss_growth_kb")
+                        .map_or(f64::NAN, |v| median(v));
+                    let per_change = format!("{:.0} B", kb * 1024.0 / changes as f64);
+                    (format_value(us, Unit::Micros), per_change)
                 })
                 .collect();
             let _ = std::fs::remove_file(&saved);
-            println!("| {authors} | {changes} | {} | {} |", cells[0], cells[1]);
+            println!(
+                "| {authors} | {changes} | {} | {} | {} | {} |",
+                cells[0].0, cells[1].0, cells[0].1, cells[1].1
+            );
         }
     }
 }

@@ -267,7 +267,7 @@ fn fields(view: &SpecView) -> BTreeMap<TextField, (String, String)> {
 
 /// Appends one character to `runs`, joining it to the last run when kind and author match.
 fn push_char(runs: &mut Vec<DiffRun>, kind: RunKind, text: &str, who: Option<&ChangeRecord>) {
-    let author = who.and_then(|c| c.author.as_ref());
+    let author = who.and_then(|c| c.author());
     let at = who.and_then(|c| c.at);
     if let Some(last) = runs.last_mut() {
         if last.kind == kind && last.author.as_ref() == author {
@@ -630,7 +630,7 @@ fn blame_field(history: &History, doc: &impl Read, field: &TextField) -> Vec<Bla
                 who
             }
         };
-        let author = who.and_then(|c| c.author.as_ref());
+        let author = who.and_then(|c| c.author());
         let at = who.and_then(|c| c.at);
         match runs.last_mut() {
             Some(run) if run.author.as_ref() == author => {

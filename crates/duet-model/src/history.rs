@@ -7,9 +7,15 @@
 //! made which operation counters (who inserted a character) and which change deleted each
 //! character, for diffs and blame. [`History::update`] reads only the changes it has not
 //! seen, so a server can keep one per document.
+//!
+//! A server keeps this for every loaded document while people type, so it is kept small
+//! per change (~0.2 KiB): authors, messages and touched places are shared between the
+//! changes that repeat them, and the heads after each change are kept for every 64th
+//! change only, the others worked out from the changes' dependencies when asked.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use automerge::{ActorId, Change, ChangeHash};
 use serde::{Deserialize, Serialize};
@@ -120,20 +126,34 @@ pub struct Touch {
 }
 
 /// One change as history lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRecord {
     pub hash: ChangeHash,
-    /// The verified account when the server knows it, else the one in the change's actor.
-    pub author: Option<UserId>,
     /// When the server received it, else the time the author's device wrote in it.
     pub at: Option<UnixMillis>,
     /// When the server received it, if it recorded that.
     pub received_at: Option<UnixMillis>,
-    pub message: Option<String>,
-    pub touches: Vec<Touch>,
+    author: Option<Arc<UserId>>,
+    message: Option<Arc<str>>,
+    touches: Arc<[Touch]>,
 }
 
 impl ChangeRecord {
+    /// The verified account when the server knows it, else the one in the change's actor.
+    pub fn author(&self) -> Option<&UserId> {
+        self.author.as_deref()
+    }
+
+    /// The change's message.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The places it touched.
+    pub fn touches(&self) -> &[Touch] {
+        &self.touches
+    }
+
     /// Whether the change is a restore (`Spec::restore` names its changes so).
     pub fn is_restore(&self) -> bool {
         self.message
@@ -229,11 +249,8 @@ pub struct Filter {
 
 impl Filter {
     pub fn matches(&self, change: &ChangeRecord) -> bool {
-        let author = self.authors.is_empty()
-            || change
-                .author
-                .as_ref()
-                .is_some_and(|a| self.authors.contains(a));
+        let author =
+            self.authors.is_empty() || change.author().is_some_and(|a| self.authors.contains(a));
         let part = self
             .part
             .as_ref()
@@ -316,13 +333,65 @@ struct RawOp<'a> {
     id: Option<String>,
 }
 
+/// The heads after every this many changes are kept; the others are worked out.
+const HEADS_EVERY: usize = 64;
+
+/// Distinct values kept for sharing: authors, messages and touched places repeat from
+/// change to change while people type.
+const RECENT: usize = 32;
+
+/// The last few distinct values seen, handed out shared instead of copied per change.
+#[derive(Debug)]
+struct Recent<T: ?Sized> {
+    values: Vec<Arc<T>>,
+    /// The slot to replace next once full.
+    next: usize,
+}
+
+impl<T: ?Sized> Default for Recent<T> {
+    fn default() -> Self {
+        Recent {
+            values: Vec::new(),
+            next: 0,
+        }
+    }
+}
+
+impl<T: ?Sized + PartialEq> Recent<T> {
+    /// A shared copy of `value`: one seen recently, else `make()`, remembered.
+    fn share(&mut self, value: &T, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
+        if let Some(seen) = self.values.iter().find(|v| ***v == *value) {
+            return Arc::clone(seen);
+        }
+        let made = make();
+        if self.values.len() < RECENT {
+            self.values.push(Arc::clone(&made));
+        } else {
+            self.values[self.next] = Arc::clone(&made);
+            self.next = (self.next + 1) % RECENT;
+        }
+        made
+    }
+}
+
 /// The history of one document, read once and extended as changes arrive.
 #[derive(Debug, Default)]
 pub struct History {
     changes: Vec<ChangeRecord>,
-    index: HashMap<ChangeHash, usize>,
-    /// The heads after each change, in order.
-    heads_after: Vec<Vec<ChangeHash>>,
+    index: HashMap<ChangeHash, u32>,
+    /// Each change's dependencies as positions, change after change: those of change `i`
+    /// are `deps[deps_from[i]..deps_from[i + 1]]`.
+    deps: Vec<u32>,
+    deps_from: Vec<u32>,
+    /// The heads (positions) after changes `HEADS_EVERY - 1`, `2 * HEADS_EVERY - 1`…
+    checkpoints: Vec<Box<[u32]>>,
+    /// The heads after the last change read, sorted.
+    heads: Vec<ChangeHash>,
+    /// Their positions.
+    head_positions: Vec<u32>,
+    authors: Recent<UserId>,
+    messages: Recent<str>,
+    places: Recent<[Touch]>,
     objs: HashMap<String, Loc>,
     constraint_story: HashMap<ItemId, ItemId>,
     /// Each actor's number here.
@@ -416,7 +485,7 @@ impl History {
 
     /// The heads after every change read.
     pub fn heads(&self) -> &[ChangeHash] {
-        self.heads_after.last().map_or(&[], Vec::as_slice)
+        &self.heads
     }
 
     /// Every change, in the document's causal order.
@@ -425,18 +494,54 @@ impl History {
     }
 
     pub fn position(&self, hash: &ChangeHash) -> Option<usize> {
-        self.index.get(hash).copied()
+        self.index.get(hash).map(|&i| i as usize)
     }
 
-    /// The heads just before change `i` (in this history's order).
-    pub fn heads_before(&self, i: usize) -> &[ChangeHash] {
-        i.checked_sub(1)
-            .and_then(|p| self.heads_after.get(p))
-            .map_or(&[], Vec::as_slice)
+    /// The heads just before change `i` (in this history's order), sorted.
+    pub fn heads_before(&self, i: usize) -> Vec<ChangeHash> {
+        match i.checked_sub(1) {
+            Some(p) => self.heads_after(p),
+            None => Vec::new(),
+        }
     }
 
-    pub fn heads_after(&self, i: usize) -> &[ChangeHash] {
-        self.heads_after.get(i).map_or(&[], Vec::as_slice)
+    /// The heads just after change `i` (in this history's order), sorted; none past the
+    /// last change.
+    pub fn heads_after(&self, i: usize) -> Vec<ChangeHash> {
+        if i >= self.changes.len() {
+            return Vec::new();
+        }
+        if i + 1 == self.changes.len() {
+            return self.heads.clone();
+        }
+        // From the last checkpoint at or before `i`, change by change: a change replaces
+        // the heads it depends on.
+        let kept = (i + 1) / HEADS_EVERY;
+        let (mut heads, from) = match kept.checked_sub(1) {
+            Some(c) => (self.checkpoints[c].to_vec(), kept * HEADS_EVERY),
+            None => (Vec::new(), 0),
+        };
+        for j in from..=i {
+            self.advance(&mut heads, j);
+        }
+        let mut hashes: Vec<ChangeHash> = heads
+            .iter()
+            .map(|&p| self.changes[p as usize].hash)
+            .collect();
+        hashes.sort_unstable();
+        hashes
+    }
+
+    /// Heads (positions) after change `j`, given those before it.
+    fn advance(&self, heads: &mut Vec<u32>, j: usize) {
+        let from = self.deps_from[j] as usize;
+        let to = self
+            .deps_from
+            .get(j + 1)
+            .map_or(self.deps.len(), |&t| t as usize);
+        let deps = &self.deps[from..to];
+        heads.retain(|h| !deps.contains(h));
+        heads.push(j as u32);
     }
 
     /// The changes `filter` selects, in order. The shared empty-spec change is never listed.
@@ -491,7 +596,7 @@ impl History {
         let mut by_author: BTreeMap<Option<&UserId>, Vec<usize>> = BTreeMap::new();
         for &i in selected {
             if let Some(c) = self.changes.get(i) {
-                by_author.entry(c.author.as_ref()).or_default().push(i);
+                by_author.entry(c.author()).or_default().push(i);
             }
         }
         let mut sessions = Vec::new();
@@ -535,8 +640,8 @@ impl History {
             start: run.iter().filter_map(|&i| self.changes[i].at).min(),
             end: run.iter().filter_map(|&i| self.changes[i].at).max(),
             changes: run.len(),
-            before: self.heads_before(first).to_vec(),
-            after: self.heads_after(last).to_vec(),
+            before: self.heads_before(first),
+            after: self.heads_after(last),
             touches,
         };
         (session, last)
@@ -550,14 +655,14 @@ impl History {
             let Some(c) = self.changes.get(i) else {
                 continue;
             };
-            for t in &c.touches {
+            for t in c.touches() {
                 let field = if t.verb == Verb::Edited {
                     t.field.clone()
                 } else {
                     None
                 };
                 let entry = places
-                    .entry((c.author.clone(), t.kind, t.item.clone(), field))
+                    .entry((c.author().cloned(), t.kind, t.item.clone(), field))
                     .or_insert((t.story.clone(), t.verb, 0));
                 entry.1 = strongest(entry.1, t.verb);
                 entry.2 += 1;
@@ -633,23 +738,42 @@ impl History {
         let at = known.received_at.or_else(|| {
             (change.timestamp() > 0).then(|| UnixMillis(change.timestamp().saturating_mul(1000)))
         });
-        let mut heads: Vec<ChangeHash> = self
-            .heads()
+        // Dependencies this history has not read are left out (it reads changes in
+        // causal order, so there are none).
+        self.deps_from.push(self.deps.len() as u32);
+        let index = &self.index;
+        self.deps
+            .extend(change.deps().iter().filter_map(|d| index.get(d).copied()));
+        let mut heads = std::mem::take(&mut self.head_positions);
+        self.advance(&mut heads, idx);
+        if (idx + 1) % HEADS_EVERY == 0 {
+            self.checkpoints.push(heads.clone().into_boxed_slice());
+        }
+        let mut hashes: Vec<ChangeHash> = self
+            .heads
             .iter()
             .filter(|h| !change.deps().contains(h))
             .copied()
             .collect();
-        heads.push(change.hash());
-        heads.sort_unstable();
-        self.heads_after.push(heads);
-        self.index.insert(change.hash(), idx);
+        hashes.push(change.hash());
+        hashes.sort_unstable();
+        self.heads = hashes;
+        self.head_positions = heads;
+        self.index.insert(change.hash(), idx as u32);
+        let author = author.map(|a| self.authors.share(&a, || Arc::new(a.clone())));
+        let message = change
+            .message()
+            .map(|m| self.messages.share(m.as_str(), || Arc::from(m.as_str())));
+        let touches = self
+            .places
+            .share(&touches, || Arc::from(touches.as_slice()));
         self.changes.push(ChangeRecord {
             hash: change.hash(),
             author,
             at,
             received_at: known.received_at,
-            message: change.message().cloned(),
-            touches: merge_touches(touches.iter()),
+            message,
+            touches,
         });
     }
 

@@ -13,6 +13,7 @@ use duet_model::{
     TextField, UnixMillis, UserId,
 };
 use proptest::prelude::*;
+use rand::Rng;
 
 /// Two or three replicas edit concurrently and merge at random; replica 0 ends with all.
 fn edited(n: usize, steps: &[Step], seed: u64) -> Spec {
@@ -124,7 +125,7 @@ proptest! {
         if changes.len() == before + 1 {
             let last = history_of(restorer.doc_mut());
             let record = last.changes().last().expect("a change");
-            prop_assert_eq!(record.author.as_ref().map(UserId::as_str), Some("restorer"));
+            prop_assert_eq!(record.author().map(UserId::as_str), Some("restorer"));
         }
     }
 
@@ -214,15 +215,15 @@ proptest! {
         let filter = Filter { authors: authors.clone(), part: None, since: Some(UnixMillis(lo)), until: Some(UnixMillis(hi)) };
         let expected: Vec<usize> = listed.iter().copied().filter(|&i| {
             let c = &changes[i];
-            (authors.is_empty() || c.author.as_ref().is_some_and(|a| authors.contains(a)))
+            (authors.is_empty() || c.author().is_some_and(|a| authors.contains(a)))
                 && c.at.is_some_and(|at| at.0 >= lo && at.0 <= hi)
         }).collect();
         prop_assert_eq!(history.select(&filter), expected);
 
         // Every change that visibly changed a part is listed under it.
         for &i in &listed {
-            let before = view_at(doc, history.heads_before(i)).expect("known heads");
-            let after = view_at(doc, history.heads_after(i)).expect("known heads");
+            let before = view_at(doc, &history.heads_before(i)).expect("known heads");
+            let after = view_at(doc, &history.heads_after(i)).expect("known heads");
             for part in visibly_changed(&before, &after) {
                 let selected = history.select(&Filter { part: Some(part.clone()), ..Filter::default() });
                 prop_assert!(selected.contains(&i), "change {} changed {} but is not listed under it", i, part);
@@ -510,7 +511,12 @@ fn a_part_filter_lists_the_changes_to_that_part_and_no_others() {
                 ..Filter::default()
             })
             .into_iter()
-            .map(|i| history.changes()[i].message.clone().unwrap_or_default())
+            .map(|i| {
+                history.changes()[i]
+                    .message()
+                    .unwrap_or_default()
+                    .to_string()
+            })
             .collect()
     };
     assert_eq!(
@@ -537,4 +543,64 @@ fn a_part_filter_lists_the_changes_to_that_part_and_no_others() {
         summary(&sessions[0].touches, &ada.view()),
         "edited the title, edited the problem, added 2 stories, and 1 more"
     );
+}
+
+#[test]
+fn the_heads_after_every_change_are_worked_out_exactly_between_the_kept_ones() {
+    // Five people type at once and merge at random: many heads, many dependencies per
+    // change, and several hundred changes, so most answers come from a kept checkpoint.
+    let mut people: Vec<Spec> = (0..5)
+        .map(|i| Spec::new(author(&format!("typist{i}"), 40 + i as u64)))
+        .collect();
+    let mut pick = rng(41);
+    for t in 0..700 {
+        let who = pick.random_range(0..people.len());
+        let len = view_of(people[who].doc()).problem.chars().count();
+        let at = pick.random_range(0..=len);
+        people[who]
+            .splice(&TextField::Problem, at, 0, "x", UnixMillis(NOW.0 + t))
+            .expect("splice");
+        if pick.random_ratio(1, 4) {
+            let other = pick.random_range(0..people.len());
+            if other != who {
+                let (a, b) = if who < other {
+                    let (l, r) = people.split_at_mut(other);
+                    (&mut l[who], &mut r[0])
+                } else {
+                    let (l, r) = people.split_at_mut(who);
+                    (&mut r[0], &mut l[other])
+                };
+                b.merge(a).expect("merge");
+            }
+        }
+    }
+    let mut all = Spec::new(author("reader", 49));
+    for person in people.iter_mut() {
+        all.merge(person).expect("merge");
+    }
+    let changes: Vec<_> = all
+        .doc_mut()
+        .get_changes(&[])
+        .into_iter()
+        .cloned()
+        .collect();
+    // Read in three pieces, as a server does while changes arrive.
+    let mut history = History::new();
+    for piece in [&changes[..100], &changes[100..431], &changes[431..]] {
+        history.update(piece, |_| ChangeMeta::default());
+    }
+    assert_eq!(history.changes().len(), changes.len());
+    let mut heads: Vec<ChangeHash> = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        assert_eq!(history.heads_before(i), heads, "before change {i}");
+        heads.retain(|h| !change.deps().contains(h));
+        heads.push(change.hash());
+        heads.sort_unstable();
+        assert_eq!(history.heads_after(i), heads, "after change {i}");
+    }
+    let mut now = all.doc_mut().get_heads();
+    now.sort_unstable();
+    assert_eq!(history.heads(), now.as_slice());
+    assert!(heads.len() > 1, "the people typed at once");
+    assert!(history.heads_after(changes.len()).is_empty());
 }

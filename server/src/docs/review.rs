@@ -179,16 +179,15 @@ pub fn answer(
                         HistoryEntry {
                             hash: c.hash,
                             author: c
-                                .author
-                                .as_ref()
+                                .author()
                                 .map_or_else(|| "unknown".to_owned(), |a| a.to_string()),
                             received_at: c.received_at.map(|t| t.0),
                             time: own
                                 .map(|o| o.timestamp())
                                 .filter(|t| *t != 0)
                                 .map(|t| t.saturating_mul(1000)),
-                            message: c.message.clone(),
-                            parts: parts_of(&c.touches),
+                            message: c.message().map(str::to_owned),
+                            parts: parts_of(c.touches()),
                         }
                     })
                     .collect(),
@@ -199,7 +198,7 @@ pub fn answer(
             let mut authors: Vec<UserId> = history
                 .changes()
                 .iter()
-                .filter_map(|c| c.author.clone())
+                .filter_map(|c| c.author().cloned())
                 .collect();
             authors.sort();
             authors.dedup();
@@ -240,7 +239,7 @@ pub fn answer(
             let selected: Vec<usize> = history
                 .positions(doc.get_changes(&seen))
                 .into_iter()
-                .filter(|&i| history.changes()[i].author.as_ref() != Some(&viewer))
+                .filter(|&i| history.changes()[i].author() != Some(&viewer))
                 .collect();
             let view = view_of(doc);
             let places = history
