@@ -8,6 +8,7 @@ use anyhow::Context;
 /// mimalloc hands large freed blocks back to the system. With glibc's allocator, each argon2
 /// hash (19 MiB, one per sign-up or sign-in) raised its mmap threshold so later hashes came
 /// from arenas that keep freed memory: 100 sign-ups left the server at ~250 MiB for ~20 live.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
