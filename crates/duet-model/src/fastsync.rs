@@ -65,7 +65,7 @@ impl Batch {
         if after == before {
             return None;
         }
-        let changes = doc.get_changes(before);
+        let changes = changes_after(doc, before);
         let hashes: Vec<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
         Some(Batch {
             before: before.to_vec(),
@@ -436,6 +436,61 @@ pub fn changes_since<'a>(
         .collect();
     beyond.sort_by_key(|c| (c.max_op(), c.hash()));
     Some(beyond)
+}
+
+/// The changes `doc` gained since it had heads `before`, dependencies first: what
+/// `doc.get_changes(before)` lists (less an empty change of `before` itself, which
+/// automerge's clock lists again), found by [`changes_since`]'s walk instead of a clock —
+/// with several people writing at once, automerge's clock walks most of the history.
+pub fn changes_after<'a>(doc: &'a Automerge, before: &[ChangeHash]) -> Vec<&'a Change> {
+    match changes_since(doc, &doc.get_heads(), before) {
+        Some(changes) => causal_order(changes),
+        None => doc.get_changes(before),
+    }
+}
+
+/// `changes` (ordered by op number) with every change after those of its dependencies
+/// among them. Op numbers already order them but for empty changes, whose op number is
+/// their parent's.
+fn causal_order(changes: Vec<&Change>) -> Vec<&Change> {
+    let position: HashMap<ChangeHash, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.hash(), i))
+        .collect();
+    let ordered = changes.iter().enumerate().all(|(i, c)| {
+        c.deps()
+            .iter()
+            .all(|d| position.get(d).is_none_or(|&j| j < i))
+    });
+    if ordered {
+        return changes;
+    }
+    // Depth first, each change once its dependencies are placed.
+    let mut placed = vec![false; changes.len()];
+    let mut out = Vec::with_capacity(changes.len());
+    for start in 0..changes.len() {
+        let mut stack = vec![(start, false)];
+        while let Some((i, deps_placed)) = stack.pop() {
+            if placed[i] {
+                continue;
+            }
+            if deps_placed {
+                placed[i] = true;
+                out.push(changes[i]);
+                continue;
+            }
+            stack.push((i, true));
+            for dep in changes[i].deps() {
+                if let Some(&j) = position.get(dep) {
+                    if !placed[j] {
+                        stack.push((j, false));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A message carrying the batch's changes and `have`, recorded in the state as automerge
@@ -834,7 +889,8 @@ mod tests {
     }
 
     #[test]
-    fn changes_since_lists_every_change_but_the_version_s_ancestors_in_a_concurrent_history() {
+    fn changes_since_and_after_list_every_change_but_the_version_s_ancestors_in_a_concurrent_history(
+    ) {
         for seed in 0..20u64 {
             let mut rng = StdRng::seed_from_u64(seed);
             let writers = 2 + (seed % 4) as usize;
@@ -903,6 +959,18 @@ mod tests {
                 let automerge: HashSet<ChangeHash> =
                     all.get_changes(version).iter().map(|c| c.hash()).collect();
                 assert!(ours.is_subset(&automerge));
+                // The same changes, dependencies first, for a batch to store and send.
+                let after = changes_after(&all, version);
+                let listed: HashSet<ChangeHash> = after.iter().map(|c| c.hash()).collect();
+                assert_eq!(listed, ours);
+                assert_eq!(after.len(), ours.len());
+                for (i, change) in after.iter().enumerate() {
+                    for dep in change.deps() {
+                        if let Some(j) = after.iter().position(|c| c.hash() == *dep) {
+                            assert!(j < i, "seed {seed}: a change listed before its dependency");
+                        }
+                    }
+                }
                 for extra in automerge.difference(&ours) {
                     let change = all.get_change_by_hash(extra).expect("known");
                     assert_eq!(change.len(), 0, "only empty changes differ");

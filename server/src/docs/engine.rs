@@ -800,7 +800,7 @@ impl Engine {
                 ..Prepared::default()
             };
         };
-        let changes = doc.get_changes(before);
+        let changes = fastsync::changes_after(doc, before);
         let mut metas = Receipts::new();
         let mut bytes = Vec::new();
         let mut receipts = Vec::with_capacity(changes.len());
