@@ -15,6 +15,7 @@ use duet_protocol::{DocumentId, Message, PeerId};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -89,7 +90,10 @@ impl Peer {
         seeds: bool,
     ) -> Result<Peer> {
         let me = PeerId::new(&format!("duet-load-{user}"))?;
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        // Small reads, like the server's: the library zero-fills its read buffer (128 KiB
+        // by default) before each read.
+        let config = WebSocketConfig::default().read_buffer_size(8 * 1024);
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
             .await
             .with_context(|| format!("connecting to {url}"))?;
         let join = Message::Join {
