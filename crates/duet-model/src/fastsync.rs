@@ -10,8 +10,10 @@
 //! an ancestor of some heads exactly when their clock covers it, and automerge lists the
 //! uncovered changes from its per-actor index). Usable on both sides of a connection.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 
 use automerge::sync::{self, BloomFilter, Capability, Have, SyncDoc};
 use automerge::{Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
@@ -110,7 +112,51 @@ pub fn generate(
     heads: &[ChangeHash],
     batch: Option<&Batch>,
 ) -> Option<sync::Message> {
-    generate_by(doc, state, heads, batch).0
+    generate_by(&mut Since::new(doc, heads), state, batch).0
+}
+
+/// [`generate`] for one of many peers of the same document at the same moment: `since`
+/// remembers the changes beyond each version it has been asked about, so peers at the
+/// same version (most of a spec's peers after a batch) share one walk.
+pub fn generate_with(
+    since: &mut Since<'_>,
+    state: &mut sync::State,
+    batch: Option<&Batch>,
+) -> Option<sync::Message> {
+    generate_by(since, state, batch).0
+}
+
+/// The changes beyond versions of one document at one moment (its `heads`), each version
+/// walked once ([`changes_since`]).
+#[derive(Debug)]
+pub struct Since<'a> {
+    doc: &'a Automerge,
+    heads: Vec<ChangeHash>,
+    /// By version, sorted.
+    known: HashMap<Vec<ChangeHash>, Option<Rc<[&'a Change]>>>,
+}
+
+impl<'a> Since<'a> {
+    /// For `doc`, whose heads are `heads`.
+    pub fn new(doc: &'a Automerge, heads: &[ChangeHash]) -> Since<'a> {
+        Since {
+            doc,
+            heads: heads.to_vec(),
+            known: HashMap::new(),
+        }
+    }
+
+    /// [`changes_since`] `version`.
+    fn beyond(&mut self, version: &[ChangeHash]) -> Option<Rc<[&'a Change]>> {
+        let mut key = version.to_vec();
+        key.sort_unstable();
+        key.dedup();
+        let (doc, heads) = (self.doc, &self.heads);
+        self.known
+            .entry(key)
+            .or_insert_with_key(|v| changes_since(doc, heads, v).map(Rc::from))
+            .clone()
+    }
 }
 
 /// How [`generate`] answered.
@@ -126,15 +172,17 @@ enum Way {
 }
 
 fn generate_by(
-    doc: &Automerge,
+    since: &mut Since<'_>,
     state: &mut sync::State,
-    heads: &[ChangeHash],
     batch: Option<&Batch>,
 ) -> (Option<sync::Message>, Way) {
+    let doc = since.doc;
+    let heads = since.heads.clone();
+    let heads = heads.as_slice();
     // Whatever no shortcut answers: automerge's algorithm, with the changes beyond the
     // shared heads found by a walk instead of a clock (see `changes_since`); automerge
     // itself for an empty document, a reset, or a whole document sent at once.
-    let automerge = |state: &mut sync::State| match general(doc, state, heads) {
+    let mut automerge = |state: &mut sync::State| match general(since, state) {
         Some(msg) => (msg, Way::General),
         None => (doc.generate_sync_message(state), Way::Automerge),
     };
@@ -237,18 +285,17 @@ fn generate_by(
 /// the changes beyond a version come from [`changes_since`]. `None`: left to automerge
 /// (an empty document, a reset, a whole document sent to a peer that has nothing, or a
 /// version we do not know).
-fn general(
-    doc: &Automerge,
-    state: &mut sync::State,
-    heads: &[ChangeHash],
-) -> Option<Option<sync::Message>> {
+fn general(since: &mut Since<'_>, state: &mut sync::State) -> Option<Option<sync::Message>> {
+    let doc = since.doc;
+    let heads = since.heads.clone();
+    let heads = heads.as_slice();
     if heads.is_empty() || would_reset(doc, state) {
         return None;
     }
     let their_heads = state.their_heads.clone().unwrap_or_default();
     let our_need = doc.get_missing_deps(&their_heads);
     let our_have = if our_need.iter().all(|h| their_heads.contains(h)) {
-        let beyond = changes_since(doc, heads, &state.shared_heads)?;
+        let beyond = since.beyond(&state.shared_heads)?;
         vec![Have {
             last_sync: state.shared_heads.clone(),
             bloom: BloomFilter::from_hashes(beyond.iter().map(|c| c.hash())),
@@ -262,7 +309,7 @@ fn general(
         if their_heads.is_empty() && state.their_heads.is_some() && !state.have_responded && v2 {
             return None;
         }
-        to_send = changes_to_send(doc, heads, their_have, their_need)?;
+        to_send = changes_to_send(since, their_have, their_need)?;
         to_send.retain(|c| !state.sent_hashes.contains(&c.hash()));
     }
     if state.last_sent_heads == heads && state.have_responded {
@@ -306,11 +353,11 @@ fn general(
 /// not hold beyond its versions, with every change that depends on one of those, and the
 /// changes it asked for. `None` if a version is unknown here.
 fn changes_to_send<'a>(
-    doc: &'a Automerge,
-    heads: &[ChangeHash],
+    since: &mut Since<'a>,
     have: &[Have],
     need: &[ChangeHash],
 ) -> Option<Vec<&'a Change>> {
+    let doc = since.doc;
     if have.is_empty() {
         return Some(
             need.iter()
@@ -324,10 +371,10 @@ fn changes_to_send<'a>(
         .collect();
     last_sync.sort();
     last_sync.dedup();
-    let changes = changes_since(doc, heads, &last_sync)?;
+    let changes = since.beyond(&last_sync)?;
     let mut dependents: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
     let mut to_send: HashSet<ChangeHash> = HashSet::new();
-    for change in &changes {
+    for change in changes.iter() {
         for dep in change.deps() {
             dependents.entry(*dep).or_default().push(change.hash());
         }
@@ -348,7 +395,7 @@ fn changes_to_send<'a>(
         .filter(|h| !to_send.contains(h))
         .filter_map(|h| doc.get_change_by_hash(h))
         .collect();
-    out.extend(changes.into_iter().filter(|c| to_send.contains(&c.hash())));
+    out.extend(changes.iter().filter(|c| to_send.contains(&c.hash())));
     Some(out)
 }
 
@@ -372,23 +419,37 @@ pub fn changes_since<'a>(
     if version.is_empty() {
         return Some(doc.get_changes(&[]));
     }
+    /// A change the walk reached: who reaches it, and with which marks it was last walked
+    /// from.
+    struct Reached<'a> {
+        change: &'a Change,
+        marks: u8,
+        walked: u8,
+    }
     struct Walk<'a> {
         doc: &'a Automerge,
-        /// Who reaches each change, and with which marks it was last walked from.
-        marks: HashMap<ChangeHash, (u8, u8)>,
+        /// Hashed with foldhash (randomly seeded, several times faster than SipHash on
+        /// 32-byte keys; this map is most of the walk).
+        reached: foldhash::HashMap<ChangeHash, Reached<'a>>,
         queue: std::collections::BinaryHeap<(u64, ChangeHash)>,
         /// Changes only we reach, not walked from yet.
         open: usize,
     }
     impl Walk<'_> {
         fn reach(&mut self, hash: ChangeHash, by: u8) -> Option<()> {
-            let change = self.doc.get_change_by_hash(&hash)?;
-            let (marks, walked) = self.marks.entry(hash).or_insert((0, 0));
-            let was_open = *marks == OURS && *walked != OURS;
-            *marks |= by;
-            let is_open = *marks == OURS && *walked != OURS;
-            if *marks != *walked {
-                self.queue.push((change.max_op(), hash));
+            let r = match self.reached.entry(hash) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(Reached {
+                    change: self.doc.get_change_by_hash(&hash)?,
+                    marks: 0,
+                    walked: 0,
+                }),
+            };
+            let was_open = r.marks == OURS && r.walked != OURS;
+            r.marks |= by;
+            let is_open = r.marks == OURS && r.walked != OURS;
+            if r.marks != r.walked {
+                self.queue.push((r.change.max_op(), hash));
             }
             self.open = self.open + usize::from(is_open) - usize::from(was_open);
             Some(())
@@ -396,7 +457,7 @@ pub fn changes_since<'a>(
     }
     let mut walk = Walk {
         doc,
-        marks: HashMap::new(),
+        reached: foldhash::HashMap::default(),
         queue: std::collections::BinaryHeap::new(),
         open: 0,
     };
@@ -414,25 +475,25 @@ pub fn changes_since<'a>(
             break;
         }
         walk.queue.pop();
-        let (marks, walked) = walk.marks[&hash];
-        if marks == walked {
+        let r = walk.reached.get_mut(&hash)?;
+        if r.marks == r.walked {
             continue;
         }
+        let (marks, change) = (r.marks, r.change);
+        r.walked = marks;
         if marks == OURS {
             walk.open -= 1;
             lowest_ours = lowest_ours.min(max_op);
         }
-        walk.marks.insert(hash, (marks, marks));
-        let change = doc.get_change_by_hash(&hash)?;
         for dep in change.deps() {
             walk.reach(*dep, marks)?;
         }
     }
     let mut beyond: Vec<&Change> = walk
-        .marks
-        .iter()
-        .filter(|(_, (marks, _))| *marks == OURS)
-        .filter_map(|(h, _)| doc.get_change_by_hash(h))
+        .reached
+        .values()
+        .filter(|r| r.marks == OURS)
+        .map(|r| r.change)
         .collect();
     beyond.sort_by_key(|c| (c.max_op(), c.hash()));
     Some(beyond)
@@ -733,12 +794,14 @@ mod tests {
         /// The server generates for every peer, checking each shortcut against automerge.
         fn server_sends(&mut self, batch: Option<&Batch>) {
             let heads = self.server.get_heads();
+            // One memory of walks for every peer, as the server keeps per batch.
+            let mut since = Since::new(&self.server, &heads);
             for p in 0..self.states.len() {
                 loop {
                     let mut theirs = self.states[p].clone();
                     let before = self.states[p].clone();
                     let mut expected = self.server.generate_sync_message(&mut theirs);
-                    let (got, way) = generate_by(&self.server, &mut self.states[p], &heads, batch);
+                    let (got, way) = generate_by(&mut since, &mut self.states[p], batch);
                     if let (Some(g), Some(e), Way::Pipelined) = (&got, &mut expected, way) {
                         if g.have != e.have {
                             // Our bloom filter lists what is in flight and the batch; automerge's

@@ -878,6 +878,9 @@ impl Engine {
         let open = heads.is_empty();
         let roles = &self.roles;
         let mut broken = Vec::new();
+        // Peers at the same version (most of them, after a batch) share one walk of the
+        // changes beyond it.
+        let mut since = fastsync::Since::new(doc, &heads);
         for (conn, peer) in self.peers.iter_mut() {
             if !open && !roles.contains_key(peer.remote.user.as_str()) {
                 continue;
@@ -889,7 +892,7 @@ impl Engine {
             // state is dropped with it, and the document is untouched.
             let state = &mut peer.state;
             let generated = catch_unwind(AssertUnwindSafe(|| {
-                fastsync::generate(doc, state, &heads, batch.as_ref())
+                fastsync::generate_with(&mut since, state, batch.as_ref())
             }));
             match generated {
                 Ok(Some(msg)) => {
