@@ -377,6 +377,28 @@ fn fuzz(seconds: u64) -> Result<()> {
             .env("RUSTC_BOOTSTRAP", "1");
         c
     };
+    // `cargo fuzz build` has no `--locked`: check the fuzz crate's own lock file first, so
+    // that it pins the same versions as the workspace's instead of drifting silently.
+    let fuzz_manifest = root.join("fuzz/Cargo.toml");
+    let locked = Command::new("cargo")
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--manifest-path",
+        ])
+        .arg(&fuzz_manifest)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("could not start cargo metadata")?;
+    if !locked.success() {
+        bail!(
+            "fuzz/Cargo.lock is out of date with the workspace: refresh it with \
+             `cargo metadata --offline --format-version 1 --manifest-path fuzz/Cargo.toml \
+             > /dev/null` and commit it"
+        );
+    }
     eprintln!("==> cargo fuzz build");
     let started = std::time::Instant::now();
     let status = cargo_fuzz(&["build", "--fuzz-dir", "fuzz"])
