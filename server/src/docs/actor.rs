@@ -493,7 +493,6 @@ impl DocActor {
                 continue;
             };
             if !deliver(link, out) {
-                warn!(peer_id = %link.peer, "peer cannot keep up; disconnecting");
                 self.engine.leave(conn);
                 self.links.remove(&conn);
             }
@@ -606,12 +605,22 @@ impl DocActor {
 
 /// Hands one message to a connection's writer; false (and the connection is killed) if
 /// its outbox is full or gone.
+/// Queues `out` for a connection; false if it could not (the connection is then dropped).
 fn deliver(link: &PeerLink, out: Outgoing) -> bool {
-    let sent = link.outbox.try_send(out).is_ok();
-    if !sent {
-        link.kill.cancel();
+    match link.outbox.try_send(out) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            warn!(peer_id = %link.peer, "peer cannot keep up; disconnecting");
+            link.kill.cancel();
+            false
+        }
+        // Its socket already ended (a page closed, a server stopping): nothing to report.
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            debug!(peer_id = %link.peer, "connection already closed");
+            link.kill.cancel();
+            false
+        }
     }
-    sent
 }
 
 #[cfg(test)]
