@@ -78,6 +78,21 @@ impl Batch {
             queue_empty: doc.get_missing_deps(&[]).is_empty(),
         })
     }
+
+    /// Whether this is the batch from heads `before` to heads `after`.
+    pub fn spans(&self, before: &[ChangeHash], after: &[ChangeHash]) -> bool {
+        self.before == before && self.after == after
+    }
+
+    /// The added changes' hashes, dependencies first.
+    pub fn hashes(&self) -> &[ChangeHash] {
+        &self.hashes
+    }
+
+    /// The added changes' bytes, in the order of [`hashes`](Self::hashes).
+    pub fn raw(&self) -> &[Vec<u8>] {
+        &self.raw
+    }
 }
 
 fn supports_v2(state: &sync::State) -> bool {
@@ -131,7 +146,8 @@ pub fn generate_with(
 #[derive(Debug)]
 pub struct Since<'a> {
     doc: &'a Automerge,
-    heads: Vec<ChangeHash>,
+    /// Shared with each message's generation, which reads them while asking `self`.
+    heads: Rc<[ChangeHash]>,
     /// By version, sorted.
     known: HashMap<Vec<ChangeHash>, Option<Rc<[&'a Change]>>>,
 }
@@ -141,7 +157,7 @@ impl<'a> Since<'a> {
     pub fn new(doc: &'a Automerge, heads: &[ChangeHash]) -> Since<'a> {
         Since {
             doc,
-            heads: heads.to_vec(),
+            heads: heads.into(),
             known: HashMap::new(),
         }
     }
@@ -177,8 +193,8 @@ fn generate_by(
     batch: Option<&Batch>,
 ) -> (Option<sync::Message>, Way) {
     let doc = since.doc;
-    let heads = since.heads.clone();
-    let heads = heads.as_slice();
+    let heads = Rc::clone(&since.heads);
+    let heads = &*heads;
     // Whatever no shortcut answers: automerge's algorithm, with the changes beyond the
     // shared heads found by a walk instead of a clock (see `changes_since`); automerge
     // itself for an empty document, a reset, or a whole document sent at once.
@@ -287,8 +303,8 @@ fn generate_by(
 /// version we do not know).
 fn general(since: &mut Since<'_>, state: &mut sync::State) -> Option<Option<sync::Message>> {
     let doc = since.doc;
-    let heads = since.heads.clone();
-    let heads = heads.as_slice();
+    let heads = Rc::clone(&since.heads);
+    let heads = &*heads;
     if heads.is_empty() || would_reset(doc, state) {
         return None;
     }
@@ -365,12 +381,10 @@ fn changes_to_send<'a>(
                 .collect(),
         );
     }
-    let mut last_sync: Vec<ChangeHash> = have
+    let last_sync: Vec<ChangeHash> = have
         .iter()
         .flat_map(|h| h.last_sync.iter().copied())
         .collect();
-    last_sync.sort();
-    last_sync.dedup();
     let changes = since.beyond(&last_sync)?;
     let mut dependents: HashMap<ChangeHash, Vec<ChangeHash>> = HashMap::new();
     let mut to_send: HashSet<ChangeHash> = HashSet::new();

@@ -9,7 +9,7 @@
 //! seen, so a server can keep one per document.
 //!
 //! A server keeps this for every loaded document while people type, so it is kept small
-//! per change (~0.2 KiB): authors, messages and touched places are shared between the
+//! per change (~0.3 KiB): authors, messages and touched places are shared between the
 //! changes that repeat them, and the heads after each change are kept for every 64th
 //! change only, the others worked out from the changes' dependencies when asked.
 
@@ -385,10 +385,10 @@ pub struct History {
     deps_from: Vec<u32>,
     /// The heads (positions) after changes `HEADS_EVERY - 1`, `2 * HEADS_EVERY - 1`…
     checkpoints: Vec<Box<[u32]>>,
-    /// The heads after the last change read, sorted.
-    heads: Vec<ChangeHash>,
-    /// Their positions.
+    /// The heads after the last change read (positions), and their hashes sorted, which
+    /// [`History::heads`] lends out.
     head_positions: Vec<u32>,
+    heads: Vec<ChangeHash>,
     authors: Recent<UserId>,
     messages: Recent<str>,
     places: Recent<[Touch]>,
@@ -524,7 +524,12 @@ impl History {
         for j in from..=i {
             self.advance(&mut heads, j);
         }
-        let mut hashes: Vec<ChangeHash> = heads
+        self.hashes_of(&heads)
+    }
+
+    /// The hashes of the changes at `positions`, sorted.
+    fn hashes_of(&self, positions: &[u32]) -> Vec<ChangeHash> {
+        let mut hashes: Vec<ChangeHash> = positions
             .iter()
             .map(|&p| self.changes[p as usize].hash)
             .collect();
@@ -749,16 +754,6 @@ impl History {
         if (idx + 1) % HEADS_EVERY == 0 {
             self.checkpoints.push(heads.clone().into_boxed_slice());
         }
-        let mut hashes: Vec<ChangeHash> = self
-            .heads
-            .iter()
-            .filter(|h| !change.deps().contains(h))
-            .copied()
-            .collect();
-        hashes.push(change.hash());
-        hashes.sort_unstable();
-        self.heads = hashes;
-        self.head_positions = heads;
         self.index.insert(change.hash(), idx as u32);
         let author = author.map(|a| self.authors.share(&a, || Arc::new(a.clone())));
         let message = change
@@ -775,6 +770,8 @@ impl History {
             message,
             touches,
         });
+        self.heads = self.hashes_of(&heads);
+        self.head_positions = heads;
     }
 
     /// Files one operation; returns true when it edited a text field.

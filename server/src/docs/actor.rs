@@ -605,22 +605,21 @@ impl DocActor {
 
 /// Hands one message to a connection's writer; false (and the connection is killed) if
 /// its outbox is full or gone.
-/// Queues `out` for a connection; false if it could not (the connection is then dropped).
 fn deliver(link: &PeerLink, out: Outgoing) -> bool {
-    match link.outbox.try_send(out) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
+    let Err(e) = link.outbox.try_send(out) else {
+        return true;
+    };
+    match e {
+        mpsc::error::TrySendError::Full(_) => {
             warn!(peer_id = %link.peer, "peer cannot keep up; disconnecting");
-            link.kill.cancel();
-            false
         }
         // Its socket already ended (a page closed, a server stopping): nothing to report.
-        Err(mpsc::error::TrySendError::Closed(_)) => {
+        mpsc::error::TrySendError::Closed(_) => {
             debug!(peer_id = %link.peer, "connection already closed");
-            link.kill.cancel();
-            false
         }
     }
+    link.kill.cancel();
+    false
 }
 
 #[cfg(test)]

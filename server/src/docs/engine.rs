@@ -103,6 +103,9 @@ pub struct Engine {
     sign_writes: Vec<Write>,
     /// What to send, in order, until the caller takes it.
     out: Vec<(ConnId, Outgoing)>,
+    /// The batch [`prepare`](Self::prepare) stored, for [`send_sync`](Self::send_sync) to
+    /// send without finding its changes again.
+    batch: Option<Batch>,
 }
 
 /// A signed story, its state, and each slot's sign-off with whether it is current.
@@ -259,6 +262,7 @@ impl Engine {
             signoffs: BTreeMap::new(),
             sign_writes: Vec::new(),
             out: Vec::new(),
+            batch: None,
         }
     }
 
@@ -800,14 +804,14 @@ impl Engine {
                 ..Prepared::default()
             };
         };
-        let changes = fastsync::changes_after(doc, before);
+        let batch = Batch::since(doc, before);
+        let (hashes, bytes) = batch
+            .as_ref()
+            .map(|b| (b.hashes().to_vec(), b.raw().concat()))
+            .unwrap_or_default();
         let mut metas = Receipts::new();
-        let mut bytes = Vec::new();
-        let mut receipts = Vec::with_capacity(changes.len());
-        let mut hashes = Vec::with_capacity(changes.len());
-        for change in &changes {
-            bytes.extend_from_slice(change.raw_bytes());
-            hashes.push(change.hash());
+        let mut receipts = Vec::with_capacity(hashes.len());
+        for change in hashes.iter().filter_map(|h| doc.get_change_by_hash(h)) {
             let Some(user) = self.author_of(&change.hash(), change.actor_id(), bindings) else {
                 continue;
             };
@@ -840,6 +844,7 @@ impl Engine {
                 bindings: new_bindings,
             },
         );
+        self.batch = batch;
         Prepared {
             writes,
             changes: hashes,
@@ -872,8 +877,11 @@ impl Engine {
             }
         }
         let Some(doc) = &self.doc else { return };
-        let batch = Batch::since(doc, before);
         let heads = doc.get_heads();
+        let batch = match self.batch.take() {
+            Some(stored) if stored.spans(before, &heads) => Some(stored),
+            _ => Batch::since(doc, before),
+        };
         // Once the document has content, only people with a role hear of it.
         let open = heads.is_empty();
         let roles = &self.roles;
