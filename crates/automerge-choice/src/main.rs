@@ -1,4 +1,5 @@
-//! Measures automerge 0.6.1 against automerge 0.12 on the workloads that matter to Duet.
+//! Measures automerge 0.6.1 (Duet's patched copy and as published) against automerge
+//! 0.12 on the workloads that matter to Duet.
 //!
 //! Run without arguments (`--quick` for small sizes, `--concurrent-only` for the last
 //! table alone), the program re-executes itself once per measurement
@@ -17,7 +18,8 @@
 //! - `concurrent`: a history written by several people at once ([`Sizes::concurrent`]
 //!   changes: each round, every author types [`ROUND_EDITS`] characters on their own
 //!   replica, then all replicas merge), built once with 0.6 and loaded by each version.
-//!   Loading a history like this grows quadratically in 0.6.1 (see RELIABILITY.md).
+//!   Loading a history like this grows quadratically in 0.6.1 as published (see
+//!   RELIABILITY.md, "Load time"); Duet's copy patches that.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,8 +71,9 @@ const QUICK: Sizes = Sizes {
     concurrent: [1_000, 2_000],
 };
 
-/// The two versions under comparison: (command-line key, crate label).
-const VERSIONS: [&str; 2] = ["v06", "v012"];
+/// The versions under comparison (command-line keys): Duet's copy of 0.6.1, 0.6.1 as
+/// published, 0.12.
+const VERSIONS: [&str; 3] = ["v06", "v06up", "v012"];
 
 /// Deterministic xorshift generator for edit positions (same sequence for both versions).
 #[derive(Debug)]
@@ -394,7 +397,12 @@ fn last_local_012(doc: &am012::Automerge) -> Option<am012::Change> {
     doc.get_last_local_change()
 }
 
+fn last_local_06up(doc: &am06up::Automerge) -> Option<am06up::Change> {
+    doc.get_last_local_change().cloned()
+}
+
 scenarios!(v06, am06, last_local_06);
+scenarios!(v06up, am06up, last_local_06up);
 scenarios!(v012, am012, last_local_012);
 
 /// Versions of `automerge` recorded in this crate's Cargo.lock, in file order.
@@ -417,17 +425,17 @@ fn locked_automerge_versions() -> Vec<String> {
 
 fn label(version_key: &str) -> String {
     let locked = locked_automerge_versions();
-    let wanted = if version_key == "v06" {
-        "0.6."
-    } else {
-        "0.12."
+    let (wanted, source) = match version_key {
+        "v06" => ("0.6.", " (Duet's copy)"),
+        "v06up" => ("0.6.", " (crates.io)"),
+        _ => ("0.12.", ""),
     };
     let exact = locked
         .iter()
         .find(|v| v.starts_with(wanted))
         .cloned()
         .unwrap_or_else(|| format!("{wanted}?"));
-    format!("automerge {exact}")
+    format!("automerge {exact}{source}")
 }
 
 fn run_child(sizes_flag: Option<&str>, args: &[&str]) -> BTreeMap<String, String> {
@@ -513,10 +521,13 @@ fn child_main(args: &[&str]) {
     };
     match args {
         ["history", "v06", path] => v06::history(sizes, Path::new(path)),
+        ["history", "v06up", path] => v06up::history(sizes, Path::new(path)),
         ["history", "v012", path] => v012::history(sizes, Path::new(path)),
         ["sync", "v06"] => v06::sync(sizes),
+        ["sync", "v06up"] => v06up::sync(sizes),
         ["sync", "v012"] => v012::sync(sizes),
         ["load", "v06", path] => v06::load(Path::new(path), sizes.history),
+        ["load", "v06up", path] => v06up::load(Path::new(path), sizes.history),
         ["load", "v012", path] => v012::load(Path::new(path), sizes.history),
         ["build-concurrent", authors, changes, path] => v06::build_concurrent(
             authors.parse().expect("authors"),
@@ -524,6 +535,7 @@ fn child_main(args: &[&str]) {
             Path::new(path),
         ),
         ["load-concurrent", "v06", path] => v06::load_concurrent(Path::new(path)),
+        ["load-concurrent", "v06up", path] => v06up::load_concurrent(Path::new(path)),
         ["load-concurrent", "v012", path] => v012::load_concurrent(Path::new(path)),
         _ => panic!("unknown child arguments {args:?}"),
     }
@@ -649,27 +661,29 @@ fn parent_main(quick: bool, concurrent_only: bool) {
 
     println!();
     println!(
-        "| Measurement | {} | {} | 0.12 / 0.6 |",
+        "| Measurement | {} | {} | {} | 0.12 / Duet's 0.6 |",
         label(VERSIONS[0]),
-        label(VERSIONS[1])
+        label(VERSIONS[1]),
+        label(VERSIONS[2])
     );
-    println!("| --- | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
     for (name, key, unit) in rows {
         let values: Vec<f64> = all
             .iter()
             .map(|r| r.get(key).map_or(f64::NAN, |v| median(v)))
             .collect();
         println!(
-            "| {name} | {} | {} | {:.2}× |",
+            "| {name} | {} | {} | {} | {:.2}× |",
             format_value(values[0], unit),
             format_value(values[1], unit),
-            values[1] / values[0]
+            format_value(values[2], unit),
+            values[2] / values[0]
         );
     }
     println!();
     println!(
-        "Text encoding: UTF-16 code units in both (0.6.1 feature `utf16-indexing`, \
-         both also set `TextEncoding::Utf16CodeUnit` explicitly). Times are wall-clock medians."
+        "Text encoding: UTF-16 code units in all (0.6.1 feature `utf16-indexing`, \
+         all also set `TextEncoding::Utf16CodeUnit` explicitly). Times are wall-clock medians."
     );
     concurrent_table(sizes, flag);
 }
@@ -683,14 +697,17 @@ fn concurrent_table(sizes: Sizes, flag: Option<&str>) {
         sizes.load_runs
     );
     println!();
+    let loads: Vec<String> = VERSIONS.iter().map(|v| format!("load {}", label(v))).collect();
+    let memory: Vec<String> = VERSIONS
+        .iter()
+        .map(|v| format!("memory per change {}", label(v)))
+        .collect();
     println!(
-        "| Authors | Changes | load {} | load {} | memory per change {} | memory per change {} |",
-        label(VERSIONS[0]),
-        label(VERSIONS[1]),
-        label(VERSIONS[0]),
-        label(VERSIONS[1])
+        "| Authors | Changes | {} | {} |",
+        loads.join(" | "),
+        memory.join(" | ")
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| ---: | ---: |{}", " ---: |".repeat(2 * VERSIONS.len()));
     for authors in AUTHORS {
         for changes in sizes.concurrent {
             let saved = std::env::temp_dir().join(format!(
@@ -730,9 +747,12 @@ fn concurrent_table(sizes: Sizes, flag: Option<&str>) {
                 })
                 .collect();
             let _ = std::fs::remove_file(&saved);
+            let loads: Vec<&str> = cells.iter().map(|c| c.0.as_str()).collect();
+            let memory: Vec<&str> = cells.iter().map(|c| c.1.as_str()).collect();
             println!(
-                "| {authors} | {changes} | {} | {} | {} | {} |",
-                cells[0].0, cells[1].0, cells[0].1, cells[1].1
+                "| {authors} | {changes} | {} | {} |",
+                loads.join(" | "),
+                memory.join(" | ")
             );
         }
     }
