@@ -403,9 +403,11 @@ fn chunk_seeds() -> Vec<Vec<u8>> {
         .map(|c| c.raw_bytes().to_vec())
         .collect();
     let change_refs: Vec<&[u8]> = changes.iter().map(Vec::as_slice).collect();
+    let folded = crate::storage::fold::fold(change_refs.iter().copied()).expect("small");
     vec![
         framed(&[&snapshot]),
         framed(&[&snapshot, &incremental]),
         framed(&change_refs),
+        framed(&[&snapshot, &folded]),
     ]
 }

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use duet_model::automerge::{AutoCommit, Automerge, ChangeHash, ReadDoc};
 use duet_model::{Author, Spec, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
-use duet_server::docs::engine::{Bindings, Engine, Remote};
+use duet_server::docs::engine::{load_chunk, Bindings, Engine, Remote};
 use duet_server::docs::{ConnId, Outgoing};
 use duet_server::storage::{Chunk, DocumentMeta, Role, Write};
 use duet_sync::{Event, Session};
@@ -29,6 +29,9 @@ use rand::{Rng, SeedableRng};
 
 /// Compaction after this many stored chunks, so that cases also cross snapshots.
 const COMPACT_AFTER: usize = 4;
+/// In half the cases (the others never fold, and so compact more often), chunks are
+/// folded into one as soon as two are stored one by one, so that cases also cross folds.
+const FOLD_AFTER: usize = 2;
 /// Steps of a calm phase before a case counts as not settling.
 const CALM_LIMIT: usize = 20_000;
 
@@ -38,6 +41,8 @@ struct Store {
     docs: BTreeMap<DocumentId, Stored>,
     seq: i64,
     bindings: BTreeMap<Vec<u8>, String>,
+    folds: u64,
+    compactions: u64,
 }
 
 #[derive(Default)]
@@ -85,11 +90,28 @@ impl Store {
                 }
                 // The simulation signs nothing.
                 Write::Seen { .. } | Write::SignOff { .. } => seqs.push(0),
+                Write::Fold {
+                    doc,
+                    bytes,
+                    first,
+                    last,
+                } => {
+                    self.folds += 1;
+                    let stored = self.docs.entry(*doc).or_default();
+                    stored.chunks.retain(|c| c.seq < *first || c.seq > *last);
+                    stored.chunks.push(Chunk {
+                        seq: *last,
+                        bytes: bytes.clone(),
+                    });
+                    stored.chunks.sort_by_key(|c| c.seq);
+                    seqs.push(0);
+                }
                 Write::Compact {
                     doc,
                     snapshot,
                     replaces_up_to,
                 } => {
+                    self.compactions += 1;
                     self.seq += 1;
                     let stored = self.docs.entry(*doc).or_default();
                     stored.chunks.retain(|c| c.seq > *replaces_up_to);
@@ -108,9 +130,7 @@ impl Store {
     fn load(&self, doc: &DocumentId) -> Automerge {
         let mut loaded = Automerge::new();
         for chunk in self.docs.get(doc).map(|s| &s.chunks[..]).unwrap_or(&[]) {
-            loaded
-                .load_incremental(&chunk.bytes)
-                .expect("a stored chunk loads");
+            load_chunk(&mut loaded, &chunk.bytes).expect("a stored chunk loads");
         }
         loaded
     }
@@ -141,12 +161,15 @@ struct Server {
     remotes: BTreeMap<ConnId, Remote>,
     /// Arrived but not yet handled: lost if the server crashes.
     inbox: Vec<Inbound>,
+    /// Stored chunks folded into one once this many are loose.
+    fold_after: usize,
 }
 
 impl Server {
-    fn new(peer: PeerId) -> Server {
+    fn new(peer: PeerId, fold_after: usize) -> Server {
         Server {
             peer,
+            fold_after,
             engines: BTreeMap::new(),
             bindings: Bindings::default(),
             store: Store::default(),
@@ -224,6 +247,9 @@ impl Server {
             if let Some(write) = engine.compaction(false, COMPACT_AFTER) {
                 self.store.commit(std::slice::from_ref(&write));
                 engine.compacted(&write);
+            } else if let Some(write) = engine.fold(self.fold_after) {
+                self.store.commit(std::slice::from_ref(&write));
+                engine.folded(&write);
             }
         }
         out
@@ -358,6 +384,8 @@ struct Totals {
     reordered: u64,
     restarts: u64,
     reconnects: u64,
+    folds: u64,
+    compactions: u64,
 }
 
 impl Totals {
@@ -371,6 +399,8 @@ impl Totals {
         self.reordered += other.reordered;
         self.restarts += other.restarts;
         self.reconnects += other.reconnects;
+        self.folds += other.folds;
+        self.compactions += other.compactions;
     }
 }
 
@@ -396,7 +426,12 @@ impl Sim {
                 }
             })
             .collect();
-        let server = Server::new(PeerId::new("server").expect("valid peer id"));
+        let fold_after = if rng.random_bool(0.5) {
+            FOLD_AFTER
+        } else {
+            usize::MAX
+        };
+        let server = Server::new(PeerId::new("server").expect("valid peer id"), fold_after);
         Sim {
             rng,
             edits,
@@ -879,6 +914,8 @@ fn run_traced(
     totals.steps += steps;
     totals.cases += 1;
     let result = sim.settle(totals).and_then(|()| sim.check());
+    totals.folds += sim.server.store.folds;
+    totals.compactions += sim.server.store.compactions;
     match result {
         Ok(()) => Ok(sim.events),
         Err(e) => Err((e, sim.events)),
@@ -942,7 +979,7 @@ fn replicas_and_the_stored_copy_agree_after_faults_restarts_and_reconnects() {
         }
     }
     println!(
-        "convergence: {} cases, {} steps, {} edits, {} frames ({} dropped, {} duplicated, {} reordered), {} server restarts, {} reconnects, 0 divergences, {:.1} s",
+        "convergence: {} cases, {} steps, {} edits, {} frames ({} dropped, {} duplicated, {} reordered), {} server restarts, {} reconnects, {} folds, {} compactions, 0 divergences, {:.1} s",
         totals.cases,
         totals.steps,
         totals.edits,
@@ -952,6 +989,14 @@ fn replicas_and_the_stored_copy_agree_after_faults_restarts_and_reconnects() {
         totals.reordered,
         totals.restarts,
         totals.reconnects,
+        totals.folds,
+        totals.compactions,
         started.elapsed().as_secs_f64()
     );
+    if cases >= 100 {
+        assert!(
+            totals.folds > 0 && totals.compactions > 0,
+            "the cases fold and compact stored chunks"
+        );
+    }
 }

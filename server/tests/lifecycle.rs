@@ -221,6 +221,60 @@ async fn compaction_replaces_many_chunks_with_one_snapshot_and_loses_nothing() -
 }
 
 #[tokio::test]
+async fn chunks_stored_one_by_one_are_folded_into_one_and_lose_nothing() -> Result<()> {
+    use duet_server::docs::engine::FOLD_CHUNKS;
+    use duet_server::storage::fold;
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let (id, doc) = new_doc(35);
+    let mut a = Client::open(&server.ws_url(), "pm", 35, id, doc).await?;
+    // One chunk per acknowledged edit, besides the spec's first push.
+    let edits = FOLD_CHUNKS + 6;
+    for i in 0..edits {
+        a.edit(|s| s.splice(&TextField::Problem, 0, 0, &format!("{i} "), NOW))
+            .await?;
+        a.until_acked().await?;
+    }
+    let heads = a.heads_sorted();
+    drop(a);
+    server.stop().await?;
+    let rows: Vec<Vec<u8>> = {
+        let db = rusqlite::Connection::open(dir.path().join("duet.sqlite3"))?;
+        let mut stmt = db.prepare("SELECT bytes FROM chunks WHERE doc = ?1 ORDER BY seq")?;
+        let rows = stmt
+            .query_map([id.to_string()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        rows
+    };
+    let folded: Vec<&Vec<u8>> = rows.iter().filter(|r| r.starts_with(fold::MAGIC)).collect();
+    assert_eq!(
+        folded.len(),
+        1,
+        "one folded chunk among {} rows",
+        rows.len()
+    );
+    // The rest were stored after the fold, fewer than would fold again.
+    assert!(
+        (2..FOLD_CHUNKS).contains(&rows.len()),
+        "{} rows for {} writes",
+        rows.len(),
+        edits + 1
+    );
+    let inflated = fold::unfold(folded[0]).map_err(anyhow::Error::msg)?;
+    let inflated = inflated.context("a folded chunk unfolds")?;
+    assert!(
+        folded[0].len() * 2 < inflated.len(),
+        "{} bytes hold {}",
+        folded[0].len(),
+        inflated.len()
+    );
+    let server = Server::start(dir.path()).await?;
+    let mut reader = Client::join_empty(&server.ws_url(), "pm", 36, id).await?;
+    reader.until_heads(&heads).await?;
+    server.stop().await
+}
+
+#[tokio::test]
 async fn a_corrupt_stored_chunk_is_skipped_without_hiding_the_valid_ones() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let server = Server::start(dir.path()).await?;

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use super::engine::{read_chunks, Engine, Prepared, Remote, CLOSE_SERVER_ERROR};
+use super::engine::{read_chunks, Engine, Prepared, Remote, CLOSE_SERVER_ERROR, FOLD_CHUNKS};
 use super::review::{self, HistoryAnswer, HistoryQuery, Receipts};
 use super::{ConnId, DocCommand, DocError, Outgoing, PeerLink, Registry};
 
@@ -558,6 +558,7 @@ impl DocActor {
     async fn compact(&mut self, at_exit: bool) {
         let after = self.registry.config.compact_after_chunks;
         let Some(write) = self.engine.compaction(at_exit, after) else {
+            self.fold().await;
             return;
         };
         match self.registry.store().commit(vec![write.clone()]).await {
@@ -566,6 +567,17 @@ impl DocActor {
                 self.engine.compacted(&write);
             }
             Err(e) => error!("compaction failed (chunks kept): {e}"),
+        }
+    }
+
+    /// Folds the chunks stored one by one since the last fold or snapshot, when due.
+    async fn fold(&mut self) {
+        let Some(write) = self.engine.fold(FOLD_CHUNKS) else {
+            return;
+        };
+        match self.registry.store().commit(vec![write.clone()]).await {
+            Ok(_) => self.engine.folded(&write),
+            Err(e) => error!("folding chunks failed (chunks kept): {e}"),
         }
     }
 

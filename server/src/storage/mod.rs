@@ -10,6 +10,7 @@ macro_rules! crash_point {
     };
 }
 
+pub mod fold;
 mod sqlite;
 mod writer;
 
@@ -153,6 +154,14 @@ pub enum Write {
         doc: DocumentId,
         record: SignOffRecord,
         signs: SignCounts,
+    },
+    /// A folded chunk ([`fold`]) that replaces the chunks of `doc` with `first <= seq <=
+    /// last`, stored at `last` so that the chunks keep their order.
+    Fold {
+        doc: DocumentId,
+        bytes: Vec<u8>,
+        first: i64,
+        last: i64,
     },
     /// A snapshot that replaces every chunk of `doc` with `seq <= replaces_up_to`.
     Compact {

@@ -238,6 +238,24 @@ impl Storage for SqliteStorage {
                     )?;
                     seqs.push(0);
                 }
+                Write::Fold {
+                    doc,
+                    bytes,
+                    first,
+                    last,
+                } => {
+                    let id = doc.to_string();
+                    // In one transaction too: the chunks or the folded one, never neither.
+                    tx.execute(
+                        "DELETE FROM chunks WHERE doc = ?1 AND seq BETWEEN ?2 AND ?3",
+                        params![id, first, last],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO chunks (seq, doc, bytes) VALUES (?1, ?2, ?3)",
+                        params![last, id, bytes],
+                    )?;
+                    seqs.push(0);
+                }
                 Write::Compact {
                     doc,
                     snapshot,
