@@ -875,6 +875,11 @@ impl Engine {
                 self.chunks += 1;
                 self.since_snapshot_bytes += bytes.len();
                 self.loose.push((seq, bytes.clone()));
+                // Chunks too big to fold together are not kept in memory for it: they
+                // stay as they are until the next snapshot.
+                if self.loose.iter().map(|(_, b)| b.len()).sum::<usize>() > fold::MAX_BYTES {
+                    self.loose.clear();
+                }
             }
         }
     }
@@ -970,16 +975,12 @@ impl Engine {
     }
 
     /// One chunk to replace the chunks stored one by one since the last fold or snapshot,
-    /// once there are `min_chunks` of them (at least 2). `None` also when together they
-    /// are too big to fold: those stay as they are until the next snapshot.
-    pub fn fold(&mut self, min_chunks: usize) -> Option<Write> {
+    /// once there are `min_chunks` of them (at least 2).
+    pub fn fold(&self, min_chunks: usize) -> Option<Write> {
         if self.loose.len() < min_chunks.max(2) {
             return None;
         }
-        let Some(bytes) = fold::fold(self.loose.iter().map(|(_, b)| b.as_slice())) else {
-            self.loose.clear();
-            return None;
-        };
+        let bytes = fold::fold(self.loose.iter().map(|(_, b)| b.as_slice()))?;
         let first = self.loose.first().map(|(seq, _)| *seq)?;
         let last = self.loose.last().map(|(seq, _)| *seq)?;
         Some(Write::Fold {
