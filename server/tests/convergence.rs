@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use duet_model::automerge::{AutoCommit, Automerge, ChangeHash, ReadDoc};
 use duet_model::{Author, Spec, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
-use duet_server::docs::engine::{load_chunk, Bindings, Engine, Remote};
+use duet_server::docs::engine::{load_stored_chunk, Bindings, Engine, Remote};
 use duet_server::docs::{ConnId, Outgoing};
 use duet_server::storage::{Chunk, DocumentMeta, Role, Write};
 use duet_sync::{Event, Session};
@@ -130,7 +130,7 @@ impl Store {
     fn load(&self, doc: &DocumentId) -> Automerge {
         let mut loaded = Automerge::new();
         for chunk in self.docs.get(doc).map(|s| &s.chunks[..]).unwrap_or(&[]) {
-            load_chunk(&mut loaded, &chunk.bytes).expect("a stored chunk loads");
+            load_stored_chunk(&mut loaded, &chunk.bytes).expect("a stored chunk loads");
         }
         loaded
     }

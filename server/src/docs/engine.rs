@@ -159,7 +159,7 @@ pub fn read_chunks(chunks: &[Chunk]) -> Loaded {
     let mut doc = Automerge::new();
     let mut corrupt = 0;
     for chunk in chunks {
-        if let Err(e) = load_chunk(&mut doc, &chunk.bytes) {
+        if let Err(e) = load_stored_chunk(&mut doc, &chunk.bytes) {
             corrupt += 1;
             error!(
                 seq = chunk.seq,
@@ -176,11 +176,15 @@ pub fn read_chunks(chunks: &[Chunk]) -> Loaded {
     }
 }
 
-/// Loads one stored chunk (a folded one is inflated first); automerge can panic on corrupt
-/// input, which is caught here.
-pub fn load_chunk(doc: &mut Automerge, bytes: &[u8]) -> Result<(), String> {
+/// Loads one stored chunk, inflating a folded one first (only storage writes those: bytes
+/// from a peer or an upload go to [`load_chunk`]).
+pub fn load_stored_chunk(doc: &mut Automerge, bytes: &[u8]) -> Result<(), String> {
     let unfolded = fold::unfold(bytes)?;
-    let bytes = unfolded.as_deref().unwrap_or(bytes);
+    load_chunk(doc, unfolded.as_deref().unwrap_or(bytes))
+}
+
+/// Loads Automerge bytes; automerge can panic on corrupt input, which is caught here.
+pub fn load_chunk(doc: &mut Automerge, bytes: &[u8]) -> Result<(), String> {
     match catch_unwind(AssertUnwindSafe(|| doc.load_incremental(bytes))) {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
@@ -874,7 +878,12 @@ impl Engine {
                 self.last_seq = self.last_seq.max(seq);
                 self.chunks += 1;
                 self.since_snapshot_bytes += bytes.len();
-                self.loose.push((seq, bytes.clone()));
+                // A fold replaces a range of sequence numbers: only real ones go in.
+                if seq > 0 {
+                    self.loose.push((seq, bytes.clone()));
+                } else {
+                    self.loose.clear();
+                }
                 // Chunks too big to fold together are not kept in memory for it: they
                 // stay as they are until the next snapshot.
                 if self.loose.iter().map(|(_, b)| b.len()).sum::<usize>() > fold::MAX_BYTES {
