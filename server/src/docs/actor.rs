@@ -446,6 +446,8 @@ impl DocActor {
         self.engine.send_sync(&before, &authors);
         self.flush();
         self.compact(false).await;
+        // After a compaction nothing is left to fold.
+        self.fold().await;
         if shutdown.is_empty() {
             return false;
         }
@@ -558,7 +560,6 @@ impl DocActor {
     async fn compact(&mut self, at_exit: bool) {
         let after = self.registry.config.compact_after_chunks;
         let Some(write) = self.engine.compaction(at_exit, after) else {
-            self.fold().await;
             return;
         };
         match self.registry.store().commit(vec![write.clone()]).await {

@@ -89,7 +89,6 @@ impl ChangeGraph {
         if (node_idx.0 + 1) % CACHE_STEP == 0 {
             self.cache_clock(node_idx);
         }
-
         Ok(())
     }
 
