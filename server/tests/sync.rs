@@ -3,13 +3,15 @@
 mod common;
 
 use common::{http, http_as, Client, Server};
-use duet_model::automerge::AutoCommit;
+use duet_model::automerge::{sync, AutoCommit};
 use duet_model::{
     markdown, ConstraintKind, ItemId, NewConstraint, NewStory, Severity, Spec, TextField,
     UnixMillis,
 };
-use duet_protocol::DocumentId;
+use duet_protocol::{DocumentId, Message};
+use futures_util::SinkExt;
 use rand::{rngs::StdRng, SeedableRng};
+use tokio_tungstenite::tungstenite::Message as Frame;
 
 const NOW: UnixMillis = UnixMillis(1_764_000_000_000);
 
@@ -19,6 +21,16 @@ fn new_doc() -> (DocumentId, AutoCommit) {
     spec.set_text(&TextField::Title, "Export to CSV", NOW)
         .expect("title");
     (DocumentId::random(&mut rng), spec.into_doc())
+}
+
+/// A server on `dir` with a spec that two clients have synced.
+async fn server_with_pair(
+    dir: &std::path::Path,
+) -> anyhow::Result<(Server, DocumentId, Client, Client)> {
+    let server = Server::start(dir).await?;
+    let (doc_id, doc) = new_doc();
+    let (a, b) = common::synced_pair(&server, doc_id, doc, 1).await?;
+    Ok((server, doc_id, a, b))
 }
 
 #[tokio::test]
@@ -244,17 +256,12 @@ async fn documents_that_are_not_specs_are_stored_but_not_listed() -> anyhow::Res
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_author_hears_its_change_acknowledged_even_when_its_next_reply_arrives_with_it(
 ) -> anyhow::Result<()> {
-    use duet_model::automerge::sync::{self, SyncDoc};
+    use duet_model::automerge::sync::SyncDoc;
     use duet_model::automerge::transaction::Transactable;
     use duet_model::automerge::ROOT;
-    use duet_protocol::Message;
-    use futures_util::SinkExt;
-    use tokio_tungstenite::tungstenite::Message as Frame;
 
     let dir = tempfile::tempdir()?;
-    let server = Server::start(dir.path()).await?;
-    let (doc_id, doc) = new_doc();
-    let (mut a, mut b) = common::synced_pair(&server, doc_id, doc, 1).await?;
+    let (server, doc_id, mut a, mut b) = server_with_pair(dir.path()).await?;
     let synced = |c: &mut Client| {
         let mut ours = c.heads();
         ours.sort();
@@ -376,5 +383,108 @@ async fn duet_sync_sessions_exchange_edits_and_see_them_acknowledged() -> anyhow
     a.until(|t| t.doc.get_heads() == want).await?;
     let view = Spec::from_doc(a.doc.clone(), common::author("pm", 1))?.view();
     assert_eq!(view.problem, "Säve 💾 保存");
+    server.stop().await
+}
+
+/// A peer told to start over (it named a version the server does not hold) hears so once,
+/// and is not told again with every batch the other peers' messages make while it is
+/// silent (automerge repeats the reset each time it is asked; the server asks a peer only
+/// when its sync state or the document changed).
+#[tokio::test]
+async fn a_peer_told_to_start_over_hears_it_once_not_with_every_other_peers_message(
+) -> anyhow::Result<()> {
+    use duet_model::automerge::ChangeHash;
+
+    let dir = tempfile::tempdir()?;
+    let (server, doc_id, mut a, mut b) = server_with_pair(dir.path()).await?;
+    // A sync message whose last sync is a version nobody has.
+    let unknown_version = |c: &mut Client| {
+        let msg = sync::Message {
+            heads: c.heads(),
+            need: Vec::new(),
+            have: vec![sync::Have {
+                last_sync: vec![ChangeHash([7; 32])],
+                bloom: sync::BloomFilter::default(),
+            }],
+            changes: Vec::<Vec<u8>>::new().into(),
+            supported_capabilities: None,
+            version: sync::MessageVersion::V1,
+        };
+        let m =
+            Message::sync_or_request(false, c.me.clone(), c.server.clone(), doc_id, msg.encode());
+        Frame::Binary(m.encode().into())
+    };
+    let is_reset = |m: &Message| match m {
+        Message::Sync { data, .. } => sync::Message::decode(data).is_ok_and(|s| {
+            s.changes.is_empty() && s.have.len() == 1 && s.have[0].last_sync.is_empty()
+        }),
+        _ => false,
+    };
+    let marker = |c: &Client, count: u64| {
+        let m = Message::Ephemeral {
+            sender: c.me.clone(),
+            target: c.server.clone(),
+            count,
+            session: "marker".into(),
+            document: doc_id,
+            data: vec![1],
+        };
+        Frame::Binary(m.encode().into())
+    };
+    // Counts the resets A reads before B's marker `count` reaches it.
+    async fn resets_until_marker(
+        a: &mut Client,
+        count: u64,
+        is_reset: impl Fn(&Message) -> bool,
+    ) -> anyhow::Result<usize> {
+        let mut resets = 0;
+        loop {
+            let m = common::next_message(&mut a.ws).await?;
+            if let Message::Ephemeral {
+                count: c, session, ..
+            } = &m
+            {
+                if session == "marker" && *c == count {
+                    return Ok(resets);
+                }
+            }
+            resets += usize::from(is_reset(&m));
+        }
+    }
+
+    // Whatever A was still owed from joining arrives before the first marker.
+    let frame = marker(&b, 1);
+    b.ws.send(frame).await?;
+    resets_until_marker(&mut a, 1, is_reset).await?;
+    // A names an unknown version: the server tells it to start over.
+    let frame = unknown_version(&mut a);
+    a.ws.send(frame).await?;
+    loop {
+        if is_reset(&common::next_message(&mut a.ws).await?) {
+            break;
+        }
+    }
+    // B does the same five times, each in a batch of its own (it waits for its answer),
+    // while A stays silent.
+    for _ in 0..5 {
+        let frame = unknown_version(&mut b);
+        b.ws.send(frame).await?;
+        loop {
+            if is_reset(&common::next_message(&mut b.ws).await?) {
+                break;
+            }
+        }
+    }
+    let frame = marker(&b, 2);
+    b.ws.send(frame).await?;
+    let again = resets_until_marker(&mut a, 2, is_reset).await?;
+    assert_eq!(again, 0, "A was told to start over again with B's messages");
+    // A can still catch up: it answers the reset as automerge does and gets B's edit.
+    b.edit(|s| s.splice(&TextField::Problem, 0, 0, "b", NOW))
+        .await?;
+    b.until_acked().await?;
+    a.state = sync::State::new();
+    a.send_sync(false).await?;
+    a.until_heads(&b.heads()).await?;
     server.stop().await
 }

@@ -104,16 +104,12 @@ fn supports_v2(state: &sync::State) -> bool {
 
 /// Whether automerge would answer the peer's last `have` with a reset message (it names
 /// heads we do not know); the shortcuts leave that to automerge.
-fn would_reset(doc: &Automerge, state: &sync::State) -> bool {
+fn would_reset(since: &mut Since<'_>, state: &sync::State) -> bool {
     state
         .their_have
         .as_ref()
         .and_then(|have| have.first())
-        .is_some_and(|have| {
-            have.last_sync
-                .iter()
-                .any(|h| doc.get_change_by_hash(h).is_none())
-        })
+        .is_some_and(|have| have.last_sync.iter().any(|h| !since.holds(h)))
 }
 
 /// The next sync message for a peer: `doc.generate_sync_message(state)`, computed directly
@@ -150,6 +146,9 @@ pub struct Since<'a> {
     heads: Rc<[ChangeHash]>,
     /// By version, sorted.
     known: HashMap<Vec<ChangeHash>, Option<Rc<[&'a Change]>>>,
+    /// Whether the document holds a change, by hash: the peers of a busy spec tell of the
+    /// same heads, and automerge looks each up in a SipHash map.
+    held: foldhash::HashMap<ChangeHash, bool>,
 }
 
 impl<'a> Since<'a> {
@@ -159,7 +158,17 @@ impl<'a> Since<'a> {
             doc,
             heads: heads.into(),
             known: HashMap::new(),
+            held: foldhash::HashMap::default(),
         }
+    }
+
+    /// Whether the document holds the change `hash`.
+    fn holds(&mut self, hash: &ChangeHash) -> bool {
+        let doc = self.doc;
+        *self
+            .held
+            .entry(*hash)
+            .or_insert_with(|| doc.get_change_by_hash(hash).is_some())
     }
 
     /// [`changes_since`] `version`.
@@ -198,12 +207,14 @@ fn generate_by(
     // Whatever no shortcut answers: automerge's algorithm, with the changes beyond the
     // shared heads found by a walk instead of a clock (see `changes_since`); automerge
     // itself for an empty document, a reset, or a whole document sent at once.
-    let mut automerge = |state: &mut sync::State| match general(since, state) {
-        Some(msg) => (msg, Way::General),
-        None => (doc.generate_sync_message(state), Way::Automerge),
-    };
-    if heads.is_empty() || !state.have_responded || would_reset(doc, state) {
-        return automerge(state);
+    fn automerge(since: &mut Since<'_>, state: &mut sync::State) -> (Option<sync::Message>, Way) {
+        match general(since, state) {
+            Some(msg) => (msg, Way::General),
+            None => (since.doc.generate_sync_message(state), Way::Automerge),
+        }
+    }
+    if heads.is_empty() || !state.have_responded || would_reset(since, state) {
+        return automerge(since, state);
     }
     let their_need_empty = state.their_need.as_ref().is_some_and(Vec::is_empty);
     if state.last_sent_heads == heads {
@@ -215,7 +226,7 @@ fn generate_by(
         {
             return (None, Way::Silent);
         }
-        return automerge(state);
+        return automerge(since, state);
     }
     let version = if supports_v2(state) {
         sync::MessageVersion::V2
@@ -245,14 +256,14 @@ fn generate_by(
         return (Some(msg), Way::Confirm);
     }
     let Some(batch) = batch else {
-        return automerge(state);
+        return automerge(since, state);
     };
     let steady = batch.after == heads
         && batch.queue_empty
         && their_need_empty
         && state.last_sent_heads == batch.before;
     if !steady || state.their_have.is_none() {
-        return automerge(state);
+        return automerge(since, state);
     }
     if state.their_heads.as_deref() == Some(&batch.before[..]) && state.shared_heads == batch.before
     {
@@ -281,10 +292,10 @@ fn generate_by(
             *theirs == state.shared_heads
                 && theirs
                     .iter()
-                    .all(|h| !batch.hashes.contains(h) && doc.get_change_by_hash(h).is_some())
+                    .all(|h| !batch.hashes.contains(h) && since.holds(h))
         });
     if !pipelined {
-        return automerge(state);
+        return automerge(since, state);
     }
     let beyond: Vec<&ChangeHash> = state.sent_hashes.iter().chain(&batch.hashes).collect();
     let have = Have {
@@ -305,7 +316,7 @@ fn general(since: &mut Since<'_>, state: &mut sync::State) -> Option<Option<sync
     let doc = since.doc;
     let heads = Rc::clone(&since.heads);
     let heads = &*heads;
-    if heads.is_empty() || would_reset(doc, state) {
+    if heads.is_empty() || would_reset(since, state) {
         return None;
     }
     let their_heads = state.their_heads.clone().unwrap_or_default();

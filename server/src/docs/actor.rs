@@ -499,8 +499,12 @@ impl DocActor {
                 self.links.remove(&conn);
             }
         }
-        let engine = &self.engine;
-        self.links.retain(|conn, _| engine.has_peer(*conn));
+        // Every peer of the engine has its link (a link is added before its first
+        // message reaches the engine), so equal counts mean nobody left.
+        if self.links.len() != self.engine.peer_count() {
+            let engine = &self.engine;
+            self.links.retain(|conn, _| engine.has_peer(*conn));
+        }
     }
 
     /// Answers a question about the history, once it has been read (reading it here if

@@ -113,6 +113,11 @@ pub struct Engine {
     /// The batch [`prepare`](Self::prepare) stored, for [`send_sync`](Self::send_sync) to
     /// send without finding its changes again.
     batch: Option<Batch>,
+    /// The heads at the last [`send_sync`](Self::send_sync) (`None`: ask every peer next
+    /// time), and the peers whose sync state changed since: while the heads stay, nobody
+    /// else has anything new to hear.
+    synced_at: Option<Vec<ChangeHash>>,
+    stirred: BTreeSet<ConnId>,
 }
 
 /// A signed story, its state, and each slot's sign-off with whether it is current.
@@ -278,6 +283,8 @@ impl Engine {
             sign_writes: Vec::new(),
             out: Vec::new(),
             batch: None,
+            synced_at: None,
+            stirred: BTreeSet::new(),
         }
     }
 
@@ -492,6 +499,11 @@ impl Engine {
         self.peers.contains_key(&conn)
     }
 
+    /// How many connections are syncing this document.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
     /// Every connection syncing this document.
     pub fn peers(&self) -> impl Iterator<Item = &Remote> {
         self.peers.values().map(|p| &p.remote)
@@ -504,6 +516,7 @@ impl Engine {
 
     /// Records a role change, to be committed with this batch.
     fn set_role(&mut self, user: &str, role: Option<Role>) {
+        self.synced_at = None;
         match role {
             Some(r) => self.roles.insert(user.to_owned(), r),
             None => self.roles.remove(user),
@@ -632,6 +645,7 @@ impl Engine {
             }
             authors.insert(conn);
         }
+        self.stirred.insert(conn);
         let peer = self.peers.entry(conn).or_insert_with(|| Peer {
             remote: from.clone(),
             state: sync::State::new(),
@@ -907,6 +921,11 @@ impl Engine {
         }
         let Some(doc) = &self.doc else { return };
         let heads = doc.get_heads();
+        // Automerge would say nothing new to a peer whose state and document are as they
+        // were when it was last asked: silence, or the same reset again.
+        let everyone = self.synced_at.as_ref() != Some(&heads);
+        let stirred = std::mem::take(&mut self.stirred);
+        self.synced_at = Some(heads.clone());
         let batch = match self.batch.take() {
             Some(stored) if stored.spans(before, &heads) => Some(stored),
             _ => Batch::since(doc, before),
@@ -919,7 +938,9 @@ impl Engine {
         // changes beyond it.
         let mut since = fastsync::Since::new(doc, &heads);
         for (conn, peer) in self.peers.iter_mut() {
-            if !open && !roles.contains_key(peer.remote.user.as_str()) {
+            if (!open && !roles.contains_key(peer.remote.user.as_str()))
+                || (!everyone && !stirred.contains(conn))
+            {
                 continue;
             }
             // One message per peer and batch: the next waits for its answer. (Automerge
