@@ -919,7 +919,11 @@ impl Engine {
                 peer.state.last_sent_heads.clear();
             }
         }
-        let Some(doc) = &self.doc else { return };
+        let Some(doc) = &self.doc else {
+            // Nothing to tell; whoever asked hears of the document once it exists.
+            self.stirred.clear();
+            return;
+        };
         let heads = doc.get_heads();
         // Automerge would say nothing new to a peer whose state and document are as they
         // were when it was last asked: silence, or the same reset again.
