@@ -595,30 +595,42 @@ fn build_frontend() -> Result<()> {
                 &wasm.to_string_lossy(),
             ],
         )?;
-        let module = out.join(format!("{name}_bg.wasm"));
-        let module = module.to_string_lossy();
+        let module_path = out.join(format!("{name}_bg.wasm"));
+        let optimised_path = out.join(format!("{name}_bg.opt.wasm"));
+        let (module, optimised) = (
+            module_path.to_string_lossy(),
+            optimised_path.to_string_lossy(),
+        );
+        let wasm_opt = root.join("frontend/node_modules/.bin/wasm-opt");
         // About 2.5x smaller; the features are those rustc enables for wasm32 by default.
-        cmd(
-            &root
-                .join("frontend/node_modules/.bin/wasm-opt")
-                .to_string_lossy(),
-            &[
-                "-Oz",
-                // Runs the passes again until the module stops shrinking (about 2 KB less gzip).
-                "--converge",
-                // Rust puts the stack first (from 1 MiB down to 0), so the lowest KiB is only
-                // touched by a stack a whisker from overflowing: this lets constant offsets fold
-                // into loads and stores (about 5 KB less gzip).
-                "--low-memory-unused",
-                "--enable-bulk-memory",
-                "--enable-nontrapping-float-to-int",
-                "--enable-sign-ext",
-                "--enable-mutable-globals",
-                &module,
-                "-o",
-                &module,
-            ],
-        )?;
+        let optimise = || {
+            cmd(
+                &wasm_opt.to_string_lossy(),
+                &[
+                    "-Oz",
+                    // Runs the passes again until the module stops shrinking (about 2 KB less gzip).
+                    "--converge",
+                    // Rust puts the stack first (from 1 MiB down to 0), so the lowest KiB is only
+                    // touched by a stack a whisker from overflowing: this lets constant offsets fold
+                    // into loads and stores (about 5 KB less gzip).
+                    "--low-memory-unused",
+                    "--enable-bulk-memory",
+                    "--enable-nontrapping-float-to-int",
+                    "--enable-sign-ext",
+                    "--enable-mutable-globals",
+                    &module,
+                    "-o",
+                    &optimised,
+                ],
+            )
+        };
+        // npm binaryen's wasm-opt has crashed once (SIGSEGV) on an input it then optimised
+        // fine: one retry, into a separate file so a crash never leaves half a module.
+        if let Err(e) = optimise() {
+            eprintln!("==> wasm-opt failed ({e:#}); once more");
+            optimise()?;
+        }
+        std::fs::rename(&optimised_path, &module_path)?;
     }
     for entry in std::fs::read_dir(root.join("frontend/static"))? {
         let entry = entry?;
