@@ -431,6 +431,14 @@ async fn a_peer_told_to_start_over_hears_it_once_not_with_every_other_peers_mess
         };
         Frame::Binary(m.encode().into())
     };
+    // Reads until a reset arrives.
+    async fn until_reset(
+        c: &mut Client,
+        is_reset: impl Fn(&Message) -> bool,
+    ) -> anyhow::Result<()> {
+        while !is_reset(&common::next_message(&mut c.ws).await?) {}
+        Ok(())
+    }
     // Counts the resets A reads before B's marker `count` reaches it.
     async fn resets_until_marker(
         a: &mut Client,
@@ -459,21 +467,13 @@ async fn a_peer_told_to_start_over_hears_it_once_not_with_every_other_peers_mess
     // A names an unknown version: the server tells it to start over.
     let frame = unknown_version(&mut a);
     a.ws.send(frame).await?;
-    loop {
-        if is_reset(&common::next_message(&mut a.ws).await?) {
-            break;
-        }
-    }
+    until_reset(&mut a, is_reset).await?;
     // B does the same five times, each in a batch of its own (it waits for its answer),
     // while A stays silent.
     for _ in 0..5 {
         let frame = unknown_version(&mut b);
         b.ws.send(frame).await?;
-        loop {
-            if is_reset(&common::next_message(&mut b.ws).await?) {
-                break;
-            }
-        }
+        until_reset(&mut b, is_reset).await?;
     }
     let frame = marker(&b, 2);
     b.ws.send(frame).await?;

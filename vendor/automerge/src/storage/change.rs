@@ -296,14 +296,13 @@ impl<'a, O: OpReadState> Change<'a, O> {
 
     /// Duet: the ops columns' layout, read from `bytes` again.
     fn ops_columns(&self) -> ChangeOpsColumns {
-        // Parsed the same way when the change was parsed or built, from the same bytes.
-        let raw = RawColumns::parse::<ParseError>(parse::Input::new(&self.bytes[self.ops_meta.clone()]))
-            .expect("the ops columns were parsed when the change was")
-            .1;
-        let raw = raw.uncompressed().expect("change columns are never compressed");
-        let layout = Columns::parse(self.ops_data.len(), raw.iter())
-            .expect("the ops columns were parsed when the change was");
-        ChangeOpsColumns::try_from(layout).expect("the ops columns were parsed when the change was")
+        // The same bytes parsed the same way when the change was parsed or built.
+        const PARSED: &str = "the ops columns were parsed when the change was";
+        let meta = parse::Input::new(&self.bytes[self.ops_meta.clone()]);
+        let (_, raw) = RawColumns::parse::<ParseError>(meta).expect(PARSED);
+        let raw = raw.uncompressed().expect(PARSED);
+        let layout = Columns::parse(self.ops_data.len(), raw.iter()).expect(PARSED);
+        ChangeOpsColumns::try_from(layout).expect(PARSED)
     }
 
     pub(crate) fn into_owned(self) -> Change<'static, O> {
