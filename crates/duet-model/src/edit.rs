@@ -1,11 +1,11 @@
 //! The typed edit API: every user action on a spec is one method here and one Automerge change.
 
-use automerge::transaction::Transactable;
 use automerge::{AutoCommit, MoveCursor, ObjId, ObjType, ReadDoc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::EditError;
 use crate::ids::{ItemId, UnixMillis};
+use crate::journal::Tx;
 use crate::rank;
 use crate::read::{self, Ranked};
 use crate::schema::{
@@ -92,12 +92,7 @@ fn list_of(kind: &'static str) -> (&'static str, &'static str) {
 }
 
 /// Creates the text object `parent[key]` holding `value`.
-fn put_text(
-    doc: &mut AutoCommit,
-    parent: &ObjId,
-    name: &str,
-    value: &str,
-) -> Result<(), EditError> {
+fn put_text(doc: &mut Tx, parent: &ObjId, name: &str, value: &str) -> Result<(), EditError> {
     let text = doc.put_object(parent, name, ObjType::Text)?;
     if !value.is_empty() {
         doc.splice_text(&text, 0, 0, value)?;
@@ -117,7 +112,7 @@ fn ensure_free(doc: &AutoCommit, list: &ObjId, id: &ItemId) -> Result<(), EditEr
 /// `target`). When there is no room (equal neighbours from concurrent inserts, or ranks
 /// not written by Duet) the whole list is re-spaced in the same change.
 fn place(
-    doc: &mut AutoCommit,
+    doc: &mut Tx,
     others: &[Ranked],
     index: usize,
     target: &ObjId,
@@ -143,7 +138,7 @@ fn place(
 
 /// Moves `id` of `list` to `index` of the display order given by `siblings` (which include it).
 fn move_within(
-    doc: &mut AutoCommit,
+    doc: &mut Tx,
     siblings: Vec<Ranked>,
     kind: &'static str,
     id: &ItemId,
@@ -168,7 +163,7 @@ fn track(doc: &AutoCommit, constraints: &ObjId, story: &str) -> Vec<Ranked> {
 
 /// Creates constraint `id` at `index` of `story`'s track (the story is not checked), Open.
 fn insert_constraint(
-    doc: &mut AutoCommit,
+    doc: &mut Tx,
     story: &ItemId,
     id: &ItemId,
     index: usize,
@@ -285,12 +280,12 @@ pub(crate) fn minimal_splice<'a>(old: &str, new: &'a str) -> (usize, usize, &'a 
 
 /// Writes an anchor map on `constraint` for `span` of the story's text.
 pub(crate) fn write_anchor(
-    doc: &mut AutoCommit,
+    doc: &mut Tx,
     story: &ObjId,
     constraint: &ObjId,
     span: AnchorSpan,
 ) -> Result<(), EditError> {
-    let text_obj = read::obj(doc, story, span.field.as_stored(), ObjType::Text)
+    let text_obj = read::obj(&**doc, story, span.field.as_stored(), ObjType::Text)
         .ok_or(EditError::MissingPart("story text"))?;
     let text = doc.text(&text_obj)?;
     if span.start >= span.end {
@@ -317,12 +312,12 @@ pub(crate) fn write_anchor(
 /// Records in a decision's `context` what `story` reads now (its sign-off digest) and the
 /// version `at` it was read at.
 fn record_context(
-    doc: &mut AutoCommit,
+    doc: &mut Tx,
     context: &ObjId,
     story: &ItemId,
     at: &str,
 ) -> Result<(), EditError> {
-    let digest = signed_content(&*doc, story)
+    let digest = signed_content(&**doc, story)
         .map(|c| c.digest().as_str().to_owned())
         .unwrap_or_default();
     let entry = doc.put_object(context, story.as_str(), ObjType::Map)?;
@@ -353,7 +348,7 @@ impl Spec {
             })?;
             check_range_in_doc(doc, &obj, len, index, end)?;
             if delete > 0 || !insert.is_empty() {
-                doc.splice_text(&obj, index, delete as isize, insert)?;
+                doc.splice_text(&obj, index, delete, insert)?;
             }
             Ok(())
         })
@@ -373,7 +368,7 @@ impl Spec {
             let old = doc.text(&obj)?;
             let (start, deleted, inserted) = minimal_splice(&old, value);
             if deleted > 0 || !inserted.is_empty() {
-                doc.splice_text(&obj, start, deleted as isize, inserted)?;
+                doc.splice_text(&obj, start, deleted, inserted)?;
             }
             Ok(())
         })
@@ -486,13 +481,13 @@ impl Spec {
             doc.delete(&stories, id.as_str())?;
             let (constraints, items) = Self::ranked_part(doc, key::CONSTRAINTS)?;
             for c in items {
-                if read::string(doc, &c.obj, key::STORY) == id.as_str() {
+                if read::string(&**doc, &c.obj, key::STORY) == id.as_str() {
                     doc.delete(&constraints, c.id.as_str())?;
                 }
             }
             let (_, decisions) = Self::ranked_part(doc, key::DECISIONS)?;
             for d in decisions {
-                if let Some(links) = read::obj(doc, &d.obj, key::STORIES, ObjType::Map) {
+                if let Some(links) = read::obj(&**doc, &d.obj, key::STORIES, ObjType::Map) {
                     if doc.get(&links, id.as_str())?.is_some() {
                         doc.delete(&links, id.as_str())?;
                     }
@@ -539,7 +534,7 @@ impl Spec {
         self.change("add criterion", now, |doc| {
             let list = criteria_obj(doc, story)?;
             ensure_free(doc, &list, id)?;
-            let items = read::ranked(doc, &list);
+            let items = read::ranked(&**doc, &list);
             let obj = doc.put_object(&list, id.as_str(), ObjType::Map)?;
             place(doc, &items, index, &obj, id)?;
             doc.put(&obj, key::KIND, kind.as_stored())?;
@@ -572,7 +567,7 @@ impl Spec {
     ) -> Result<(), EditError> {
         self.change("move criterion", now, |doc| {
             let list = criteria_obj(doc, story)?;
-            let items = read::ranked(doc, &list);
+            let items = read::ranked(&**doc, &list);
             move_within(doc, items, "criterion", id, index)
         })
     }
@@ -653,7 +648,7 @@ impl Spec {
         self.change("move constraint", now, |doc| {
             let list = part(doc, key::CONSTRAINTS, ObjType::Map)?;
             let obj = item(doc, &list, "constraint", id)?;
-            let story = read::string(doc, &obj, key::STORY);
+            let story = read::string(&**doc, &obj, key::STORY);
             let track = track(doc, &list, &story);
             move_within(doc, track, "constraint", id, index)
         })
@@ -715,7 +710,7 @@ impl Spec {
         self.change("anchor constraint", now, |doc| {
             let obj = Self::constraint_obj(doc, id)?;
             let story_obj = story_obj(doc, story)?;
-            if read::string(doc, &obj, key::STORY) != story.as_str() {
+            if read::string(&**doc, &obj, key::STORY) != story.as_str() {
                 doc.put(&obj, key::STORY, story.as_str())?;
             }
             write_anchor(doc, &story_obj, &obj, span)
@@ -733,7 +728,7 @@ impl Spec {
         self.change("unanchor constraint", now, |doc| {
             let obj = Self::constraint_obj(doc, id)?;
             story_obj(doc, story)?;
-            if read::string(doc, &obj, key::STORY) != story.as_str() {
+            if read::string(&**doc, &obj, key::STORY) != story.as_str() {
                 doc.put(&obj, key::STORY, story.as_str())?;
             }
             if doc.get(&obj, key::ANCHOR)?.is_some() {
@@ -812,7 +807,7 @@ impl Spec {
         self.change("confirm decision", now, |doc| {
             let list = part(doc, key::DECISIONS, ObjType::Map)?;
             let obj = item(doc, &list, "decision", id)?;
-            let linked: Vec<ItemId> = read::obj(doc, &obj, key::STORIES, ObjType::Map)
+            let linked: Vec<ItemId> = read::obj(&**doc, &obj, key::STORIES, ObjType::Map)
                 .map(|l| {
                     doc.keys(&l)
                         .filter_map(|k| ItemId::parse(&k).ok())
@@ -823,7 +818,7 @@ impl Spec {
             let stories = part(doc, key::STORIES, ObjType::Map)?;
             let linked: Vec<ItemId> = linked
                 .into_iter()
-                .filter(|s| read::obj(doc, &stories, s.as_str(), ObjType::Map).is_some())
+                .filter(|s| read::obj(&**doc, &stories, s.as_str(), ObjType::Map).is_some())
                 .collect();
             let context = doc.put_object(&obj, key::CONTEXT, ObjType::Map)?;
             for story in &linked {
@@ -847,7 +842,7 @@ impl Spec {
             for story in stories {
                 story_obj(doc, story)?;
             }
-            let links = match read::obj(doc, &obj, key::STORIES, ObjType::Map) {
+            let links = match read::obj(&**doc, &obj, key::STORIES, ObjType::Map) {
                 Some(links) => links,
                 None => doc.put_object(&obj, key::STORIES, ObjType::Map)?,
             };
@@ -864,7 +859,7 @@ impl Spec {
             }
             // A story newly linked is decided on as it reads now; one unlinked leaves the
             // context; the others keep the version they were decided at.
-            let context = match read::obj(doc, &obj, key::CONTEXT, ObjType::Map) {
+            let context = match read::obj(&**doc, &obj, key::CONTEXT, ObjType::Map) {
                 Some(c) => c,
                 None => doc.put_object(&obj, key::CONTEXT, ObjType::Map)?,
             };
@@ -932,19 +927,19 @@ impl Spec {
         self.change("answer question", now, |doc| {
             let list = part(doc, key::QUESTIONS, ObjType::Map)?;
             let obj = item(doc, &list, "question", id)?;
-            let text = read::obj(doc, &obj, key::ANSWER, ObjType::Text)
+            let text = read::obj(&**doc, &obj, key::ANSWER, ObjType::Text)
                 .ok_or(EditError::MissingPart("answer"))?;
             let old = doc.text(&text)?;
             let (start, deleted, inserted) = minimal_splice(&old, answer);
             if deleted > 0 || !inserted.is_empty() {
-                doc.splice_text(&text, start, deleted as isize, inserted)?;
+                doc.splice_text(&text, start, deleted, inserted)?;
             }
             let answered_by = if answer.is_empty() {
                 String::new()
             } else {
                 author
             };
-            if read::string(doc, &obj, key::ANSWERED_BY) != answered_by {
+            if read::string(&**doc, &obj, key::ANSWERED_BY) != answered_by {
                 doc.put(&obj, key::ANSWERED_BY, answered_by)?;
             }
             Ok(())
@@ -983,7 +978,7 @@ impl Spec {
                 let list = part(doc, list_key, ObjType::Map)?;
                 let obj = item(doc, &list, kind, id)?;
                 for (name, value) in values {
-                    doc.put(&obj, *name, *value)?;
+                    doc.put(&obj, name, *value)?;
                 }
                 if let Some(at) = decided_at {
                     doc.put(&obj, key::DECIDED_AT, at.0)?;

@@ -13,6 +13,7 @@ mod error;
 pub mod fastsync;
 pub mod history;
 mod ids;
+mod journal;
 pub mod markdown;
 mod rank;
 mod read;
@@ -20,6 +21,7 @@ mod restore;
 mod schema;
 pub mod signoff;
 mod spec;
+mod undo;
 mod view;
 
 pub use at::view_at;
@@ -39,6 +41,7 @@ pub use schema::{
     Severity, StoryField, StoryStatus, TextField, SCHEMA_VERSION,
 };
 pub use spec::{load_doc, skeleton_hash, Spec};
+pub use undo::{Spot, UndoStack, Undone, TYPING_PAUSE_MS};
 pub use view::{
     view_of, Anchor, ChangedContext, ConstraintView, CriterionView, DecisionView, MetricView,
     QuestionView, SpecView, StoryView,

@@ -7,12 +7,12 @@
 //! where the restored text no longer holds the cursors they had.
 
 use automerge::hydrate::{Map, Value as Hydrated};
-use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ReadDoc, Value, ROOT};
+use automerge::{ChangeHash, ObjId, ObjType, ReadDoc, Value, ROOT};
 
 use crate::edit::{minimal_splice, write_anchor, AnchorSpan};
 use crate::error::EditError;
 use crate::ids::{ItemId, UnixMillis};
+use crate::journal::Tx;
 use crate::read;
 use crate::schema::key;
 use crate::spec::Spec;
@@ -66,14 +66,14 @@ fn child<'a>(map: &'a Map, name: &str) -> Option<&'a Map> {
     }
 }
 
-fn restore_story(doc: &mut AutoCommit, then: &Map, id: &ItemId) -> Result<(), EditError> {
+fn restore_story(doc: &mut Tx, then: &Map, id: &ItemId) -> Result<(), EditError> {
     let story = child(then, key::STORIES)
         .and_then(|s| s.get(id.as_str()))
         .ok_or(EditError::NotInVersion)?;
     let stories =
-        read::part(doc, key::STORIES, ObjType::Map).ok_or(EditError::MissingPart("stories"))?;
+        read::part(&**doc, key::STORIES, ObjType::Map).ok_or(EditError::MissingPart("stories"))?;
     put_value(doc, &stories, id.as_str(), story)?;
-    let constraints = read::part(doc, key::CONSTRAINTS, ObjType::Map)
+    let constraints = read::part(&**doc, key::CONSTRAINTS, ObjType::Map)
         .ok_or(EditError::MissingPart("constraints"))?;
     let on_story = |m: &Map| matches!(m.get(key::STORY), Some(Hydrated::Scalar(s)) if s.to_str() == Some(id.as_str()));
     let then_track: Vec<(String, &Hydrated)> = child(then, key::CONSTRAINTS)
@@ -84,9 +84,9 @@ fn restore_story(doc: &mut AutoCommit, then: &Map, id: &ItemId) -> Result<(), Ed
                 .collect()
         })
         .unwrap_or_default();
-    let now_track: Vec<String> = read::ranked(doc, &constraints)
+    let now_track: Vec<String> = read::ranked(&**doc, &constraints)
         .into_iter()
-        .filter(|c| read::string(doc, &c.obj, key::STORY) == id.as_str())
+        .filter(|c| read::string(&**doc, &c.obj, key::STORY) == id.as_str())
         .map(|c| c.id.as_str().to_owned())
         .collect();
     for gone in now_track
@@ -102,7 +102,7 @@ fn restore_story(doc: &mut AutoCommit, then: &Map, id: &ItemId) -> Result<(), Ed
 }
 
 /// Makes the live map `obj` hold exactly what `then` held.
-fn reconcile_map(doc: &mut AutoCommit, obj: &ObjId, then: &Map) -> Result<(), EditError> {
+fn reconcile_map(doc: &mut Tx, obj: &ObjId, then: &Map) -> Result<(), EditError> {
     let now_keys: Vec<String> = doc.keys(obj).collect();
     for k in now_keys.iter().filter(|k| !then.contains_key(k.as_str())) {
         doc.delete(obj, k.as_str())?;
@@ -118,12 +118,7 @@ fn reconcile_map(doc: &mut AutoCommit, obj: &ObjId, then: &Map) -> Result<(), Ed
 }
 
 /// Makes `parent[name]` hold `then`, writing only what differs.
-fn put_value(
-    doc: &mut AutoCommit,
-    parent: &ObjId,
-    name: &str,
-    then: &Hydrated,
-) -> Result<(), EditError> {
+fn put_value(doc: &mut Tx, parent: &ObjId, name: &str, then: &Hydrated) -> Result<(), EditError> {
     let now = doc.get(parent, name)?.map(|(v, id)| (v.to_owned(), id));
     match then {
         Hydrated::Scalar(s) => {
@@ -140,7 +135,7 @@ fn put_value(
             let old = doc.text(&obj)?;
             let (start, deleted, inserted) = minimal_splice(&old, &wanted);
             if deleted > 0 || !inserted.is_empty() {
-                doc.splice_text(&obj, start, deleted as isize, inserted)?;
+                doc.splice_text(&obj, start, deleted, inserted)?;
             }
         }
         Hydrated::Map(m) => {
@@ -164,8 +159,8 @@ fn put_value(
 }
 
 /// Rewrites the anchors the restored text no longer resolves as the version did.
-fn reanchor(doc: &mut AutoCommit, then: &SpecView, scope: &RestoreScope) -> Result<(), EditError> {
-    let now: SpecView = view_of(doc);
+fn reanchor(doc: &mut Tx, then: &SpecView, scope: &RestoreScope) -> Result<(), EditError> {
+    let now: SpecView = view_of(&**doc);
     for story in &then.stories {
         if let RestoreScope::Story(id) = scope {
             if &story.id != id {
@@ -186,10 +181,10 @@ fn reanchor(doc: &mut AutoCommit, then: &SpecView, scope: &RestoreScope) -> Resu
             if current == Some(&c.anchor) {
                 continue;
             }
-            let story_obj = read::part(doc, key::STORIES, ObjType::Map)
-                .and_then(|l| read::obj(doc, &l, story.id.as_str(), ObjType::Map));
-            let constraint_obj = read::part(doc, key::CONSTRAINTS, ObjType::Map)
-                .and_then(|l| read::obj(doc, &l, c.id.as_str(), ObjType::Map));
+            let story_obj = read::part(&**doc, key::STORIES, ObjType::Map)
+                .and_then(|l| read::obj(&**doc, &l, story.id.as_str(), ObjType::Map));
+            let constraint_obj = read::part(&**doc, key::CONSTRAINTS, ObjType::Map)
+                .and_then(|l| read::obj(&**doc, &l, c.id.as_str(), ObjType::Map));
             if let (Some(s), Some(o)) = (story_obj, constraint_obj) {
                 let span = AnchorSpan {
                     field: *field,

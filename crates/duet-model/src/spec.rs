@@ -5,6 +5,7 @@ use automerge::{ActorId, AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value
 
 use crate::error::{EditError, LoadError};
 use crate::ids::{Author, UnixMillis};
+use crate::journal::{Journal, Tx};
 use crate::read;
 use crate::schema::{key, SCHEMA_VERSION};
 
@@ -35,6 +36,8 @@ pub struct Spec {
     pub(crate) author: Author,
     /// While a batch runs, edits accumulate in one pending change instead of committing.
     pub(crate) batching: bool,
+    /// When kept, how to revert every write made (see `undo.rs`).
+    pub(crate) journal: Option<Journal>,
 }
 
 impl Spec {
@@ -46,6 +49,7 @@ impl Spec {
             doc,
             author,
             batching: false,
+            journal: None,
         }
     }
 
@@ -63,6 +67,7 @@ impl Spec {
             doc,
             author,
             batching: false,
+            journal: None,
         })
     }
 
@@ -73,16 +78,27 @@ impl Spec {
         author: &Author,
         f: impl FnOnce(&mut Spec) -> R,
     ) -> Result<R, LoadError> {
+        Spec::in_place(doc, author, None, f).map(|(r, _)| r)
+    }
+
+    /// `edit_in_place`, keeping `journal` of how to revert every write (see `undo.rs`).
+    pub(crate) fn in_place<R>(
+        doc: &mut AutoCommit,
+        author: &Author,
+        journal: Option<Journal>,
+        f: impl FnOnce(&mut Spec) -> R,
+    ) -> Result<(R, Option<Journal>), LoadError> {
         check_is_spec(doc)?;
         let mut spec = Spec {
             doc: std::mem::take(doc),
             author: author.clone(),
             batching: false,
+            journal,
         };
         spec.doc.set_actor(author.actor_id());
         let result = f(&mut spec);
         *doc = spec.doc;
-        Ok(result)
+        Ok((result, spec.journal))
     }
 
     /// The whole document, compacted.
@@ -132,15 +148,20 @@ impl Spec {
             return f(self);
         }
         self.batching = true;
+        let noted = self.journal.as_ref().map(|j| j.entries.len());
         let result = f(self);
         self.batching = false;
         match result {
             Ok(value) => {
                 self.commit(message, now);
+                if let Some(journal) = &mut self.journal {
+                    journal.messages.push(message.to_owned());
+                }
                 Ok(value)
             }
             Err(e) => {
                 self.doc.rollback();
+                self.forget_since(noted);
                 Err(e)
             }
         }
@@ -151,18 +172,29 @@ impl Spec {
         &mut self,
         message: &str,
         now: UnixMillis,
-        f: impl FnOnce(&mut AutoCommit) -> Result<T, EditError>,
+        f: impl FnOnce(&mut Tx) -> Result<T, EditError>,
     ) -> Result<T, EditError> {
-        let result = f(&mut self.doc);
+        let noted = self.journal.as_ref().map(|j| j.entries.len());
+        let mut tx = Tx::new(&mut self.doc, self.journal.as_mut());
+        let result = f(&mut tx);
         if !self.batching {
+            tx.note_message(message);
             match &result {
                 Ok(_) => self.commit(message, now),
                 Err(_) => {
                     self.doc.rollback();
+                    self.forget_since(noted);
                 }
             }
         }
         result
+    }
+
+    /// Drops what the journal noted of writes that were rolled back.
+    fn forget_since(&mut self, noted: Option<usize>) {
+        if let (Some(journal), Some(len)) = (&mut self.journal, noted) {
+            journal.entries.truncate(len);
+        }
     }
 
     fn commit(&mut self, message: &str, now: UnixMillis) {
