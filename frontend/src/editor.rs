@@ -22,6 +22,7 @@ use crate::text::{
     field_key, read_only, ActiveConstraint, FocusRequest, Highlight, People, ReadOnly, TextBox,
 };
 use crate::ui::{avatar, handler, scroll_to_item, toggle};
+use crate::undo::{self, UndoButtons, UndoUi};
 
 type Conn = StoredValue<Connection, LocalStorage>;
 
@@ -62,6 +63,12 @@ pub fn EditorPage(id: String) -> impl IntoView {
         viewing: RwSignal::new(false),
     };
     provide_context(history_ui);
+    let undo_ui = UndoUi {
+        labels: signals.undo_labels,
+        note: RwSignal::new(None),
+    };
+    provide_context(undo_ui);
+    undo::listen(id, undo_ui, Signal::derive(move || history_ui.covering()));
     let spec: SpecMemo = Memo::new(move |_| {
         signals.version.track();
         conn.get_value().read(id, duet_model::view_of)
@@ -144,6 +151,7 @@ fn Editor(doc: DocumentId, spec: SpecMemo, ro: bool, owner: bool) -> impl IntoVi
                 {ro.then(|| view! {
                     <span class="badge view-only" title="You can read this spec and follow edits live, not change it.">"View only"</span>
                 })}
+                {(!ro).then(|| view! { <UndoButtons doc=doc /> })}
                 {toggle("History", expect_context::<HistoryUi>().open)}
                 {toggle(if owner { "Share" } else { "Who has access" }, sharing)}
             </div>

@@ -14,6 +14,7 @@ mod signoff;
 mod store;
 mod text;
 mod ui;
+mod undo;
 
 use std::rc::Rc;
 

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use duet_model::automerge::{AutoCommit, ChangeHash};
-use duet_model::{Author, EditError, Overlap, Spec, TextField, UnixMillis};
+use duet_model::{Author, EditError, Overlap, Spec, TextField, UndoStack, Undone, UnixMillis};
 use duet_protocol::{DocumentId, Message, PeerId};
 use duet_sync::{backoff_ms, Event, Notice, Presence, Roster, Session, SessionError, HEARTBEAT_MS};
 use leptos::prelude::*;
@@ -92,6 +92,16 @@ struct OpenDoc {
     /// This person's role on the spec (`None`: not known yet, nothing may be edited).
     role: RwSignal<Option<Role>>,
     signoffs: RwSignal<u64>,
+    /// This tab's undo and redo for the spec, and what they would do (for the buttons).
+    undo: UndoStack,
+    undo_labels: RwSignal<UndoLabels>,
+}
+
+/// What Undo and Redo would do now ("typing in Problem"), `None` when nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UndoLabels {
+    pub undo: Option<String>,
+    pub redo: Option<String>,
 }
 
 impl OpenDoc {
@@ -119,7 +129,20 @@ impl OpenDoc {
             review: RwSignal::new(Vec::new()),
             role: RwSignal::new(None),
             signoffs: RwSignal::new(0),
+            undo: UndoStack::new(),
+            undo_labels: RwSignal::new(UndoLabels::default()),
         })
+    }
+
+    /// Tells the buttons what Undo and Redo would do now.
+    fn show_undo_labels(&self) {
+        let labels = UndoLabels {
+            undo: self.undo.undo_label().map(str::to_owned),
+            redo: self.undo.redo_label().map(str::to_owned),
+        };
+        if self.undo_labels.get_untracked() != labels {
+            self.undo_labels.set(labels);
+        }
     }
 
     fn signals(&self) -> DocSignals {
@@ -130,6 +153,7 @@ impl OpenDoc {
             review: self.review,
             role: self.role,
             signoffs: self.signoffs,
+            undo_labels: self.undo_labels,
         }
     }
 
@@ -159,6 +183,8 @@ pub struct DocSignals {
     pub role: RwSignal<Option<Role>>,
     /// Bumped when the server says the spec's sign-offs changed.
     pub signoffs: RwSignal<u64>,
+    /// What this tab's Undo and Redo would do.
+    pub undo_labels: RwSignal<UndoLabels>,
 }
 
 /// What to do next for a document so that nothing is sent before it is stored.
@@ -787,12 +813,61 @@ impl Connection {
         })
     }
 
-    /// Runs a typed edit on an open spec as this tab's author, then sends the change.
-    /// Returns `None` (and changes nothing) if the spec is not loaded, is view only here, or
-    /// the edit failed.
+    /// Runs a typed edit on an open spec as this tab's author (remembered for undo), then
+    /// sends the change. Returns `None` (and changes nothing) if the spec is not loaded,
+    /// is view only here, or the edit failed.
     pub fn edit(&self, id: DocumentId, f: Edit<'_>) -> Option<()> {
         let now = UnixMillis(now_ms() as i64);
-        let version = {
+        self.change(id, |open, author| {
+            match open
+                .undo
+                .record(&mut open.doc, author, now, |spec| f(spec, now))
+            {
+                Ok(Ok(())) => Some(()),
+                Ok(Err(e)) => {
+                    warn(&format!("edit not applied: {e}"));
+                    None
+                }
+                Err(e) => {
+                    warn(&format!("not a spec: {e}"));
+                    None
+                }
+            }
+        })
+    }
+
+    /// Undoes (or redoes) this tab's last step on an open spec, then sends the change.
+    /// `None` when there was nothing to undo (or redo) or the spec is view only here.
+    pub fn undo(&self, id: DocumentId, redo: bool) -> Option<Undone> {
+        let now = UnixMillis(now_ms() as i64);
+        self.change(id, |open, author| {
+            let done = if redo {
+                open.undo.redo(&mut open.doc, author, now)
+            } else {
+                open.undo.undo(&mut open.doc, author, now)
+            };
+            done.unwrap_or_else(|e| {
+                warn(&format!("not a spec: {e}"));
+                None
+            })
+        })
+    }
+
+    /// Ends this tab's current undo step on `id` (focus moved elsewhere).
+    pub fn seal_undo_step(&self, id: DocumentId) {
+        if let Some(open) = self.inner.borrow_mut().docs.get_mut(&id) {
+            open.undo.seal();
+        }
+    }
+
+    /// Changes an open spec through `f` if this person may (owner or editor), then shows
+    /// and sends the result.
+    fn change<R>(
+        &self,
+        id: DocumentId,
+        f: impl FnOnce(&mut OpenDoc, &Author) -> Option<R>,
+    ) -> Option<R> {
+        let (result, version) = {
             let mut inner = self.inner.borrow_mut();
             let Inner { docs, author, .. } = &mut *inner;
             let open = docs.get_mut(&id)?;
@@ -801,24 +876,16 @@ impl Connection {
                 warn("edit not applied: this spec is view only here");
                 return None;
             }
-            match Spec::edit_in_place(&mut open.doc, author, |spec| f(spec, now)) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    warn(&format!("edit not applied: {e}"));
-                    return None;
-                }
-                Err(e) => {
-                    warn(&format!("not a spec: {e}"));
-                    return None;
-                }
-            }
+            let result = f(open, author);
+            open.show_undo_labels();
+            result.as_ref()?;
             open.count_unsaved();
-            open.version
+            (result, open.version)
         };
         version.update(|v| *v += 1);
         self.total_pending();
         self.flush(id);
-        Some(())
+        result
     }
 
     /// Takes a place off the merge review of `id`.

@@ -1,6 +1,9 @@
 //! One collaboratively edited text field: every input becomes one Automerge splice, remote changes land without moving the caret, and a mirror behind the text shows anchored spans and other people's carets.
 
-use duet_model::{caret_at, caret_position, input_splice, Caret, ItemId, Severity, TextField};
+use duet_model::{
+    caret_at, caret_position, input_splice, rebase_splice, Caret, InputSplice, ItemId, Severity,
+    TextField,
+};
 use duet_protocol::DocumentId;
 use duet_sync::Presence;
 use leptos::prelude::*;
@@ -218,20 +221,44 @@ pub fn TextBox(
         });
     }
 
+    // Keeps the selection as carets on the spec's characters (positions given in the
+    // spec's text).
+    let keep_carets = move |s: usize, e: usize, dir: String| {
+        let pair = conn.get_value().read(doc, |d| {
+            field.with_value(|f| Some((caret_at(d, f, s)?, caret_at(d, f, e)?)))
+        });
+        carets.set_value(pair.flatten().map(|(a, b)| (a, b, dir)));
+    };
     let key_for_select = StoredValue::new(key.clone());
     let remember = move |el: &web_sys::HtmlTextAreaElement| {
-        let s = el.selection_start().ok().flatten().unwrap_or(0) as usize;
-        let e = el.selection_end().ok().flatten().unwrap_or(0) as usize;
+        let mut s = el.selection_start().ok().flatten().unwrap_or(0) as usize;
+        let mut e = el.selection_end().ok().flatten().unwrap_or(0) as usize;
         let dir = el
             .selection_direction()
             .ok()
             .flatten()
             .unwrap_or_else(|| "none".into());
-        let pair = conn.get_value().read(doc, |d| {
-            field.with_value(|f| Some((caret_at(d, f, s)?, caret_at(d, f, e)?)))
-        });
+        // The box may lag the spec (others' edits not shown yet, or an IME composition):
+        // find the same places in the spec's text.
+        let shown = el.value();
+        let model = text.get_untracked();
+        if shown != model {
+            let at = |pos: usize| {
+                rebase_splice(
+                    &shown,
+                    &model,
+                    &InputSplice {
+                        index: pos,
+                        delete: 0,
+                        insert: String::new(),
+                    },
+                )
+                .index
+            };
+            (s, e) = (at(s), at(e));
+        }
         let backward = dir == "backward";
-        carets.set_value(pair.flatten().map(|(a, b)| (a, b, dir)));
+        keep_carets(s, e, dir);
         conn.get_value().announce(
             doc,
             Some(key_for_select.get_value()),
@@ -262,12 +289,21 @@ pub fn TextBox(
         let caret = el.selection_end().ok().flatten().unwrap_or(0) as usize;
         let old = last.get_value();
         if let Some(sp) = input_splice(&old, &new, caret) {
-            conn.get_value().edit(
+            // Others' edits may have reached the spec before this box showed them: the
+            // splice goes on the characters the person saw, beside their own left
+            // neighbour, and the caret follows what they typed.
+            let model = text.get_untracked();
+            let sp = rebase_splice(&old, &model, &sp);
+            let edited = conn.get_value().edit(
                 doc,
                 Box::new(|spec, now| {
                     field.with_value(|f| spec.splice(f, sp.index, sp.delete, &sp.insert, now))
                 }),
             );
+            if edited.is_some() && model != old {
+                let at = sp.index + sp.insert.encode_utf16().count();
+                keep_carets(at, at, "none".into());
+            }
             if let Some(cb) = after_edit {
                 cb.run(());
             }
@@ -383,6 +419,8 @@ pub fn TextBox(
                     if let Some(el) = ev.target().and_then(|t| t.dyn_into().ok()) { remember(&el) }
                 }
                 on:focus=move |ev: web_sys::FocusEvent| {
+                    // Moving to another field ends the undo step being typed.
+                    conn.get_value().seal_undo_step(doc);
                     if let Some(el) = ev.target().and_then(|t| t.dyn_into().ok()) { remember(&el) }
                 }
                 on:select=move |ev: web_sys::Event| {

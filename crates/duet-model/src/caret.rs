@@ -118,6 +118,124 @@ pub fn caret_position(doc: &AutoCommit, field: &TextField, caret: &Caret) -> Opt
     doc.get_cursor_position(&obj, &caret.after, None).ok()
 }
 
+/// Moves a splice made on `seen` (what a text box showed) onto `now` (what the spec holds:
+/// `seen` plus others' edits that arrived before the box caught up), so the person's edit
+/// lands on the characters they saw. An insertion where others also inserted goes right
+/// after its own left neighbour, before their text: the characters a person types stay
+/// together, never split by someone else's word.
+pub fn rebase_splice(seen: &str, now: &str, splice: &InputSplice) -> InputSplice {
+    if seen == now {
+        return splice.clone();
+    }
+    let seen_chars: Vec<char> = seen.chars().collect();
+    let now_chars: Vec<char> = now.chars().collect();
+    let hunks = char_hunks(&seen_chars, &now_chars);
+    let start = char_index(&seen_chars, splice.index);
+    let end = char_index(&seen_chars, splice.index + splice.delete);
+    // A position maps past every hunk that ends before it. At a hunk's start (others'
+    // text inserted exactly there) it stays put; inside text others deleted it goes to
+    // the end of what replaced it.
+    let map = |pos: usize| {
+        let mut shift: isize = 0;
+        for h in &hunks {
+            if h.start + h.deleted <= pos && !(h.start == pos && h.deleted == 0) {
+                shift += h.inserted as isize - h.deleted as isize;
+            } else if h.start < pos {
+                return (h.start as isize + shift) as usize + h.inserted;
+            }
+        }
+        (pos as isize + shift) as usize
+    };
+    let (new_start, new_end) = (map(start), map(end).max(map(start)));
+    let units = |chars: &[char]| chars.iter().map(|c| c.len_utf16()).sum::<usize>();
+    InputSplice {
+        index: units(&now_chars[..new_start]),
+        delete: units(&now_chars[new_start..new_end]),
+        insert: splice.insert.clone(),
+    }
+}
+
+/// The character index at UTF-16 position `units` of `chars` (clamped).
+fn char_index(chars: &[char], units: usize) -> usize {
+    let mut seen = 0;
+    chars
+        .iter()
+        .take_while(|c| {
+            seen += c.len_utf16();
+            seen <= units
+        })
+        .count()
+}
+
+/// One place where two texts differ, in characters of the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hunk {
+    start: usize,
+    deleted: usize,
+    inserted: usize,
+}
+
+/// Where `b` differs from `a`: the common prefix and suffix trimmed, then (when the rest
+/// is small, as between two keystrokes) a longest-common-subsequence walk so separate
+/// edits stay separate; a large rest is one hunk.
+fn char_hunks(a: &[char], b: &[char]) -> Vec<Hunk> {
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (a_mid, b_mid) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+    if a_mid.is_empty() && b_mid.is_empty() {
+        return Vec::new();
+    }
+    if a_mid.len().saturating_mul(b_mid.len()) > 65_536 {
+        return vec![Hunk {
+            start: prefix,
+            deleted: a_mid.len(),
+            inserted: b_mid.len(),
+        }];
+    }
+    let (n, m) = (a_mid.len(), b_mid.len());
+    // lcs[i][j]: the longest common subsequence of a_mid[i..] and b_mid[j..].
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a_mid[i] == b_mid[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut hunks: Vec<Hunk> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    let mut open: Option<Hunk> = None;
+    while i < n || j < m {
+        if i < n && j < m && a_mid[i] == b_mid[j] {
+            hunks.extend(open.take());
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let h = open.get_or_insert(Hunk {
+            start: prefix + i,
+            deleted: 0,
+            inserted: 0,
+        });
+        if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            h.inserted += 1;
+            j += 1;
+        } else {
+            h.deleted += 1;
+            i += 1;
+        }
+    }
+    hunks.extend(open);
+    hunks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +269,65 @@ mod tests {
         let s = input_splice("hello world", "hello there", 11).expect("a change");
         assert_eq!(apply("hello world", &s), "hello there");
         assert_eq!((s.index, s.delete, s.insert.as_str()), (6, 5, "there"));
+    }
+
+    fn splice(index: usize, delete: usize, insert: &str) -> InputSplice {
+        InputSplice {
+            index,
+            delete,
+            insert: insert.into(),
+        }
+    }
+
+    #[test]
+    fn a_keystroke_rebased_over_others_word_at_the_same_place_stays_with_its_own_letters() {
+        // Pam saw "ab w" and typed "o" after "w"; Eli's " hi" arrived right there first.
+        let s = rebase_splice("ab w", "ab w hi", &splice(4, 0, "o"));
+        assert_eq!(apply("ab w hi", &s), "ab wo hi");
+        // Eli's word arrived before Pam's "w": Pam's letter still follows her "w".
+        let s = rebase_splice("ab w", "ab hi w", &splice(4, 0, "o"));
+        assert_eq!(apply("ab hi w", &s), "ab hi wo");
+        // At the very start and end of a field.
+        let s = rebase_splice("", "hi", &splice(0, 0, "w"));
+        assert_eq!(apply("hi", &s), "whi");
+        let s = rebase_splice("x", "Ex", &splice(1, 0, "y"));
+        assert_eq!(apply("Ex", &s), "Exy");
+    }
+
+    #[test]
+    fn a_deletion_rebased_over_separate_edits_removes_what_the_person_saw() {
+        let s = rebase_splice("one two three", "ONE one two three!", &splice(4, 4, ""));
+        assert_eq!(apply("ONE one two three!", &s), "ONE one three!");
+        let s = rebase_splice("a😀b", "Xa😀bY", &splice(1, 2, ""));
+        assert_eq!(apply("Xa😀bY", &s), "XabY");
+    }
+
+    proptest::proptest! {
+        /// Others' edits never split what a person types, and what they deleted is what
+        /// they saw (when others did not touch it).
+        #[test]
+        fn rebased_typing_lands_beside_its_left_neighbour(
+            seen in "[ab😀]{0,8}",
+            at in 0usize..9,
+            typed in "[XY]{1,3}",
+            theirs_at in 0usize..9,
+            theirs in "[cd]{0,3}",
+        ) {
+            let chars: Vec<char> = seen.chars().collect();
+            let at = at.min(chars.len());
+            let theirs_at = theirs_at.min(chars.len());
+            let now: String = chars[..theirs_at].iter().chain(theirs.chars().collect::<Vec<_>>().iter()).chain(chars[theirs_at..].iter()).collect();
+            let index: usize = chars[..at].iter().map(|c| c.len_utf16()).sum();
+            let s = rebase_splice(&seen, &now, &splice(index, 0, &typed));
+            let out = apply(&now, &s);
+            proptest::prop_assert!(out.contains(&typed), "{} in {}", typed, out);
+            // Removing the typed text gives back what the spec held.
+            proptest::prop_assert_eq!(out.replacen(&typed, "", 1), now.clone());
+            // What preceded the caret in `seen` still precedes the typed text.
+            let before: String = chars[..at].iter().filter(|c| !"cd".contains(**c)).collect();
+            let out_before: String = out[..out.find(&typed).unwrap_or(0)].chars().filter(|c| !"cd".contains(*c)).collect();
+            proptest::prop_assert_eq!(out_before, before);
+        }
     }
 
     proptest::proptest! {

@@ -26,7 +26,7 @@ mod view;
 
 pub use at::view_at;
 pub use automerge;
-pub use caret::{caret_at, caret_position, input_splice, Caret, InputSplice};
+pub use caret::{caret_at, caret_position, input_splice, rebase_splice, Caret, InputSplice};
 pub use concurrent::{overlaps, Contribution, Overlap, Place, Side};
 pub use diff::{
     blame, blame_of, diff, place_label, story_diff, BlameRun, DiffRun, FieldBlame, ItemChange,

@@ -13,7 +13,9 @@
 //!
 //! Steps group like Yjs's UndoManager: a burst of typing in one field, each keystroke
 //! within 500 ms of the last, is one step; any other edit is a step of its own; moving
-//! focus ([`UndoStack::seal`]) ends a step.
+//! focus ([`UndoStack::seal`]) ends a step. Within a burst, switching between inserting
+//! and deleting starts a new step, and a paste or a replaced selection is a step of its
+//! own (as in most editors: delete-word after typing undoes on its own).
 
 use std::collections::HashMap;
 
@@ -51,6 +53,8 @@ struct Step {
     label: String,
     /// The text field when the step is typing in one field (it may grow).
     typing: Option<Path>,
+    /// What its keystrokes do, when the step may grow.
+    kind: Option<Keystroke>,
     last: UnixMillis,
     inverse: Vec<Inverse>,
 }
@@ -101,10 +105,12 @@ impl UndoStack {
     fn push(&mut self, doc: &AutoCommit, journal: Journal, now: UnixMillis) {
         self.redo.clear();
         let typing = typing_field(&journal);
+        let kind = Keystroke::of(&journal);
         let sealed = std::mem::replace(&mut self.sealed, false);
         if let (Some(path), Some(top)) = (&typing, self.undo.last_mut()) {
             let burst = now.0.saturating_sub(top.last.0) <= TYPING_PAUSE_MS;
-            if !sealed && burst && top.typing.as_ref() == Some(path) {
+            let same_kind = kind.is_some() && kind == top.kind;
+            if !sealed && burst && same_kind && top.typing.as_ref() == Some(path) {
                 top.inverse.extend(journal.entries);
                 top.last = now;
                 top.label = format!("typing in {}", field_name(doc, path));
@@ -118,6 +124,7 @@ impl UndoStack {
         self.undo.push(Step {
             label,
             typing,
+            kind,
             last: now,
             inverse: journal.entries,
         });
@@ -158,6 +165,7 @@ impl UndoStack {
             self.redo.push(Step {
                 label: step.label.clone(),
                 typing: None,
+                kind: None,
                 last: now,
                 inverse: journal.entries,
             });
@@ -185,6 +193,7 @@ impl UndoStack {
             self.undo.push(Step {
                 label: step.label.clone(),
                 typing: None,
+                kind: None,
                 last: now,
                 inverse: journal.entries,
             });
@@ -646,6 +655,35 @@ fn resolve_any_text(doc: &AutoCommit, path: &[String]) -> usize {
     field_of(path)
         .and_then(|f| crate::edit::text_obj(doc, &f).ok())
         .map_or(0, |obj| doc.length(&obj))
+}
+
+/// What a keystroke does to its field: a run of one kind is one step, so deleting a word
+/// just typed, or pasting, can be undone on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keystroke {
+    /// Inserts a character (or two UTF-16 units' worth: one emoji, one composed letter).
+    Insert,
+    /// Deletes, inserting nothing.
+    Delete,
+}
+
+impl Keystroke {
+    fn of(journal: &Journal) -> Option<Keystroke> {
+        let mut inserted = 0;
+        let mut deleted = false;
+        for entry in &journal.entries {
+            match entry {
+                Inverse::Inserted { elems, .. } => inserted += elems.len(),
+                Inverse::Deleted { .. } => deleted = true,
+                Inverse::Entry { .. } => return None,
+            }
+        }
+        match (inserted, deleted) {
+            (0, true) => Some(Keystroke::Delete),
+            (1..=2, false) => Some(Keystroke::Insert),
+            _ => None,
+        }
+    }
 }
 
 /// The text field a step typed in, when all its writes are text in one field.

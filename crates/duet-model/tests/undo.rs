@@ -632,3 +632,24 @@ fn redoing_a_deletion_of_anchored_words_sends_the_constraint_back_to_triage() {
     vic.redo(4_000);
     assert_eq!(view(&vic.doc), orphaned);
 }
+
+#[test]
+fn deleting_after_typing_and_a_paste_are_steps_of_their_own_within_a_burst() {
+    let (doc, _) = start();
+    let mut pam = Person::new("pam", 1, &doc);
+    pam.type_at(&TextField::Problem, 0, "alpha beta gamma", 0);
+    // Delete-word right after typing (Ctrl+Backspace), then a paste, all in one burst.
+    pam.edit(at(1_700), |s| {
+        s.splice(&TextField::Problem, 11, 5, "", at(1_700))
+    });
+    pam.edit(at(1_800), |s| {
+        s.splice(&TextField::Problem, 11, 0, "delta", at(1_800))
+    });
+    assert_eq!(pam.text(&TextField::Problem), "alpha beta delta");
+    pam.undo(2_000);
+    assert_eq!(pam.text(&TextField::Problem), "alpha beta ");
+    pam.undo(2_100);
+    assert_eq!(pam.text(&TextField::Problem), "alpha beta gamma");
+    pam.undo(2_200);
+    assert_eq!(pam.text(&TextField::Problem), "");
+}
