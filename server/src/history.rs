@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use duet_model::automerge::ChangeHash;
 use duet_model::history::{Filter, PartFilter};
-use duet_model::{ItemId, UnixMillis, UserId};
+use duet_model::{ItemId, RestoreScope, TextField, UnixMillis, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
@@ -257,12 +257,65 @@ async fn blame(
     ))
 }
 
+/// One item to restore: `kind` is metric, story, criterion (with its `story`),
+/// constraint, decision or question.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemBody {
+    kind: String,
+    id: String,
+    #[serde(default)]
+    story: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RestoreBody {
     to: Vec<String>,
     #[serde(default)]
     story: Option<String>,
+    #[serde(default)]
+    item: Option<ItemBody>,
+    #[serde(default)]
+    field: Option<TextField>,
+    /// Only say what the restore would change; change nothing.
+    #[serde(default)]
+    preview: bool,
+}
+
+impl RestoreBody {
+    /// What the body asks to restore: one field, one item, one story or the whole spec.
+    fn scope(&self) -> Result<RestoreScope, AppError> {
+        let id = |s: &str| ItemId::parse(s).map_err(|e| AppError::BadRequest(e.to_string()));
+        if let Some(field) = &self.field {
+            return Ok(RestoreScope::Field(field.clone()));
+        }
+        if let Some(item) = &self.item {
+            let this = id(&item.id)?;
+            return Ok(match item.kind.as_str() {
+                "story" => RestoreScope::Story(this),
+                "criterion" => RestoreScope::Criterion {
+                    story: id(item.story.as_deref().ok_or_else(|| {
+                        AppError::BadRequest("a criterion needs its \"story\"".into())
+                    })?)?,
+                    criterion: this,
+                },
+                "constraint" => RestoreScope::Constraint(this),
+                "decision" => RestoreScope::Decision(this),
+                "question" => RestoreScope::Question(this),
+                "metric" => RestoreScope::Metric(this),
+                other => {
+                    return Err(AppError::BadRequest(format!(
+                        "no such kind of item: {other:?} (metric, story, criterion, constraint, decision, question)"
+                    )))
+                }
+            });
+        }
+        Ok(match &self.story {
+            Some(s) => RestoreScope::Story(id(s)?),
+            None => RestoreScope::Spec,
+        })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -270,42 +323,51 @@ struct Restored {
     heads: Vec<ChangeHash>,
 }
 
+/// Restores the spec, a story, an item or a field to a version — or, with `preview`,
+/// answers the diff that restore would make (in authors' colours) and changes nothing.
 async fn restore(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Option<Json<RestoreBody>>,
-) -> Result<Json<Restored>, AppError> {
+) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
     let id = parse_id(&id)?;
     let Some(Json(body)) = body else {
         return Err(AppError::BadRequest(
-            "send JSON {\"to\": [change hashes], \"story\": id or null}".into(),
+            "send JSON {\"to\": [change hashes], \"story\" or \"item\" or \"field\", \"preview\"}"
+                .into(),
         ));
     };
     let to = parse_heads(&body.to.join(","))?;
     if to.is_empty() {
         return Err(AppError::BadRequest("say which version to restore".into()));
     }
-    let story = body
-        .story
-        .map(|s| ItemId::parse(&s).map_err(|e| AppError::BadRequest(e.to_string())))
-        .transpose()?;
+    let scope = body.scope()?;
     let (_, role) = access(&state, &caller, id).await?;
     if !role.can_edit() {
         return Err(AppError::Forbidden(
             "you can view this spec but not change it (your role is viewer)".into(),
         ));
     }
+    if body.preview {
+        let query = HistoryQuery::RestorePreview {
+            to,
+            scope,
+            by: caller.user.clone(),
+        };
+        return Ok(Json(ask_actor(&state, id, query).await?).into_response());
+    }
     let heads = state
         .registry
         .ask(id, |reply| DocCommand::Restore {
             by: caller.user.clone(),
             to,
-            story,
+            scope,
             reply,
         })
         .await?;
-    Ok(Json(Restored { heads }))
+    Ok(Json(Restored { heads }).into_response())
 }
 
 #[derive(Debug, Serialize)]

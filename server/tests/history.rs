@@ -482,3 +482,90 @@ async fn after_a_restart_the_history_keeps_each_changes_author_and_receive_time_
     );
     server.stop().await
 }
+
+#[tokio::test]
+async fn an_emptied_criterion_is_previewed_then_restored_alone_and_a_viewer_can_do_neither(
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let (mut pm, mut eng) = team(&server, 4, "Export").await?;
+    let id = pm.doc_id;
+    let story = duet_model::ItemId::parse("story1")?;
+    let crit = duet_model::ItemId::parse("crit1")?;
+    let (s, c) = (story.clone(), crit.clone());
+    pm.edit(move |spec| {
+        spec.add_story(&s, 0, &duet_model::NewStory::default(), NOW)?;
+        spec.add_criterion(
+            &s,
+            &c,
+            0,
+            duet_model::CriterionKind::Technical,
+            "UTF-8 with BOM",
+            NOW,
+        )
+    })
+    .await?;
+    pm.until_acked().await?;
+    let heads = pm.heads();
+    eng.until_heads(&heads).await?;
+    let field = TextField::Criterion {
+        story: story.clone(),
+        criterion: crit.clone(),
+    };
+    let before = eng.heads();
+    set_and_spread(&mut eng, &mut pm, field, "").await?;
+    set_and_spread(&mut eng, &mut pm, TextField::Problem, "Eli's later edit").await?;
+
+    let to: Vec<String> = before.iter().map(ToString::to_string).collect();
+    let item = serde_json::json!({ "kind": "criterion", "id": "crit1", "story": "story1" });
+    let path = format!("/api/specs/{id}/restore");
+    let preview = serde_json::json!({ "to": to, "item": item, "preview": true }).to_string();
+    let (status, reply) = http_as(server.addr, "viewer", "POST", &path, Some(&preview)).await?;
+    assert_eq!(status, 403, "{reply}");
+    let (status, reply) = http_as(server.addr, "pm", "POST", &path, Some(&preview)).await?;
+    assert_eq!(status, 200, "{reply}");
+    let diff: Value = serde_json::from_str(&reply)?;
+    let texts = diff["texts"].as_array().context("texts")?;
+    assert_eq!(texts.len(), 1, "only the criterion would change: {diff}");
+    assert!(
+        texts[0]["runs"]
+            .as_array()
+            .context("runs")?
+            .iter()
+            .any(|r| {
+                r["kind"] == "inserted" && r["text"] == "UTF-8 with BOM" && r["author"] == "pm"
+            }),
+        "the text comes back in its writer's colour: {diff}"
+    );
+    let changes = get_ok(&server, "pm", &format!("/api/specs/{id}/changes")).await?;
+    let count = changes.as_array().context("changes")?.len();
+
+    let bad = serde_json::json!({ "to": to, "item": { "kind": "planet", "id": "x1" } });
+    let (status, reply) = http_as(server.addr, "pm", "POST", &path, Some(&bad.to_string())).await?;
+    assert_eq!(status, 400, "{reply}");
+    let body = serde_json::json!({ "to": to, "item": item }).to_string();
+    let (status, reply) = http_as(server.addr, "pm", "POST", &path, Some(&body)).await?;
+    assert_eq!(status, 200, "{reply}");
+    eng.until(|c| {
+        c.view().is_ok_and(|v| {
+            v.stories
+                .first()
+                .and_then(|s| s.criteria.first())
+                .is_some_and(|c| c.text == "UTF-8 with BOM")
+        })
+    })
+    .await?;
+    assert_eq!(
+        eng.view()?.problem,
+        "Eli's later edit",
+        "nothing else changes"
+    );
+    let changes = get_ok(&server, "pm", &format!("/api/specs/{id}/changes")).await?;
+    let changes = changes.as_array().context("changes")?;
+    assert_eq!(changes.len(), count + 1, "the preview stored nothing");
+    assert_eq!(
+        changes.last().context("a change")?["message"],
+        "restore item"
+    );
+    server.stop().await
+}

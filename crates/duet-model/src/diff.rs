@@ -574,6 +574,109 @@ fn longest_increasing(xs: &[usize]) -> HashSet<usize> {
     keep
 }
 
+/// What restoring will change, for a preview: `restored` is `doc` with the restore
+/// applied (on a copy). Text the restore would remove is shown in the colour of whoever
+/// wrote it (what it overwrites); text it brings back in the colour of whoever wrote it in
+/// the version `to`. `None` when a head of `to` is not a change of `doc`.
+pub fn restore_preview(
+    history: &History,
+    doc: &automerge::Automerge,
+    restored: &automerge::Automerge,
+    to: &[ChangeHash],
+) -> Option<SpecDiff> {
+    let now_at = At::new(doc, &doc.get_heads())?;
+    let new_at = At::new(restored, &restored.get_heads())?;
+    let then_at = At::new(doc, to)?;
+    let (now, new) = (view_with(&now_at), view_with(&new_at));
+    let (now_fields, new_fields) = (fields(&now), fields(&new));
+    let mut texts = Vec::new();
+    let all: std::collections::BTreeSet<&TextField> =
+        now_fields.keys().chain(new_fields.keys()).collect();
+    for field in all {
+        let (o, n) = (now_fields.get(field), new_fields.get(field));
+        if o.map(|x| &x.1) == n.map(|x| &x.1) {
+            continue;
+        }
+        let old = field_obj(&now_at, field)
+            .map(|obj| elements(history, &now_at, &obj))
+            .unwrap_or_default();
+        let new = field_obj(&new_at, field)
+            .map(|obj| elements(history, &new_at, &obj))
+            .unwrap_or_default();
+        let then_blame = blame_field(history, &then_at, field);
+        texts.push(TextDiff {
+            field: field.clone(),
+            label: n.or(o).map(|x| x.0.clone()).unwrap_or_default(),
+            runs: preview_runs(history, &old, &new, &then_blame),
+        });
+    }
+    let mut out = SpecDiff {
+        texts,
+        ..SpecDiff::default()
+    };
+    items_and_settings(&now, &new, &mut out);
+    Some(out)
+}
+
+/// A field's runs for a restore preview: removed characters by who wrote them, characters
+/// brought back by who wrote them at the restored version (found by position in `then`).
+fn preview_runs(
+    history: &History,
+    old: &[Element],
+    new: &[Element],
+    then: &[BlameRun],
+) -> Vec<DiffRun> {
+    let key = |e: &Element| (e.counter, e.actor);
+    let in_new: HashSet<(u64, u32)> = new.iter().map(key).collect();
+    let in_old: HashSet<(u64, u32)> = old.iter().map(key).collect();
+    let mut runs = Vec::new();
+    let (mut i, mut j, mut pos) = (0, 0, 0usize);
+    let push = |runs: &mut Vec<DiffRun>, kind, text: &str, author: Option<&UserId>, at| match runs
+        .last_mut()
+    {
+        Some(last) if last.kind == kind && last.author.as_ref() == author => {
+            last.text.push_str(text);
+            last.at = last.at.max(at);
+        }
+        _ => runs.push(DiffRun {
+            kind,
+            text: text.to_owned(),
+            author: author.cloned(),
+            at,
+        }),
+    };
+    while i < old.len() || j < new.len() {
+        if let Some(o) = old.get(i).filter(|o| !in_new.contains(&key(o))) {
+            let who = history.made_by(o.counter, o.actor);
+            let (author, at) = (who.and_then(|c| c.author()), who.and_then(|c| c.at));
+            push(&mut runs, RunKind::Deleted, &o.text, author, at);
+            i += 1;
+            continue;
+        }
+        let Some(n) = new.get(j) else {
+            i += 1;
+            continue;
+        };
+        if !in_old.contains(&key(n)) {
+            let was = then.iter().find(|r| r.start <= pos && pos < r.end);
+            let author = was.and_then(|r| r.author.as_ref());
+            push(
+                &mut runs,
+                RunKind::Inserted,
+                &n.text,
+                author,
+                was.and_then(|r| r.at),
+            );
+        } else {
+            push(&mut runs, RunKind::Same, &n.text, None, None);
+            i += 1;
+        }
+        pos += n.text.encode_utf16().count();
+        j += 1;
+    }
+    runs
+}
+
 /// Who wrote each character of every text field at `heads` (now when `None`); `None` when a
 /// head is not a change of `doc`. Offsets are UTF-16 code units.
 pub fn blame(

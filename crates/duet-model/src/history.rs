@@ -158,13 +158,14 @@ impl ChangeRecord {
     pub fn is_restore(&self) -> bool {
         self.message
             .as_deref()
-            .is_some_and(|m| m == RESTORE_VERSION || m == RESTORE_STORY)
+            .is_some_and(|m| m == RESTORE_VERSION || m == RESTORE_STORY || m == RESTORE_ITEM)
     }
 }
 
 /// The messages of restore changes.
 pub const RESTORE_VERSION: &str = "restore version";
 pub const RESTORE_STORY: &str = "restore story";
+pub const RESTORE_ITEM: &str = "restore item";
 
 /// A part of a spec to filter history by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -14,7 +14,7 @@ use crate::error::EditError;
 use crate::ids::{ItemId, UnixMillis};
 use crate::journal::Tx;
 use crate::read;
-use crate::schema::key;
+use crate::schema::{key, TextField};
 use crate::spec::Spec;
 use crate::view::{view_of, Anchor, SpecView};
 
@@ -25,6 +25,63 @@ pub enum RestoreScope {
     Spec,
     /// One story: its text, status and criteria, and the constraints beside it.
     Story(ItemId),
+    /// One criterion of a story that exists now.
+    Criterion { story: ItemId, criterion: ItemId },
+    /// One constraint, with its anchor.
+    Constraint(ItemId),
+    /// One decision-log entry.
+    Decision(ItemId),
+    /// One open question.
+    Question(ItemId),
+    /// One success metric.
+    Metric(ItemId),
+    /// The text of one field of an item that exists now.
+    Field(TextField),
+}
+
+impl RestoreScope {
+    /// Where the part restored lies: the map keys from the root (`None` for the whole
+    /// spec and a story, which are reconciled their own way).
+    fn path(&self) -> Option<Vec<String>> {
+        let at = |list: &str, id: &ItemId| vec![list.to_owned(), id.to_string()];
+        Some(match self {
+            RestoreScope::Spec | RestoreScope::Story(_) => return None,
+            RestoreScope::Criterion { story, criterion } => vec![
+                key::STORIES.to_owned(),
+                story.to_string(),
+                key::CRITERIA.to_owned(),
+                criterion.to_string(),
+            ],
+            RestoreScope::Constraint(id) => at(key::CONSTRAINTS, id),
+            RestoreScope::Decision(id) => at(key::DECISIONS, id),
+            RestoreScope::Question(id) => at(key::QUESTIONS, id),
+            RestoreScope::Metric(id) => at(key::METRICS, id),
+            RestoreScope::Field(field) => field_path(field),
+        })
+    }
+}
+
+/// The map keys leading to a text field.
+fn field_path(field: &TextField) -> Vec<String> {
+    let at = |list: &str, id: &ItemId, name: &str| {
+        vec![list.to_owned(), id.to_string(), name.to_owned()]
+    };
+    match field {
+        TextField::Title => vec![key::TITLE.to_owned()],
+        TextField::Problem => vec![key::PROBLEM.to_owned()],
+        TextField::Metric { metric, field } => at(key::METRICS, metric, field.as_stored()),
+        TextField::Story { story, field } => at(key::STORIES, story, field.as_stored()),
+        TextField::Criterion { story, criterion } => vec![
+            key::STORIES.to_owned(),
+            story.to_string(),
+            key::CRITERIA.to_owned(),
+            criterion.to_string(),
+            key::TEXT.to_owned(),
+        ],
+        TextField::Constraint { constraint } => at(key::CONSTRAINTS, constraint, key::TEXT),
+        TextField::Decision { decision, field } => at(key::DECISIONS, decision, field.as_stored()),
+        TextField::Question { question, field } => at(key::QUESTIONS, question, field.as_stored()),
+    }
 }
 
 impl Spec {
@@ -48,11 +105,14 @@ impl Spec {
         let message = match scope {
             RestoreScope::Spec => crate::history::RESTORE_VERSION,
             RestoreScope::Story(_) => crate::history::RESTORE_STORY,
+            _ => crate::history::RESTORE_ITEM,
         };
         self.change(message, now, |doc| {
-            match scope {
-                RestoreScope::Spec => reconcile_map(doc, &ROOT, &then)?,
-                RestoreScope::Story(id) => restore_story(doc, &then, id)?,
+            match (scope, scope.path()) {
+                (RestoreScope::Spec, _) => reconcile_map(doc, &ROOT, &then)?,
+                (RestoreScope::Story(id), _) => restore_story(doc, &then, id)?,
+                (_, Some(path)) => restore_at(doc, &then, &path)?,
+                (_, None) => return Err(EditError::NotInVersion),
             }
             reanchor(doc, &then_view, scope)
         })
@@ -99,6 +159,24 @@ fn restore_story(doc: &mut Tx, then: &Map, id: &ItemId) -> Result<(), EditError>
         put_value(doc, &constraints, &k, v)?;
     }
     Ok(())
+}
+
+/// Makes the part at `path` hold what it held in `then`: an item comes back whole (also
+/// one removed since), a text field by its smallest splice. The map holding it must exist
+/// now (restore a removed story before one of its criteria).
+fn restore_at(doc: &mut Tx, then: &Map, path: &[String]) -> Result<(), EditError> {
+    let Some((name, parents)) = path.split_last() else {
+        return Err(EditError::NotInVersion);
+    };
+    let mut then_map = then;
+    for key in parents {
+        then_map = child(then_map, key).ok_or(EditError::NotInVersion)?;
+    }
+    let value = then_map.get(name.as_str()).ok_or(EditError::NotInVersion)?;
+    let parent = crate::journal::resolve(doc, parents, ObjType::Map).ok_or(
+        EditError::MissingPart("the item that holds it (restore that first)"),
+    )?;
+    put_value(doc, &parent, name, value)
 }
 
 /// Makes the live map `obj` hold exactly what `then` held.
@@ -162,12 +240,20 @@ fn put_value(doc: &mut Tx, parent: &ObjId, name: &str, then: &Hydrated) -> Resul
 fn reanchor(doc: &mut Tx, then: &SpecView, scope: &RestoreScope) -> Result<(), EditError> {
     let now: SpecView = view_of(&**doc);
     for story in &then.stories {
-        if let RestoreScope::Story(id) = scope {
-            if &story.id != id {
-                continue;
-            }
+        let story_in_scope = match scope {
+            RestoreScope::Spec => true,
+            RestoreScope::Story(id) => &story.id == id,
+            RestoreScope::Field(TextField::Story { story: id, .. }) => &story.id == id,
+            RestoreScope::Constraint(_) => true,
+            _ => false,
+        };
+        if !story_in_scope {
+            continue;
         }
         for c in &story.constraints {
+            if matches!(scope, RestoreScope::Constraint(id) if &c.id != id) {
+                continue;
+            }
             let Anchor::Span {
                 field, start, end, ..
             } = &c.anchor

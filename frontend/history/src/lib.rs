@@ -88,8 +88,9 @@ struct Shown {
     blocks: Vec<Block>,
     /// Runs of fields, by key.
     runs: Vec<(String, Vec<Run>)>,
-    /// Changed fields that are not in this version (their item was removed): label, runs.
-    gone: Vec<(String, Vec<Run>)>,
+    /// Changed fields that are not in this version (their item was removed): key, label,
+    /// runs.
+    gone: Vec<(String, String, Vec<Run>)>,
     /// Items added, removed, moved and settings changed, in words.
     notes: Vec<String>,
 }
@@ -361,9 +362,36 @@ async fn history(doc: &str, authors: &[String], part: &str) -> ApiResult<History
     })
 }
 
+/// A session's runs as that author's work: others' insertions made meanwhile read as plain
+/// text, others' deletions are left out (they are not this author's).
+fn own_runs(runs: Vec<Run>, author: &str) -> Vec<Run> {
+    let runs = runs
+        .into_iter()
+        .filter_map(|mut r| {
+            let theirs = r.author.as_deref() != Some(author);
+            match r.kind {
+                Kind::Deleted if theirs => None,
+                Kind::Inserted if theirs => {
+                    r.kind = Kind::Same;
+                    r.author = None;
+                    Some(r)
+                }
+                _ => Some(r),
+            }
+        })
+        .collect();
+    coalesce(runs)
+}
+
 /// The version at `to` with the runs of its diff from `from` (or, when `from` is `None`,
-/// its blame).
-async fn version(doc: &str, from: Option<&str>, to: &str, caption: String) -> ApiResult<Shown> {
+/// its blame); with `only`, the diff shows that author's changes only.
+async fn version(
+    doc: &str,
+    from: Option<&str>,
+    to: &str,
+    caption: String,
+    only: Option<&str>,
+) -> ApiResult<Shown> {
     let base = base(doc);
     // The version and its blame or diff, asked for at once.
     let changes = match from {
@@ -400,10 +428,18 @@ async fn version(doc: &str, from: Option<&str>, to: &str, caption: String) -> Ap
     for t in items(&d, "texts") {
         let key = key_of(&field(&t, "field"));
         let runs = coalesce(list_of(field(&t, "runs"), run));
+        let runs = match only {
+            Some(author) => own_runs(runs, author),
+            None => runs,
+        };
+        if only.is_some() && runs.iter().all(|r| r.kind == Kind::Same) {
+            // Only others changed this field meanwhile: not part of this session.
+            continue;
+        }
         if lines().any(|l| l.key == key) {
             shown.runs.push((key, runs));
         } else {
-            shown.gone.push((text(&t, "label"), runs));
+            shown.gone.push((key, text(&t, "label"), runs));
         }
     }
     for i in items(&d, "items") {
@@ -423,17 +459,139 @@ async fn version(doc: &str, from: Option<&str>, to: &str, caption: String) -> Ap
     Ok(shown)
 }
 
-/// Restores the whole spec, or one story, to the version at `to`.
-async fn restore(doc: &str, to: &str, story: Option<String>) -> ApiResult<JsValue> {
+/// What a restore brings back: the whole spec, one story, or the item or field a version's
+/// line shows (`gone`: the line's item is not in the spec the diff leads to).
+#[derive(Debug, Clone, PartialEq)]
+enum Target {
+    Spec,
+    Story(String),
+    Line { key: String, gone: bool },
+}
+
+impl Target {
+    /// The restore request's body fields naming the target (besides `to`).
+    fn body(&self) -> Object {
+        let body = Object::new();
+        let set = |o: &Object, k: &str, v: JsValue| {
+            let _ = Reflect::set(o, &k.into(), &v);
+        };
+        let key = match self {
+            Target::Spec => return body,
+            Target::Story(id) => {
+                set(&body, "story", id.as_str().into());
+                return body;
+            }
+            Target::Line { key, gone } => (key, *gone),
+        };
+        let parts: Vec<&str> = key.0.split('/').collect();
+        let item = |kind: &str, id: &str, story: Option<&str>| {
+            let o = Object::new();
+            set(&o, "kind", kind.into());
+            set(&o, "id", id.into());
+            if let Some(s) = story {
+                set(&o, "story", s.into());
+            }
+            o
+        };
+        // Criteria and constraints come back whole (kind, done, severity, anchor…); any
+        // item removed since comes back whole; otherwise one field's text.
+        match (parts.as_slice(), key.1) {
+            (["criterion", story, id], _) => {
+                set(&body, "item", item("criterion", id, Some(story)).into())
+            }
+            (["constraint", id], _) => set(&body, "item", item("constraint", id, None).into()),
+            ([kind @ ("story" | "metric" | "decision" | "question"), id, _], true) => {
+                set(&body, "item", item(kind, id, None).into())
+            }
+            ([part @ ("title" | "problem")], _) => {
+                let f = Object::new();
+                set(&f, "part", (*part).into());
+                set(&body, "field", f.into());
+            }
+            ([part, id, name], _) => {
+                let f = Object::new();
+                set(&f, "part", (*part).into());
+                set(&f, part, (*id).into());
+                set(&f, "field", name.replace('_', "-").into());
+                set(&body, "field", f.into());
+            }
+            _ => {}
+        }
+        body
+    }
+}
+
+/// What a restore would change, as the server previews it.
+#[derive(Debug, Clone, PartialEq)]
+struct Preview {
+    /// Each field it changes: label and runs (removed text in its writer's colour, text
+    /// brought back in the colour of who wrote it then).
+    texts: Vec<(String, Vec<Run>)>,
+    notes: Vec<String>,
+}
+
+impl Preview {
+    /// The authors whose later text the restore removes.
+    fn overwrites(&self) -> Vec<String> {
+        let mut who: Vec<String> = self
+            .texts
+            .iter()
+            .flat_map(|(_, runs)| runs.iter())
+            .filter(|r| r.kind == Kind::Deleted)
+            .filter_map(|r| r.author.clone())
+            .collect();
+        who.sort();
+        who.dedup();
+        who
+    }
+}
+
+/// A restore waiting for the person to confirm it, with its preview.
+#[derive(Debug, Clone, PartialEq)]
+struct Confirm {
+    target: Target,
+    /// "criterion “UTF-8 with BOM”", "the spec", "story 2".
+    what: String,
+    /// The version it restores to, and how people read it ("before Eli Lee's edit at 10:42").
+    to: String,
+    when: String,
+    /// `None` while it is being read.
+    preview: Option<Result<Preview, String>>,
+}
+
+/// Asks the server what restoring `target` to `to` would change, or (with `apply`)
+/// restores it.
+async fn restore(doc: &str, to: &str, target: &Target, apply: bool) -> ApiResult<JsValue> {
     let heads = Array::new();
     for h in to.split(',').filter(|h| !h.is_empty()) {
         heads.push(&h.into());
     }
-    let body = Object::new();
+    let body = target.body();
     let _ = Reflect::set(&body, &"to".into(), &heads);
-    let story = story.map_or(JsValue::NULL, |s| s.into());
-    let _ = Reflect::set(&body, &"story".into(), &story);
+    let _ = Reflect::set(&body, &"preview".into(), &JsValue::from_bool(!apply));
     api::call("POST", &format!("{}/restore", base(doc)), Some(body.into())).await
+}
+
+/// The preview answer (a diff) as the page shows it.
+fn preview_of(d: &JsValue) -> Preview {
+    let texts = items(d, "texts")
+        .iter()
+        .map(|t| (text(t, "label"), coalesce(list_of(field(t, "runs"), run))))
+        .collect();
+    let mut notes = vec![];
+    for i in items(d, "items") {
+        let [change, label] = ["change", "label"].map(|k| text(&i, k));
+        notes.push(sentence(&[change, lower_first(&label)]));
+    }
+    for st in items(d, "settings") {
+        let [label, setting, from, to] = ["label", "setting", "from", "to"].map(|k| text(&st, k));
+        notes.push(sentence(&[
+            format!("{label}:"),
+            setting,
+            format!("{from} → {to}"),
+        ]));
+    }
+    Preview { texts, notes }
 }
 
 // ---- time in words ----
@@ -612,6 +770,8 @@ fn runs_html(o: &mut Html, runs: &[Run], people: &[Person], blame: bool) {
 
 /// A version read only: what changed in words, then each block's fields with their runs.
 fn version_html(o: &mut Html, s: &Shown, people: &[Person], blame: bool, restorable: bool) {
+    // A changed field or item can be restored alone to how it read on the diff's older side.
+    let per_line = restorable && !blame;
     if !s.notes.is_empty() {
         o.open("ul", &[("class", "notes")]);
         for n in &s.notes {
@@ -620,9 +780,30 @@ fn version_html(o: &mut Html, s: &Shown, people: &[Person], blame: bool, restora
         o.close("ul");
     }
     let line = |o: &mut Html, label: &str, key: &str, runs: Option<&Vec<Run>>, text: &str| {
+        let (key, gone) = match key.strip_prefix("g:") {
+            Some(k) => (k, true),
+            None => (key, false),
+        };
         o.open("div", &[("class", "vline"), ("data-field", key)])
-            .el("span", &[("class", "vlabel")], label)
-            .open("p", &[("class", "vtext")]);
+            .el("span", &[("class", "vlabel")], label);
+        if per_line && runs.is_some() && !key.is_empty() {
+            let arg = if gone {
+                format!("g:{key}")
+            } else {
+                key.to_owned()
+            };
+            let name = format!("Restore {}…", lower_first(label));
+            let attrs = [
+                ("type", "button"),
+                ("class", "quiet small restore-line"),
+                ("data-act", "item"),
+                ("data-arg", &arg),
+                ("aria-label", &name),
+                ("title", &name),
+            ];
+            o.el("button", &attrs, "Restore…");
+        }
+        o.open("p", &[("class", "vtext")]);
         match runs {
             Some(runs) => runs_html(o, runs, people, blame),
             None if text.is_empty() => {
@@ -660,11 +841,90 @@ fn version_html(o: &mut Html, s: &Shown, people: &[Person], blame: bool, restora
     }
     if !s.gone.is_empty() {
         block_head(o, "Removed", None);
-        for (label, runs) in &s.gone {
-            line(o, label, "", Some(runs), "");
+        for (key, label, runs) in &s.gone {
+            line(o, label, &format!("g:{key}"), Some(runs), "");
         }
         o.close("div");
     }
+}
+
+/// A restore's preview and the buttons that confirm or cancel it.
+fn confirm_html(o: &mut Html, c: &Confirm, people: &[Person]) {
+    o.open(
+        "div",
+        &[
+            ("class", "confirm"),
+            ("role", "group"),
+            ("aria-label", "Restore preview"),
+        ],
+    )
+    .el(
+        "p",
+        &[("class", "confirm-what")],
+        &format!("Restore {} to how it read {}?", c.what, c.when),
+    );
+    match &c.preview {
+        None => {
+            o.el(
+                "p",
+                &[("class", "muted")],
+                "Working out what it will change…",
+            );
+        }
+        Some(Err(e)) => {
+            o.el("p", &[("class", "error"), ("role", "alert")], e);
+        }
+        Some(Ok(p)) if p.texts.is_empty() && p.notes.is_empty() => {
+            o.el(
+                "p",
+                &[("class", "muted")],
+                "It already reads that way: nothing would change.",
+            );
+        }
+        Some(Ok(p)) => {
+            let who: Vec<String> = p
+                .overwrites()
+                .iter()
+                .map(|u| lookup(people, u).name)
+                .collect();
+            let overwrites = match who.len() {
+                0 => "It removes no text anyone wrote since.".to_owned(),
+                _ => format!("It replaces later text by {}.", who.join(", ")),
+            };
+            o.el("p", &[("class", "overwrites")], &overwrites);
+            for (label, runs) in &p.texts {
+                o.open("div", &[("class", "vline")])
+                    .el("span", &[("class", "vlabel")], label)
+                    .open("p", &[("class", "vtext")]);
+                runs_html(o, runs, people, false);
+                o.close("p").close("div");
+            }
+            if !p.notes.is_empty() {
+                o.open("ul", &[("class", "notes")]);
+                for n in &p.notes {
+                    o.el("li", &[], n);
+                }
+                o.close("ul");
+            }
+        }
+    }
+    let ready = matches!(&c.preview, Some(Ok(p)) if !p.texts.is_empty() || !p.notes.is_empty());
+    let confirm = format!("Yes, restore {}", c.what);
+    let mut attrs = vec![
+        ("type", "button"),
+        ("class", "small"),
+        ("data-act", "confirm"),
+    ];
+    if !ready {
+        attrs.push(("disabled", ""));
+    }
+    o.el("button", &attrs, &confirm);
+    let cancel = [
+        ("type", "button"),
+        ("class", "quiet small"),
+        ("data-act", "cancel"),
+    ];
+    o.el("button", &cancel, "Cancel").close("div");
 }
 
 fn timeline_html(o: &mut Html, h: &History, selected: Option<&str>) {
@@ -766,6 +1026,8 @@ struct State {
     shown: Option<Result<Shown, String>>,
     /// What the last restore did.
     note: String,
+    /// A restore shown with its preview, waiting to be confirmed.
+    confirm: Option<Confirm>,
     /// Counts the versions asked for: only the latest answer is shown.
     ticket: u32,
 }
@@ -929,6 +1191,9 @@ impl State {
             ("data-act", "back"),
         ];
         o.el("button", &attrs, "Back to the live spec").close("div");
+        if let Some(c) = &self.confirm {
+            confirm_html(&mut o, c, self.people());
+        }
         let caption = match &self.shown {
             None => "Loading the version…",
             Some(Err(e)) => e,

@@ -10,7 +10,8 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{Element, Event};
 
 use crate::{
-    act, api, field, history, list_of, person, place, restore, since_html, version, State, COMPARE,
+    act, api, field, history, list_of, lower_first, person, place, preview_of, restore, since_html,
+    version, Confirm, State, Target, COMPARE,
 };
 
 /// How long the timeline waits for the spec to stop changing before asking again (ms):
@@ -157,13 +158,20 @@ impl Panel {
 
     /// Shows the selected version (or the blame), asking the server for it.
     fn show(self: &Rc<Self>) {
-        let (job, ticket) = {
+        let (job, ticket, only) = {
             let mut s = self.state.borrow_mut();
             let job = s.job();
             s.ticket += 1;
             s.shown = None;
+            s.confirm = None;
             s.blame &= job.is_some();
-            (job, s.ticket)
+            // A session against the version before it shows that author's changes only.
+            let only = s
+                .selected
+                .as_ref()
+                .filter(|_| s.compare == COMPARE[0].0 && !s.blame)
+                .map(|v| v.author.clone());
+            (job, s.ticket, only)
         };
         self.set_viewing(job.is_some());
         self.render();
@@ -172,11 +180,27 @@ impl Panel {
         };
         let me = Rc::clone(self);
         spawn_local(async move {
-            let r = version(&me.doc, from.as_deref(), &to, caption).await;
+            let r = version(&me.doc, from.as_deref(), &to, caption, only.as_deref()).await;
             let current = me.state.borrow().ticket == ticket;
-            if current {
-                me.state.borrow_mut().shown = Some(r.map_err(|e| e.message));
-                me.render();
+            if !current {
+                return;
+            }
+            // A session that changed one field or item offers its restore at once, with
+            // the preview: one click from the timeline to confirm.
+            let single = match &r {
+                Ok(shown) if only.is_some() && me.can_restore.get() => {
+                    match (shown.runs.as_slice(), shown.gone.as_slice()) {
+                        ([(key, _)], []) => Some((key.clone(), false)),
+                        ([], [(key, _, _)]) => Some((key.clone(), true)),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            me.state.borrow_mut().shown = Some(r.map_err(|e| e.message));
+            match single {
+                Some((key, gone)) => me.ask_restore(Target::Line { key, gone }),
+                None => me.render(),
             }
         });
     }
@@ -190,23 +214,98 @@ impl Panel {
         self.show();
     }
 
-    /// Restores the whole spec (or one story) to the selected version.
-    fn restore(self: &Rc<Self>, story: Option<String>) {
-        let Some(v) = self.state.borrow().selected.clone() else {
-            return;
+    /// Shows what restoring `target` would change and asks to confirm it: the spec or a
+    /// story to the version after the selected session, a field or item to how it read on
+    /// the older side of the diff shown (before the session, when compared with the
+    /// version before).
+    fn ask_restore(self: &Rc<Self>, target: Target) {
+        let confirm = {
+            let s = self.state.borrow();
+            let (Some(v), Some(Ok(h))) = (s.selected.clone(), &s.data) else {
+                return;
+            };
+            let name = crate::lookup(&h.authors, &v.author).name;
+            match &target {
+                Target::Spec | Target::Story(_) => Confirm {
+                    what: match &target {
+                        Target::Story(_) => "this story".to_owned(),
+                        _ => "the spec".to_owned(),
+                    },
+                    to: v.after.clone(),
+                    when: format!("after {name}'s edits at {}", crate::clock(v.end)),
+                    target,
+                    preview: None,
+                },
+                Target::Line { key, gone } => {
+                    let Some((Some(from), _, _)) = s.job() else {
+                        return;
+                    };
+                    let label = match &s.shown {
+                        Some(Ok(shown)) => shown
+                            .blocks
+                            .iter()
+                            .flat_map(|b| b.lines.iter())
+                            .find(|l| &l.key == key)
+                            .map(|l| l.label.clone())
+                            .or_else(|| {
+                                shown.gone.iter().find(|g| &g.0 == key).map(|g| g.1.clone())
+                            })
+                            .unwrap_or_default(),
+                        _ => String::new(),
+                    };
+                    let when = if from == v.before {
+                        format!("before {name}'s edits at {}", crate::clock(v.start))
+                    } else {
+                        "in the older version compared".to_owned()
+                    };
+                    let what = match (*gone, lower_first(&label)) {
+                        (true, l) => format!("the removed {l}"),
+                        (false, l) => l,
+                    };
+                    Confirm {
+                        what,
+                        to: from,
+                        when,
+                        target: target.clone(),
+                        preview: None,
+                    }
+                }
+            }
         };
-        let what = if story.is_some() {
-            "The story"
-        } else {
-            "The spec"
-        };
-        let when = crate::clock(v.end);
+        let (to, target) = (confirm.to.clone(), confirm.target.clone());
+        self.state.borrow_mut().confirm = Some(confirm);
+        self.render();
         let me = Rc::clone(self);
         spawn_local(async move {
-            let done = restore(&me.doc, &v.after, story).await;
+            let answer = restore(&me.doc, &to, &target, false).await;
+            let mut s = me.state.borrow_mut();
+            if let Some(c) = s
+                .confirm
+                .as_mut()
+                .filter(|c| c.target == target && c.to == to)
+            {
+                c.preview = Some(answer.map(|d| preview_of(&d)).map_err(|e| e.message));
+                drop(s);
+                me.render();
+            }
+        });
+    }
+
+    /// Makes the confirmed restore: a new change by this person that reaches everyone.
+    fn restore(self: &Rc<Self>) {
+        let Some(c) = self.state.borrow_mut().confirm.take() else {
+            return;
+        };
+        let me = Rc::clone(self);
+        spawn_local(async move {
+            let done = restore(&me.doc, &c.to, &c.target, true).await;
             let ok = done.is_ok();
             me.state.borrow_mut().note = match done {
-                Ok(_) => format!("{what} is back as it was at {when}: a new entry in the history."),
+                Ok(_) => format!(
+                    "{} is back as it read {}: a new entry in the history.",
+                    crate::sentence(std::slice::from_ref(&c.what)),
+                    c.when
+                ),
                 Err(e) => e.message,
             };
             if ok {
@@ -225,8 +324,20 @@ impl Panel {
             return;
         };
         match a.as_str() {
-            "restore" => return self.restore(None),
-            "story" => return self.restore(Some(arg)),
+            "restore" => return self.ask_restore(Target::Spec),
+            "story" => return self.ask_restore(Target::Story(arg)),
+            "item" => {
+                let (key, gone) = match arg.strip_prefix("g:") {
+                    Some(k) => (k.to_owned(), true),
+                    None => (arg, false),
+                };
+                return self.ask_restore(Target::Line { key, gone });
+            }
+            "confirm" => return self.restore(),
+            "cancel" => {
+                self.state.borrow_mut().confirm = None;
+                return self.render();
+            }
             "back" => return self.back(),
             "close" => {
                 close_history();
@@ -316,6 +427,7 @@ pub fn open_history(
             blame: false,
             shown: None,
             note: String::new(),
+            confirm: None,
             ticket: 0,
         }),
         parts: RefCell::new(parts_of(&parts)),

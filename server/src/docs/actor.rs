@@ -343,12 +343,12 @@ impl DocActor {
                 DocCommand::Restore {
                     by,
                     to,
-                    story,
+                    scope,
                     reply,
                 } => {
                     let author = Author::new(by, &mut rand::rng());
                     let now = UnixMillis(now_millis());
-                    match self.engine.restore(author, &to, story, now) {
+                    match self.engine.restore(author, &to, &scope, now) {
                         Ok(()) => restored.push(reply),
                         Err(e) => {
                             let _ = reply.send(Err(e));

@@ -756,13 +756,13 @@ impl Engine {
         })
     }
 
-    /// Brings the spec (or one `story`) back to version `to` as a new change by `author`,
-    /// who must be able to edit (stored and sent with the batch).
+    /// Brings the spec (or the part `scope` names) back to version `to` as a new change by
+    /// `author`, who must be able to edit (stored and sent with the batch).
     pub fn restore(
         &mut self,
         author: Author,
         to: &[ChangeHash],
-        story: Option<ItemId>,
+        scope: &RestoreScope,
         now: UnixMillis,
     ) -> Result<(), DocError> {
         match self.role_of(author.user()) {
@@ -780,16 +780,7 @@ impl Engine {
         let copy = AutoCommit::load(&doc.save()).map_err(|e| DocError::Corrupt(e.to_string()))?;
         let mut spec =
             Spec::from_doc(copy, author).map_err(|e| DocError::Corrupt(e.to_string()))?;
-        let scope = match story {
-            Some(id) => RestoreScope::Story(id),
-            None => RestoreScope::Spec,
-        };
-        spec.restore(to, &scope, now).map_err(|e| match e {
-            duet_model::EditError::UnknownVersion | duet_model::EditError::NotInVersion => {
-                DocError::BadVersion(e.to_string())
-            }
-            other => DocError::Corrupt(other.to_string()),
-        })?;
+        spec.restore(to, scope, now).map_err(restore_error)?;
         let heads = doc.get_heads();
         let new: Vec<duet_model::automerge::Change> = spec
             .doc_mut()
@@ -1071,5 +1062,19 @@ impl Engine {
             reason: reason.to_owned(),
         };
         self.out.push((conn, close));
+    }
+}
+
+/// What a failed restore tells the person: a version or item that cannot be brought back
+/// is their request's fault; anything else is the document's.
+pub(crate) fn restore_error(e: duet_model::EditError) -> DocError {
+    match e {
+        duet_model::EditError::UnknownVersion | duet_model::EditError::NotInVersion => {
+            DocError::BadVersion(e.to_string())
+        }
+        duet_model::EditError::MissingPart(_) | duet_model::EditError::NoSuchItem { .. } => {
+            DocError::BadVersion(e.to_string())
+        }
+        other => DocError::Corrupt(other.to_string()),
     }
 }

@@ -129,7 +129,7 @@ pub enum DocCommand {
     Restore {
         by: UserId,
         to: Vec<duet_model::automerge::ChangeHash>,
-        story: Option<duet_model::ItemId>,
+        scope: duet_model::RestoreScope,
         reply: oneshot::Sender<Result<Vec<duet_model::automerge::ChangeHash>, DocError>>,
     },
     /// The document's saved bytes, for reading (Markdown export).

@@ -5,8 +5,8 @@ use duet_model::history::{
     summary, ChangeMeta, Filter, History, PartFilter, PartKind, Session, Verb,
 };
 use duet_model::{
-    blame, diff, place_label, story_diff, view_at, view_of, FieldBlame, ItemId, SpecDiff, SpecView,
-    TextField, UserId,
+    blame, diff, place_label, restore_preview, story_diff, view_at, view_of, Author, FieldBlame,
+    ItemId, RestoreScope, Spec, SpecDiff, SpecView, TextField, UnixMillis, UserId,
 };
 use serde::Serialize;
 
@@ -36,6 +36,13 @@ pub enum HistoryQuery {
     },
     /// The document's heads.
     Heads,
+    /// What restoring `scope` to `to` would change, as `by` would make it (made on a copy,
+    /// never stored).
+    RestorePreview {
+        to: Vec<ChangeHash>,
+        scope: RestoreScope,
+        by: UserId,
+    },
 }
 
 /// The answer to a [`HistoryQuery`], serialised as the REST body (without profiles).
@@ -223,6 +230,23 @@ pub fn answer(
             }
             .ok_or(DocError::BadVersion("unknown version".into()))?;
             HistoryAnswer::Diff(DiffAnswer { from, to, diff: d })
+        }
+        HistoryQuery::RestorePreview { to, scope, by } => {
+            known(doc, &to)?;
+            let copy =
+                duet_model::load_doc(&doc.save()).map_err(|e| DocError::Corrupt(e.to_string()))?;
+            let author = Author::new(by, &mut rand::rng());
+            let mut spec =
+                Spec::from_doc(copy, author).map_err(|e| DocError::Corrupt(e.to_string()))?;
+            spec.restore(&to, &scope, UnixMillis(0))
+                .map_err(super::engine::restore_error)?;
+            let d = restore_preview(history, doc, spec.doc_mut().document(), &to)
+                .ok_or(DocError::BadVersion("unknown version".into()))?;
+            HistoryAnswer::Diff(DiffAnswer {
+                from: doc.get_heads(),
+                to,
+                diff: d,
+            })
         }
         HistoryQuery::Blame { at } => {
             let at = at.unwrap_or_else(|| doc.get_heads());

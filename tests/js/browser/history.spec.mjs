@@ -130,7 +130,13 @@ test("two people's edits: timeline, author filter, coloured diff and blame, rest
   await expect(sessions.first()).toHaveAttribute("data-author", bo.username)
   await panel.locator(`li.session[data-author="${ada.username}"]`).first().getByRole("button").click()
   await ada.page.getByRole("button", { name: /Restore this version/ }).click()
-  await expect(panel.getByRole("status")).toContainText("back as it was")
+  // A preview first: what the restore replaces, whose text it is, then a confirmation.
+  const confirm = ada.page.getByRole("group", { name: "Restore preview" })
+  await expect(confirm).toContainText("It replaces later text by Bo Builder.")
+  await expect.poll(() => textOf(confirm.locator(`.del[data-author="${bo.username}"]`))).toBe(": it takes hours")
+  await expect(field(ada.page, "Problem")).toHaveCount(0)
+  await confirm.getByRole("button", { name: "Yes, restore the spec" }).click()
+  await expect(panel.getByRole("status")).toContainText("back as it read")
   await expect(field(ada.page, "Problem")).toHaveValue("Analysts copy tables by hand.")
   await expect(sessions.first()).toHaveAttribute("data-author", ada.username)
   await expect(panel.locator(`li.session[data-author="${bo.username}"]`)).toHaveCount(1)
@@ -180,7 +186,10 @@ test("restoring one story brings back its text and leaves the rest of the spec a
   await panel.locator(`li.session[data-author="${ada.username}"]`).first().getByRole("button").click()
   const version = ada.page.getByRole("region", { name: "Version" })
   await version.getByRole("button", { name: "Restore this story" }).click()
-  await expect(panel.getByRole("status")).toContainText("The story is back")
+  const confirm = ada.page.getByRole("group", { name: "Restore preview" })
+  await expect(confirm).toContainText("It replaces later text by Bo Builder.")
+  await confirm.getByRole("button", { name: "Yes, restore this story" }).click()
+  await expect(panel.getByRole("status")).toContainText("This story is back")
   for (const p of [ada, bo]) {
     await expect(field(p.page, "As a")).toHaveValue("analyst")
     await expect(field(p.page, "Problem")).toHaveValue("Analysts copy tables by hand")
@@ -188,4 +197,49 @@ test("restoring one story brings back its text and leaves the rest of the spec a
 
   await ada.close()
   await bo.close()
+})
+
+test("a criterion someone emptied comes back from History in three clicks, previewed first; that session shows only its author's edits", async ({ browser, duet }) => {
+  const [pam, eli, spec] = await ownerWrites(browser, duet, "Pam (PM)", ["Eli Lee", "editor"], "Exports are slow.")
+  await pam.page.getByRole("button", { name: "Add story" }).click()
+  await pam.page.keyboard.type("finance lead")
+  await pam.page.getByRole("button", { name: "Add Technical criterion" }).click()
+  await pam.page.keyboard.type("UTF-8 with BOM")
+  await onServer(duet, spec, pam, "UTF-8 with BOM")
+
+  // Eli empties the criterion while Pam goes on writing the problem.
+  await open(eli, duet, spec)
+  const crit = field(eli.page, "Criterion")
+  await crit.click()
+  await crit.press("Control+a")
+  await Promise.all([
+    (async () => { await crit.press("Delete") })(),
+    (async () => {
+      await field(pam.page, "Problem").click()
+      await pam.page.keyboard.press("End")
+      await pam.page.keyboard.type(" Really.", { delay: 20 })
+    })(),
+  ])
+  await expect(field(pam.page, "Criterion")).toHaveValue("")
+  await onServer(duet, spec, pam, "Really.")
+
+  // 1: History. 2: Eli's session, which shows only his edit and offers its restore with
+  // the preview. 3: confirm.
+  await pam.page.getByRole("button", { name: "History" }).click()
+  const panel = pam.page.getByRole("complementary", { name: "History" })
+  await panel.locator(`li.session[data-author="${eli.username}"]`).first().getByRole("button").click()
+  const version = pam.page.getByRole("region", { name: "Version" })
+  await expect.poll(() => textOf(version.locator(`.del[data-author="${eli.username}"]`))).toBe("UTF-8 with BOM")
+  await expect(version.locator('[data-field="problem"] .ins, [data-field="problem"] .del')).toHaveCount(0)
+  const confirm = pam.page.getByRole("group", { name: "Restore preview" })
+  await expect(confirm).toContainText("before Eli Lee's edits")
+  await expect.poll(() => textOf(confirm.locator(`.ins[data-author="${pam.username}"]`))).toBe("UTF-8 with BOM")
+  await confirm.getByRole("button", { name: /^Yes, restore/ }).click()
+  await expect(panel.getByRole("status")).toContainText("back as it read")
+  for (const p of [pam, eli]) {
+    await expect(field(p.page, "Criterion")).toHaveValue("UTF-8 with BOM")
+    await expect(field(p.page, "Problem")).toHaveValue("Exports are slow. Really.")
+  }
+  await pam.close()
+  await eli.close()
 })
