@@ -135,11 +135,15 @@ fn show(ui: UndoUi, undone: Undone, redo: bool) {
             .flatten()
             .and_then(|t| t.dyn_into::<web_sys::HtmlTextAreaElement>().ok());
         if let Some(area) = area {
-            let _ = area.focus();
+            let focused = document().active_element().is_some_and(|a| a == **area);
             let _ = area.set_selection_range(spot.start as u32, spot.end as u32);
-            // The field keeps its caret from selection events.
-            if let Ok(ev) = web_sys::Event::new("select") {
-                let _ = area.dispatch_event(&ev);
+            if focused {
+                // The field keeps its caret from selection events (focusing tells it too).
+                if let Ok(ev) = web_sys::Event::new("select") {
+                    let _ = area.dispatch_event(&ev);
+                }
+            } else {
+                let _ = area.focus();
             }
         }
     });

@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/specs/{id}/changes", get(changes))
         .route("/api/specs/{id}/history", get(timeline))
+        .route("/api/specs/{id}/steps", get(steps))
         .route("/api/specs/{id}/version", get(version))
         .route("/api/specs/{id}/diff", get(diff))
         .route("/api/specs/{id}/blame", get(blame))
@@ -204,6 +205,24 @@ async fn timeline(
         authors: profiles(&state, users).await?,
         sessions: t.sessions,
     }))
+}
+
+/// The steps of one session (`?session=<its id>`), to step through its changes.
+async fn steps(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Params,
+) -> Result<Json<HistoryAnswer>, AppError> {
+    let id = parse_id(&id)?;
+    let session = params
+        .get("session")
+        .ok_or_else(|| AppError::BadRequest("say which session: ?session=<its id>".into()))?;
+    let session = ChangeHash::from_str(session)
+        .map_err(|_| AppError::BadRequest("a session id is a change hash in hex".into()))?;
+    Ok(Json(
+        ask(&state, &caller, id, HistoryQuery::Steps { session }).await?,
+    ))
 }
 
 async fn version(

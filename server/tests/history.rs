@@ -540,6 +540,48 @@ async fn an_emptied_criterion_is_previewed_then_restored_alone_and_a_viewer_can_
     let changes = get_ok(&server, "pm", &format!("/api/specs/{id}/changes")).await?;
     let count = changes.as_array().context("changes")?.len();
 
+    // Eli's session steps through its two edits: the criterion, then the problem.
+    let timeline = get_ok(&server, "pm", &format!("/api/specs/{id}/history")).await?;
+    let session = timeline["sessions"][0].clone();
+    assert_eq!(session["author"], "eng", "{timeline}");
+    let session_id = session["id"].as_str().context("id")?;
+    let steps = get_ok(
+        &server,
+        "pm",
+        &format!("/api/specs/{id}/steps?session={session_id}"),
+    )
+    .await?;
+    let steps = steps.as_array().context("steps")?;
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert!(
+        steps[0]["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("criterion"),
+        "{steps:?}"
+    );
+    assert_eq!(steps[0]["before"], session["before"]);
+    assert_eq!(steps[1]["before"], steps[0]["after"]);
+    assert_eq!(steps[1]["after"], session["after"]);
+    let (status, reply) = http_as(
+        server.addr,
+        "stranger",
+        "GET",
+        &format!("/api/specs/{id}/steps?session={session_id}"),
+        None,
+    )
+    .await?;
+    assert_eq!(status, 404, "{reply}");
+    let (status, reply) = http_as(
+        server.addr,
+        "pm",
+        "GET",
+        &format!("/api/specs/{id}/steps?session={}", "ab".repeat(32)),
+        None,
+    )
+    .await?;
+    assert_eq!(status, 400, "{reply}");
+
     let bad = serde_json::json!({ "to": to, "item": { "kind": "planet", "id": "x1" } });
     let (status, reply) = http_as(server.addr, "pm", "POST", &path, Some(&bad.to_string())).await?;
     assert_eq!(status, 400, "{reply}");

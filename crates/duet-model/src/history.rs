@@ -282,7 +282,29 @@ pub struct Session {
     /// Every place it changed (not serialised: a long session touches thousands).
     #[serde(skip)]
     pub touches: Vec<Touch>,
+    /// Its changes' positions in the history, oldest first (not serialised).
+    #[serde(skip)]
+    pub positions: Vec<usize>,
 }
+
+/// One step of a session: its changes at one place, none more than [`STEP_GAP`] after the
+/// one before — what a person reads as one edit when stepping through a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionStep {
+    pub start: Option<UnixMillis>,
+    pub end: Option<UnixMillis>,
+    pub changes: usize,
+    /// The spec's heads just before its first change and just after its last one.
+    pub before: Vec<ChangeHash>,
+    pub after: Vec<ChangeHash>,
+    #[serde(skip)]
+    pub touches: Vec<Touch>,
+}
+
+/// Changes further apart than this are separate steps of a session.
+pub const STEP_GAP: i64 = 3_000;
+/// Most steps listed for one session; the earliest are joined beyond it.
+pub const MAX_STEPS: usize = 300;
 
 /// Everything one author changed at one place, for "what changed since I last looked".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -640,7 +662,10 @@ impl History {
         let first = run.iter().copied().min().unwrap_or(0);
         let last = run.iter().copied().max().unwrap_or(0);
         let touches = merge_touches(run.iter().flat_map(|&i| self.changes[i].touches.iter()));
+        let mut positions = run.to_vec();
+        positions.sort_unstable();
         let session = Session {
+            positions,
             id: self.changes[run[0]].hash,
             author: author.cloned(),
             start: run.iter().filter_map(|&i| self.changes[i].at).min(),
@@ -651,6 +676,57 @@ impl History {
             touches,
         };
         (session, last)
+    }
+
+    /// A session's steps, oldest first: its changes split where the place changed (the
+    /// first place a change touched) or more than [`STEP_GAP`] passed. At most
+    /// [`MAX_STEPS`]: the earliest are joined into the first.
+    pub fn steps(&self, session: &Session) -> Vec<SessionStep> {
+        let place = |i: usize| {
+            self.changes[i]
+                .touches
+                .first()
+                .map(|t| (t.kind, t.item.clone(), t.field.clone()))
+        };
+        let mut runs: Vec<Vec<usize>> = Vec::new();
+        for &i in &session.positions {
+            let Some(c) = self.changes.get(i) else {
+                continue;
+            };
+            let joins = runs.last().and_then(|r| r.last()).is_some_and(|&p| {
+                let near = match (self.changes[p].at, c.at) {
+                    (Some(a), Some(b)) => b.0 - a.0 <= STEP_GAP,
+                    _ => true,
+                };
+                near && place(p) == place(i)
+            });
+            match runs.last_mut() {
+                Some(run) if joins => run.push(i),
+                _ => runs.push(vec![i]),
+            }
+        }
+        if runs.len() > MAX_STEPS {
+            let extra = runs.len() - MAX_STEPS;
+            let joined: Vec<usize> = runs.drain(..=extra).flatten().collect();
+            runs.insert(0, joined);
+        }
+        runs.into_iter()
+            .filter(|run| !run.is_empty())
+            .map(|run| {
+                let first = run.iter().copied().min().unwrap_or(0);
+                let last = run.iter().copied().max().unwrap_or(0);
+                SessionStep {
+                    start: run.iter().filter_map(|&i| self.changes[i].at).min(),
+                    end: run.iter().filter_map(|&i| self.changes[i].at).max(),
+                    changes: run.len(),
+                    before: self.heads_before(first),
+                    after: self.heads_after(last),
+                    touches: merge_touches(
+                        run.iter().flat_map(|&i| self.changes[i].touches.iter()),
+                    ),
+                }
+            })
+            .collect()
     }
 
     /// What each author changed at each place among `selected`.

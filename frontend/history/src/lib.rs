@@ -36,6 +36,30 @@ struct Session {
     summary: String,
 }
 
+/// One step of the selected session (its changes at one place), to step through it.
+#[derive(Debug, Clone, PartialEq)]
+struct Step {
+    end: f64,
+    before: String,
+    after: String,
+    summary: String,
+}
+
+fn step(v: &JsValue) -> Option<Step> {
+    Some(Step {
+        end: num(v, "end"),
+        before: heads(v, "before"),
+        after: heads(v, "after"),
+        summary: text(v, "summary"),
+    })
+}
+
+/// The steps of session `id`, oldest first.
+async fn steps(doc: &str, id: &str) -> ApiResult<Vec<Step>> {
+    let v = api::call("GET", &format!("{}/steps?session={id}", base(doc)), None).await?;
+    Ok(list_of(v, step))
+}
+
 #[derive(Debug, Clone, PartialEq)]
 struct History {
     /// The spec's heads when the server answered, comma-separated.
@@ -1028,6 +1052,10 @@ struct State {
     note: String,
     /// A restore shown with its preview, waiting to be confirmed.
     confirm: Option<Confirm>,
+    /// The selected session's steps (`None`: not read yet) and the one shown (`None`: the
+    /// whole session).
+    steps: Option<Vec<Step>>,
+    step: Option<usize>,
     /// Counts the versions asked for: only the latest answer is shown.
     ticket: u32,
 }
@@ -1050,8 +1078,20 @@ impl State {
             return Some((None, now, "Who wrote what, as the spec is now".to_owned()));
         }
         let v = self.selected.as_ref()?;
-        let caption = format!("{} · {}", lookup(&h.authors, &v.author).name, clock(v.end));
-        let (before, after) = (v.before.clone(), v.after.clone());
+        let mut caption = format!("{} · {}", lookup(&h.authors, &v.author).name, clock(v.end));
+        let (mut before, mut after) = (v.before.clone(), v.after.clone());
+        if let (Some(k), Some(steps)) = (self.step, &self.steps) {
+            if let Some(st) = steps.get(k) {
+                (before, after) = (st.before.clone(), st.after.clone());
+                caption = format!(
+                    "{} · {} · change {} of {}",
+                    lookup(&h.authors, &v.author).name,
+                    clock(st.end),
+                    k + 1,
+                    steps.len()
+                );
+            }
+        }
         let other = self
             .compare
             .strip_prefix("s:")
@@ -1170,6 +1210,24 @@ impl State {
                 o.close("optgroup");
             }
             o.close("select").close("label");
+            if let Some(steps) = self.steps.as_ref().filter(|st| st.len() > 1) {
+                o.open("label", &[("class", "compare")])
+                    .text("Step ")
+                    .open("select", &[("data-act", "step")]);
+                let option = |o: &mut Html, v: &str, l: &str, on: bool| {
+                    if on {
+                        o.el("option", &[("value", v), ("selected", "")], l);
+                    } else {
+                        o.el("option", &[("value", v)], l);
+                    }
+                };
+                option(&mut o, "", "the whole session", self.step.is_none());
+                for (k, st) in steps.iter().enumerate() {
+                    let label = format!("{} · {} · {}", k + 1, clock(st.end), st.summary);
+                    option(&mut o, &k.to_string(), &label, self.step == Some(k));
+                }
+                o.close("select").close("label");
+            }
         }
         o.el("span", &[("class", "spacer")], "");
         let restorable = can_restore && !self.blame;
@@ -1179,10 +1237,14 @@ impl State {
                 ("class", "small"),
                 ("data-act", "restore"),
             ];
+            let end = match (self.step, &self.steps) {
+                (Some(k), Some(steps)) => steps.get(k).map_or(v.end, |st| st.end),
+                _ => v.end,
+            };
             o.el(
                 "button",
                 &attrs,
-                &format!("Restore this version ({})", clock(v.end)),
+                &format!("Restore this version ({})", clock(end)),
             );
         }
         let attrs = [

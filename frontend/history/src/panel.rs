@@ -11,7 +11,7 @@ use web_sys::{Element, Event};
 
 use crate::{
     act, api, field, history, list_of, lower_first, person, place, preview_of, restore, since_html,
-    version, Confirm, State, Target, COMPARE,
+    steps, version, Confirm, State, Target, COMPARE,
 };
 
 /// How long the timeline waits for the spec to stop changing before asking again (ms):
@@ -231,7 +231,12 @@ impl Panel {
                         Target::Story(_) => "this story".to_owned(),
                         _ => "the spec".to_owned(),
                     },
-                    to: v.after.clone(),
+                    to: match (s.step, &s.steps) {
+                        (Some(k), Some(st)) => {
+                            st.get(k).map_or(v.after.clone(), |x| x.after.clone())
+                        }
+                        _ => v.after.clone(),
+                    },
                     when: format!("after {name}'s edits at {}", crate::clock(v.end)),
                     target,
                     preview: None,
@@ -366,6 +371,8 @@ impl Panel {
                 "session" => {
                     s.blame = false;
                     s.note.clear();
+                    s.steps = None;
+                    s.step = None;
                     if s.compare == format!("s:{arg}") {
                         // Not against itself.
                         s.compare = COMPARE[0].0.to_owned();
@@ -378,6 +385,10 @@ impl Panel {
                 }
                 "compare" if is_select => {
                     s.compare = chosen_value(ev);
+                    false
+                }
+                "step" if is_select => {
+                    s.step = chosen_value(ev).parse().ok();
                     false
                 }
                 "blame" => {
@@ -394,7 +405,32 @@ impl Panel {
         } else {
             self.show();
         }
+        if a == "session" {
+            self.load_steps(arg_session(&self.state.borrow()));
+        }
     }
+
+    /// Reads the selected session's steps, to step through it.
+    fn load_steps(self: &Rc<Self>, session: Option<String>) {
+        let Some(id) = session else {
+            return;
+        };
+        let me = Rc::clone(self);
+        spawn_local(async move {
+            let answer = steps(&me.doc, &id).await;
+            let mut s = me.state.borrow_mut();
+            if s.selected.as_ref().is_some_and(|v| v.id == id) {
+                s.steps = Some(answer.unwrap_or_default());
+                drop(s);
+                me.render();
+            }
+        });
+    }
+}
+
+/// The selected session's id.
+fn arg_session(s: &State) -> Option<String> {
+    s.selected.as_ref().map(|v| v.id.clone())
 }
 
 /// Opens the panel for spec `doc` in `aside`, showing versions in `cover`. `parts`: the
@@ -428,6 +464,8 @@ pub fn open_history(
             shown: None,
             note: String::new(),
             confirm: None,
+            steps: None,
+            step: None,
             ticket: 0,
         }),
         parts: RefCell::new(parts_of(&parts)),

@@ -36,6 +36,8 @@ pub enum HistoryQuery {
     },
     /// The document's heads.
     Heads,
+    /// The steps of the session whose first change is `session`, oldest first.
+    Steps { session: ChangeHash },
     /// What restoring `scope` to `to` would change, as `by` would make it (made on a copy,
     /// never stored).
     RestorePreview {
@@ -56,6 +58,15 @@ pub enum HistoryAnswer {
     Blame(BlameAnswer),
     Since(SinceAnswer),
     Heads(Vec<ChangeHash>),
+    Steps(Vec<StepEntry>),
+}
+
+/// One step of a session, with its summary ("edited criterion “…” in “Export”").
+#[derive(Debug, Serialize)]
+pub struct StepEntry {
+    #[serde(flatten)]
+    pub step: duet_model::history::SessionStep,
+    pub summary: String,
 }
 
 /// One change as the change list shows it.
@@ -214,6 +225,25 @@ pub fn answer(
                 authors,
                 sessions: sessions(history, &selected, &view_of(doc)),
             })
+        }
+        HistoryQuery::Steps { session } => {
+            let all = history.select(&Filter::default());
+            let found = history
+                .sessions(&all)
+                .into_iter()
+                .find(|s| s.id == session)
+                .ok_or(DocError::BadVersion("there is no such session".into()))?;
+            let view = view_of(doc);
+            HistoryAnswer::Steps(
+                history
+                    .steps(&found)
+                    .into_iter()
+                    .map(|step| StepEntry {
+                        summary: summary(&step.touches, &view),
+                        step,
+                    })
+                    .collect(),
+            )
         }
         HistoryQuery::Version { at } => {
             known(doc, &at)?;

@@ -1,4 +1,4 @@
-// Browser timings of history by author (not a test) on a spec of 50,000 changes typed by two people through the server: opening the history panel, a diff of the oldest session against now, the blame view. Run with `cargo xtask bench-history`.
+// Browser timings of history by author (not a test) on a spec of 50,000 changes typed by two people through the server: opening the history panel, a diff of the oldest session against now, the blame view, and an undo (Ctrl+Z → painted). Run with `cargo xtask bench-history`.
 import { execFileSync } from "node:child_process"
 import { join } from "node:path"
 import { root } from "../duet-server.mjs"
@@ -64,6 +64,51 @@ try {
     await timed(page, "button[data-act=blame]", "main.spec .live:not([hidden])")
     await timed(page, "history", "aside.history:empty")
   }
+  // Undo: type a word into the problem, then Ctrl+Z; timed inside the page from the
+  // keydown to the first frame painted after the field lost the word.
+  const undos = [], keys = []
+  const problem = page.getByRole("textbox", { name: "Problem", exact: true })
+  for (let i = 0; i < RUNS * 2; i++) {
+    await problem.click()
+    await page.keyboard.press("End")
+    await page.keyboard.type(" undone", { delay: 30 })
+    await page.waitForTimeout(700)
+    await problem.evaluate(el => {
+      window.__undo = new Promise(ok => {
+        const len = el.value.length
+        const down = e => {
+          if (e.key.toLowerCase() !== "z") return
+          const t0 = e.timeStamp
+          const check = () => el.value.length < len
+            ? requestAnimationFrame(() => setTimeout(() => ok(performance.now() - t0)))
+            : requestAnimationFrame(check)
+          requestAnimationFrame(check)
+          window.removeEventListener("keydown", down, true)
+        }
+        window.addEventListener("keydown", down, true)
+      })
+    })
+    await page.keyboard.press("Control+z")
+    undos.push(await page.evaluate(() => window.__undo))
+    // The same measure for one typed character, for comparison.
+    await page.waitForTimeout(300)
+    await problem.evaluate(el => {
+      window.__key = new Promise(ok => {
+        const len = el.value.length
+        el.addEventListener("keydown", e => {
+          const t0 = e.timeStamp
+          const check = () => el.value.length > len
+            ? requestAnimationFrame(() => setTimeout(() => ok(performance.now() - t0)))
+            : requestAnimationFrame(check)
+          requestAnimationFrame(check)
+        }, { once: true })
+      })
+    })
+    await page.keyboard.press("x")
+    keys.push(await page.evaluate(() => window.__key))
+    await page.keyboard.press("Backspace")
+    await page.waitForTimeout(700)
+  }
   console.log(`\n| history by author, ${CHANGES} changes (${RUNS} runs) | median (ms) | max (ms) |`)
   console.log("|---|---:|---:|")
   for (const [name, xs] of [
@@ -71,6 +116,8 @@ try {
     ["oldest session → its version and diff shown", sessions],
     ["compare that version with now → diff shown", diffs],
     ["blame on → every field coloured", blames],
+    ["Ctrl+Z of a typed word → painted (rAF + task after it)", undos],
+    ["one typed character → painted (the same measure)", keys],
   ]) console.log(`| ${name} | ${ms(median(xs))} | ${ms(Math.max(...xs))} |`)
 } finally {
   await close()
