@@ -60,10 +60,11 @@ pub fn listen(doc: DocumentId, ui: UndoUi, paused: Signal<bool>) {
         if !(ev.ctrl_key() || ev.meta_key()) || ev.alt_key() || !ours(ev.target()) {
             return;
         }
-        let key = ev.key().to_lowercase();
+        // ASCII only: Unicode lowercasing would bring its tables into the app.
+        let key = ev.key();
         let redo = match key.as_str() {
-            "z" => ev.shift_key(),
-            "y" if ev.ctrl_key() && !ev.shift_key() => true,
+            "z" | "Z" => ev.shift_key(),
+            "y" | "Y" if ev.ctrl_key() && !ev.shift_key() => true,
             _ => return,
         };
         ev.prevent_default();
@@ -170,10 +171,11 @@ pub fn UndoButtons(doc: DocumentId) -> impl IntoView {
             } else {
                 ("Undo", l.undo)
             };
-            step.map_or_else(
-                || format!("Nothing to {}", verb.to_lowercase()),
-                |s| format!("{verb} {s}"),
-            )
+            match step {
+                Some(s) => format!("{verb} {s}"),
+                None if redo => "Nothing to redo".to_owned(),
+                None => "Nothing to undo".to_owned(),
+            }
         }
     };
     view! {

@@ -88,6 +88,25 @@ impl Spec {
         journal: Option<Journal>,
         f: impl FnOnce(&mut Spec) -> R,
     ) -> Result<(R, Option<Journal>), LoadError> {
+        let mut f = Some(f);
+        let mut result = None;
+        let journal = Spec::in_place_dyn(doc, author, journal, &mut |spec| {
+            result = f.take().map(|f| f(spec));
+        })?;
+        match result {
+            Some(r) => Ok((r, journal)),
+            None => Err(LoadError::NotASpec("the edit did not run".into())),
+        }
+    }
+
+    /// The one copy of `in_place`'s work (the generic wrapper is instantiated per caller,
+    /// which in the browser app costs size).
+    fn in_place_dyn(
+        doc: &mut AutoCommit,
+        author: &Author,
+        journal: Option<Journal>,
+        f: &mut dyn FnMut(&mut Spec),
+    ) -> Result<Option<Journal>, LoadError> {
         check_is_spec(doc)?;
         let mut spec = Spec {
             doc: std::mem::take(doc),
@@ -96,9 +115,9 @@ impl Spec {
             journal,
         };
         spec.doc.set_actor(author.actor_id());
-        let result = f(&mut spec);
+        f(&mut spec);
         *doc = spec.doc;
-        Ok((result, spec.journal))
+        Ok(spec.journal)
     }
 
     /// The whole document, compacted.
