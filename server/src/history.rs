@@ -258,9 +258,18 @@ async fn diff(
         .filter(|s| !s.is_empty())
         .map(|s| ItemId::parse(s).map_err(|e| AppError::BadRequest(e.to_string())))
         .transpose()?;
-    Ok(Json(
-        ask(&state, &caller, id, HistoryQuery::Diff { from, to, story }).await?,
-    ))
+    let author = params
+        .get("author")
+        .filter(|s| !s.is_empty())
+        .map(|s| UserId::parse(s).map_err(|e| AppError::BadRequest(e.to_string())))
+        .transpose()?;
+    let query = HistoryQuery::Diff {
+        from,
+        to,
+        story,
+        author,
+    };
+    Ok(Json(ask(&state, &caller, id, query).await?))
 }
 
 async fn blame(

@@ -611,3 +611,52 @@ async fn an_emptied_criterion_is_previewed_then_restored_alone_and_a_viewer_can_
     );
     server.stop().await
 }
+
+#[tokio::test]
+async fn a_sessions_diff_for_its_author_leaves_out_what_others_did_meanwhile() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let (mut pm, mut eng) = team(&server, 5, "Interleaved").await?;
+    let id = pm.doc_id;
+    let before = eng.heads();
+    set_and_spread(&mut eng, &mut pm, TextField::Problem, "Eng writes").await?;
+    let metric = duet_model::ItemId::parse("metric1")?;
+    pm.edit(move |spec| spec.add_metric(&metric, 0, "PM's metric", "", NOW))
+        .await?;
+    pm.until_acked().await?;
+    let heads = pm.heads();
+    eng.until_heads(&heads).await?;
+    set_and_spread(&mut eng, &mut pm, TextField::Title, "Interleaved v2").await?;
+    let after = eng.heads();
+    let (from, to) = (heads_param(&before), heads_param(&after));
+    let everyone = get_ok(
+        &server,
+        "pm",
+        &format!("/api/specs/{id}/diff?from={from}&to={to}"),
+    )
+    .await?;
+    assert_eq!(
+        everyone["items"].as_array().map(Vec::len),
+        Some(1),
+        "{everyone}"
+    );
+    let eng_only = get_ok(
+        &server,
+        "pm",
+        &format!("/api/specs/{id}/diff?from={from}&to={to}&author=eng"),
+    )
+    .await?;
+    assert_eq!(
+        eng_only["items"].as_array().map(Vec::len),
+        Some(0),
+        "{eng_only}"
+    );
+    let fields: Vec<String> = eng_only["texts"]
+        .as_array()
+        .context("texts")?
+        .iter()
+        .map(|t| t["field"]["part"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(fields, ["title", "problem"], "{eng_only}");
+    server.stop().await
+}

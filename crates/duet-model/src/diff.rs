@@ -574,6 +574,58 @@ fn longest_increasing(xs: &[usize]) -> HashSet<usize> {
     keep
 }
 
+/// Keeps only `author`'s part of a diff from `from` to `to`: their insertions and
+/// deletions (others' insertions made meanwhile read as unchanged text, others' deletions
+/// are left out), and the items and settings their changes touched. For a session's diff,
+/// whose versions hold others' concurrent edits too.
+pub fn keep_author(
+    diff: &mut SpecDiff,
+    history: &History,
+    doc: &automerge::Automerge,
+    from: &[ChangeHash],
+    to: &[ChangeHash],
+    author: &UserId,
+) {
+    let last = to.iter().filter_map(|h| history.position(h)).max();
+    let touched: HashSet<(PartKind, ItemId)> = history
+        .positions(doc.get_changes(from))
+        .into_iter()
+        .filter(|&i| last.is_some_and(|l| i <= l))
+        .filter_map(|i| history.changes().get(i))
+        .filter(|c| c.author() == Some(author))
+        .flat_map(|c| c.touches().iter())
+        .filter_map(|t| Some((t.kind, t.item.clone()?)))
+        .collect();
+    diff.items
+        .retain(|i| touched.contains(&(i.kind, i.id.clone())));
+    diff.settings
+        .retain(|s| touched.contains(&(s.kind, s.id.clone())));
+    for text in &mut diff.texts {
+        let runs = std::mem::take(&mut text.runs);
+        for mut run in runs {
+            let theirs = run.author.as_ref() != Some(author);
+            match run.kind {
+                RunKind::Deleted if theirs => continue,
+                RunKind::Inserted if theirs => {
+                    run.kind = RunKind::Same;
+                    run.author = None;
+                    run.at = None;
+                }
+                _ => {}
+            }
+            match text.runs.last_mut() {
+                Some(last) if last.kind == run.kind && last.author == run.author => {
+                    last.text.push_str(&run.text);
+                    last.at = last.at.max(run.at);
+                }
+                _ => text.runs.push(run),
+            }
+        }
+    }
+    diff.texts
+        .retain(|t| t.runs.iter().any(|r| r.kind != RunKind::Same));
+}
+
 /// What restoring will change, for a preview: `restored` is `doc` with the restore
 /// applied (on a copy). Text the restore would remove is shown in the colour of whoever
 /// wrote it (what it overwrites); text it brings back in the colour of whoever wrote it in

@@ -29,8 +29,8 @@ pub use automerge;
 pub use caret::{caret_at, caret_position, input_splice, rebase_splice, Caret, InputSplice};
 pub use concurrent::{overlaps, Contribution, Overlap, Place, Side};
 pub use diff::{
-    blame, blame_of, diff, place_label, restore_preview, story_diff, BlameRun, DiffRun, FieldBlame,
-    ItemChange, RunKind, SettingChange, SpecDiff, TextDiff,
+    blame, blame_of, diff, keep_author, place_label, restore_preview, story_diff, BlameRun,
+    DiffRun, FieldBlame, ItemChange, RunKind, SettingChange, SpecDiff, TextDiff,
 };
 pub use edit::{AnchorSpan, NewConstraint, NewDecision, NewStory};
 pub use error::{EditError, IdError, ImportError, LoadError};

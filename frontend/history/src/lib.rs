@@ -420,7 +420,10 @@ async fn version(
     // The version and its blame or diff, asked for at once.
     let changes = match from {
         None => format!("{base}/blame?at={to}"),
-        Some(from) => format!("{base}/diff?from={from}&to={to}"),
+        Some(from) => match only {
+            Some(author) => format!("{base}/diff?from={from}&to={to}&author={author}"),
+            None => format!("{base}/diff?from={from}&to={to}"),
+        },
     };
     let (v, c) = futures_util::future::join(
         api::call("GET", &format!("{base}/version?at={to}"), None),
@@ -809,7 +812,8 @@ fn version_html(o: &mut Html, s: &Shown, people: &[Person], blame: bool, restora
             None => (key, false),
         };
         o.open("div", &[("class", "vline"), ("data-field", key)])
-            .el("span", &[("class", "vlabel")], label);
+            .open("span", &[("class", "vlabel")])
+            .text(label);
         if per_line && runs.is_some() && !key.is_empty() {
             let arg = if gone {
                 format!("g:{key}")
@@ -827,7 +831,7 @@ fn version_html(o: &mut Html, s: &Shown, people: &[Person], blame: bool, restora
             ];
             o.el("button", &attrs, "Restore…");
         }
-        o.open("p", &[("class", "vtext")]);
+        o.close("span").open("p", &[("class", "vtext")]);
         match runs {
             Some(runs) => runs_html(o, runs, people, blame),
             None if text.is_empty() => {

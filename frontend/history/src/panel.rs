@@ -258,10 +258,15 @@ impl Panel {
                             .unwrap_or_default(),
                         _ => String::new(),
                     };
-                    let when = if from == v.before {
-                        format!("before {name}'s edits at {}", crate::clock(v.start))
-                    } else {
-                        "in the older version compared".to_owned()
+                    let step = s.step.and_then(|k| s.steps.as_ref()?.get(k));
+                    let when = match step {
+                        Some(st) if st.before == from => {
+                            format!("before {name}'s edit at {}", crate::clock(st.end))
+                        }
+                        _ if from == v.before => {
+                            format!("before {name}'s edits at {}", crate::clock(v.start))
+                        }
+                        _ => "in the older version compared".to_owned(),
                     };
                     let what = match (*gone, lower_first(&label)) {
                         (true, l) => format!("the removed {l}"),

@@ -5,8 +5,8 @@ use duet_model::history::{
     summary, ChangeMeta, Filter, History, PartFilter, PartKind, Session, Verb,
 };
 use duet_model::{
-    blame, diff, place_label, restore_preview, story_diff, view_at, view_of, Author, FieldBlame,
-    ItemId, RestoreScope, Spec, SpecDiff, SpecView, TextField, UnixMillis, UserId,
+    blame, diff, keep_author, place_label, restore_preview, story_diff, view_at, view_of, Author,
+    FieldBlame, ItemId, RestoreScope, Spec, SpecDiff, SpecView, TextField, UnixMillis, UserId,
 };
 use serde::Serialize;
 
@@ -26,6 +26,8 @@ pub enum HistoryQuery {
         from: Vec<ChangeHash>,
         to: Option<Vec<ChangeHash>>,
         story: Option<ItemId>,
+        /// Only this author's part (a session's diff).
+        author: Option<UserId>,
     },
     /// Who wrote each character of every text field at `at` (now when `None`).
     Blame { at: Option<Vec<ChangeHash>> },
@@ -250,15 +252,23 @@ pub fn answer(
             let view = view_at(doc, &at).ok_or(DocError::BadVersion("unknown version".into()))?;
             HistoryAnswer::Version(Box::new(view))
         }
-        HistoryQuery::Diff { from, to, story } => {
+        HistoryQuery::Diff {
+            from,
+            to,
+            story,
+            author,
+        } => {
             let to = to.unwrap_or_else(|| doc.get_heads());
             known(doc, &from)?;
             known(doc, &to)?;
-            let d = match &story {
+            let mut d = match &story {
                 Some(story) => story_diff(history, doc, &from, &to, story),
                 None => diff(history, doc, &from, &to),
             }
             .ok_or(DocError::BadVersion("unknown version".into()))?;
+            if let Some(author) = &author {
+                keep_author(&mut d, history, doc, &from, &to, author);
+            }
             HistoryAnswer::Diff(DiffAnswer { from, to, diff: d })
         }
         HistoryQuery::RestorePreview { to, scope, by } => {
