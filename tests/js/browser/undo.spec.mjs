@@ -142,3 +142,24 @@ test("four people typing at the same place at once each keep their words whole, 
   }
   await close()
 })
+
+test("text typed during an IME composition lands where the person typed it, though others' words arrived meanwhile", async ({ browser, duet }) => {
+  const { pam, eli, close } = await team(browser, duet, "Composition")
+  const p = field(pam.page, "Problem")
+  const e = field(eli.page, "Problem")
+  await p.click()
+  await pam.page.keyboard.type("base")
+  await expect(e).toHaveValue("base")
+  const cdp = await pam.page.context().newCDPSession(pam.page)
+  await cdp.send("Input.imeSetComposition", { text: "に", selectionStart: 1, selectionEnd: 1 })
+  // Eli types at the start while Pam's composition is open: her box does not show it yet.
+  await e.click()
+  await e.press("Home")
+  await eli.page.keyboard.type("ELI ")
+  await expect(e).toHaveValue("ELI baseに")
+  await cdp.send("Input.imeSetComposition", { text: "にほん", selectionStart: 3, selectionEnd: 3 })
+  await cdp.send("Input.insertText", { text: "日本" })
+  await pam.page.keyboard.type("!")
+  for (const b of [p, e]) await expect(b).toHaveValue("ELI base日本!")
+  await close()
+})
