@@ -156,25 +156,7 @@ impl UndoStack {
         author: &Author,
         now: UnixMillis,
     ) -> Result<Option<Undone>, LoadError> {
-        self.sealed = true;
-        while let Some(step) = self.undo.pop() {
-            let (spot, journal) = self.revert(doc, author, now, &step, "undo")?;
-            if journal.entries.is_empty() {
-                continue;
-            }
-            self.redo.push(Step {
-                label: step.label.clone(),
-                typing: None,
-                kind: None,
-                last: now,
-                inverse: journal.entries,
-            });
-            return Ok(Some(Undone {
-                label: step.label,
-                spot,
-            }));
-        }
-        Ok(None)
+        self.take_back(doc, author, now, false)
     }
 
     /// Does again what the last undo reverted, as one new change by `author`.
@@ -184,25 +166,50 @@ impl UndoStack {
         author: &Author,
         now: UnixMillis,
     ) -> Result<Option<Undone>, LoadError> {
+        self.take_back(doc, author, now, true)
+    }
+
+    /// Undo (or redo): reverts the top step of one stack and pushes what that wrote onto
+    /// the other, so it can be taken back in turn.
+    fn take_back(
+        &mut self,
+        doc: &mut AutoCommit,
+        author: &Author,
+        now: UnixMillis,
+        redo: bool,
+    ) -> Result<Option<Undone>, LoadError> {
         self.sealed = true;
-        while let Some(step) = self.redo.pop() {
-            let (spot, journal) = self.revert(doc, author, now, &step, "redo")?;
+        let message = if redo { "redo" } else { "undo" };
+        loop {
+            let popped = if redo {
+                self.redo.pop()
+            } else {
+                self.undo.pop()
+            };
+            let Some(step) = popped else {
+                return Ok(None);
+            };
+            let (spot, journal) = self.revert(doc, author, now, &step, message)?;
             if journal.entries.is_empty() {
                 continue;
             }
-            self.undo.push(Step {
+            let back = Step {
                 label: step.label.clone(),
                 typing: None,
                 kind: None,
                 last: now,
                 inverse: journal.entries,
-            });
+            };
+            if redo {
+                self.undo.push(back);
+            } else {
+                self.redo.push(back);
+            }
             return Ok(Some(Undone {
                 label: step.label,
                 spot,
             }));
         }
-        Ok(None)
     }
 
     /// Applies `step`'s inverses, newest first, as one change named `message`.
