@@ -43,11 +43,14 @@ impl Me {
     }
 }
 
-/// Up to two initials of a display name, for avatars.
+/// Up to two initials of a display name, for avatars: the first letter of its first and
+/// last words that start with one ("Pam (PM)" → "P", "Eli Lee" → "EL").
 pub fn initials(name: &str) -> String {
-    let mut words = name.split_whitespace();
-    let first = words.next().and_then(|w| w.chars().next());
-    let last = words.last().and_then(|w| w.chars().next());
+    let mut letters = name
+        .split_whitespace()
+        .filter_map(|w| w.chars().next().filter(|c| c.is_alphanumeric()));
+    let first = letters.next();
+    let last = letters.next_back();
     first
         .into_iter()
         .chain(last)
@@ -115,5 +118,20 @@ impl rand_core::RngCore for BrowserRng {
     }
     fn fill_bytes(&mut self, dest: &mut [u8]) {
         fill_random(dest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::initials;
+
+    #[test]
+    fn initials_come_from_the_letters_of_the_display_name() {
+        assert_eq!(initials("Pam (PM)"), "P");
+        assert_eq!(initials("Eli Lee"), "EL");
+        assert_eq!(initials("ada lovelace king"), "AK");
+        assert_eq!(initials("émile zola"), "ÉZ");
+        assert_eq!(initials("(QA) - Vic"), "V");
+        assert_eq!(initials("  "), "");
     }
 }
