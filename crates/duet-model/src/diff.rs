@@ -268,7 +268,18 @@ fn fields(view: &SpecView) -> BTreeMap<TextField, (String, String)> {
 /// Appends one character to `runs`, joining it to the last run when kind and author match.
 fn push_char(runs: &mut Vec<DiffRun>, kind: RunKind, text: &str, who: Option<&ChangeRecord>) {
     let author = who.and_then(|c| c.author());
-    let at = who.and_then(|c| c.at);
+    push_run(runs, kind, text, author, who.and_then(|c| c.at));
+}
+
+/// Appends text of one kind by one author to `runs`, joining it to the last run when kind
+/// and author match.
+fn push_run(
+    runs: &mut Vec<DiffRun>,
+    kind: RunKind,
+    text: &str,
+    author: Option<&UserId>,
+    at: Option<UnixMillis>,
+) {
     if let Some(last) = runs.last_mut() {
         if last.kind == kind && last.author.as_ref() == author {
             last.text.push_str(text);
@@ -613,13 +624,13 @@ pub fn keep_author(
                 }
                 _ => {}
             }
-            match text.runs.last_mut() {
-                Some(last) if last.kind == run.kind && last.author == run.author => {
-                    last.text.push_str(&run.text);
-                    last.at = last.at.max(run.at);
-                }
-                _ => text.runs.push(run),
-            }
+            push_run(
+                &mut text.runs,
+                run.kind,
+                &run.text,
+                run.author.as_ref(),
+                run.at,
+            );
         }
     }
     diff.texts
@@ -683,25 +694,11 @@ fn preview_runs(
     let in_old: HashSet<(u64, u32)> = old.iter().map(key).collect();
     let mut runs = Vec::new();
     let (mut i, mut j, mut pos) = (0, 0, 0usize);
-    let push = |runs: &mut Vec<DiffRun>, kind, text: &str, author: Option<&UserId>, at| match runs
-        .last_mut()
-    {
-        Some(last) if last.kind == kind && last.author.as_ref() == author => {
-            last.text.push_str(text);
-            last.at = last.at.max(at);
-        }
-        _ => runs.push(DiffRun {
-            kind,
-            text: text.to_owned(),
-            author: author.cloned(),
-            at,
-        }),
-    };
     while i < old.len() || j < new.len() {
         if let Some(o) = old.get(i).filter(|o| !in_new.contains(&key(o))) {
             let who = history.made_by(o.counter, o.actor);
             let (author, at) = (who.and_then(|c| c.author()), who.and_then(|c| c.at));
-            push(&mut runs, RunKind::Deleted, &o.text, author, at);
+            push_run(&mut runs, RunKind::Deleted, &o.text, author, at);
             i += 1;
             continue;
         }
@@ -712,7 +709,7 @@ fn preview_runs(
         if !in_old.contains(&key(n)) {
             let was = then.iter().find(|r| r.start <= pos && pos < r.end);
             let author = was.and_then(|r| r.author.as_ref());
-            push(
+            push_run(
                 &mut runs,
                 RunKind::Inserted,
                 &n.text,
@@ -720,7 +717,7 @@ fn preview_runs(
                 was.and_then(|r| r.at),
             );
         } else {
-            push(&mut runs, RunKind::Same, &n.text, None, None);
+            push_run(&mut runs, RunKind::Same, &n.text, None, None);
             i += 1;
         }
         pos += n.text.encode_utf16().count();

@@ -386,29 +386,8 @@ async fn history(doc: &str, authors: &[String], part: &str) -> ApiResult<History
     })
 }
 
-/// A session's runs as that author's work: others' insertions made meanwhile read as plain
-/// text, others' deletions are left out (they are not this author's).
-fn own_runs(runs: Vec<Run>, author: &str) -> Vec<Run> {
-    let runs = runs
-        .into_iter()
-        .filter_map(|mut r| {
-            let theirs = r.author.as_deref() != Some(author);
-            match r.kind {
-                Kind::Deleted if theirs => None,
-                Kind::Inserted if theirs => {
-                    r.kind = Kind::Same;
-                    r.author = None;
-                    Some(r)
-                }
-                _ => Some(r),
-            }
-        })
-        .collect();
-    coalesce(runs)
-}
-
 /// The version at `to` with the runs of its diff from `from` (or, when `from` is `None`,
-/// its blame); with `only`, the diff shows that author's changes only.
+/// its blame); with `only`, the server leaves out what others changed meanwhile.
 async fn version(
     doc: &str,
     from: Option<&str>,
@@ -455,14 +434,6 @@ async fn version(
     for t in items(&d, "texts") {
         let key = key_of(&field(&t, "field"));
         let runs = coalesce(list_of(field(&t, "runs"), run));
-        let runs = match only {
-            Some(author) => own_runs(runs, author),
-            None => runs,
-        };
-        if only.is_some() && runs.iter().all(|r| r.kind == Kind::Same) {
-            // Only others changed this field meanwhile: not part of this session.
-            continue;
-        }
         if lines().any(|l| l.key == key) {
             shown.runs.push((key, runs));
         } else {
