@@ -118,6 +118,7 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
         .route("/api/tokens", post(auth::create_token))
         .route("/api/tokens/{id}", delete(auth::revoke_token))
         .route("/api/specs", get(list_specs).post(create_spec))
+        .route("/api/specs/events", get(crate::live::list_events))
         .route("/api/specs/{id}", get(spec_meta))
         .route("/api/specs/{id}/markdown", get(spec_markdown))
         .route("/api/specs/{id}/roles", get(list_roles))

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod fuzzing;
 mod history;
 mod http;
+mod live;
 mod signoffs;
 pub mod storage;
 mod ws;

@@ -8,7 +8,7 @@ use duet_model::ItemId;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Caller;
-use crate::docs::engine::StorySignOffs;
+use crate::docs::engine::{SignRequest, StorySignOffs};
 use crate::docs::DocCommand;
 use crate::history::{parse_heads, profiles, Profile};
 use crate::http::{access, parse_id, AppError, AppState};
@@ -60,10 +60,14 @@ struct SignBody {
     slot: String,
     /// The version the signer read (change hashes).
     seen: Vec<String>,
+    /// The open blockers (constraint ids) the signer chooses to sign over; a story with
+    /// an open blocker not listed here is refused (409).
+    #[serde(default)]
+    open_blockers: Vec<String>,
 }
 
 const SIGN_USAGE: &str =
-    "send JSON {\"slot\": \"product\" | \"engineering\" | \"design\", \"seen\": [change hashes of the version you read]}";
+    "send JSON {\"slot\": \"product\" | \"engineering\" | \"design\", \"seen\": [change hashes of the version you read], \"open_blockers\": [ids of open blockers you sign over, optional]}";
 
 async fn sign(
     State(state): State<AppState>,
@@ -78,6 +82,12 @@ async fn sign(
     };
     let slot = Slot::parse(&body.slot).ok_or_else(|| AppError::BadRequest(SIGN_USAGE.into()))?;
     let seen = parse_heads(&body.seen.join(","))?;
+    let with_blockers = body
+        .open_blockers
+        .iter()
+        .map(|b| ItemId::parse(b))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AppError::BadRequest(format!("open_blockers: {e}")))?;
     access(&state, &caller, id).await?;
     let username = caller.user.to_string();
     let discipline = state
@@ -88,11 +98,14 @@ async fn sign(
     let record = state
         .registry
         .ask(id, |reply| DocCommand::SignOff {
-            by: caller.user.clone(),
-            discipline,
-            story,
-            slot,
-            seen,
+            request: SignRequest {
+                by: caller.user.clone(),
+                discipline,
+                story,
+                slot,
+                seen,
+                with_blockers,
+            },
             reply,
         })
         .await?;

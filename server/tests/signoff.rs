@@ -65,8 +65,21 @@ async fn sign(
     slot: &str,
     seen: &[ChangeHash],
 ) -> Result<(u16, Value)> {
+    sign_over(server, user, id, story, slot, seen, &[]).await
+}
+
+/// Signs, choosing to sign over the open blockers `blockers`.
+async fn sign_over(
+    server: &Server,
+    user: &str,
+    id: DocumentId,
+    story: &str,
+    slot: &str,
+    seen: &[ChangeHash],
+    blockers: &[&str],
+) -> Result<(u16, Value)> {
     let seen: Vec<String> = seen.iter().map(ToString::to_string).collect();
-    let body = json!({ "slot": slot, "seen": seen }).to_string();
+    let body = json!({ "slot": slot, "seen": seen, "open_blockers": blockers }).to_string();
     let path = format!("/api/specs/{id}/stories/{story}/signoffs");
     let (status, reply) = http_as(server.addr, user, "POST", &path, Some(&body)).await?;
     Ok((
@@ -211,7 +224,7 @@ async fn product_and_engineering_sign_a_story_and_any_later_change_to_it_makes_t
     );
     assert_eq!(
         body["counts"],
-        json!({ "signed": 1, "partly": 0, "stale": 0 })
+        json!({ "signed": 1, "partly": 0, "stale": 0, "done": 0, "stories": 2 })
     );
     assert!(body["people"].to_string().contains("pm"), "{body}");
     assert_eq!(listed_signs(&server, "pm", id).await?["signed"], 1);
@@ -254,7 +267,7 @@ async fn product_and_engineering_sign_a_story_and_any_later_change_to_it_makes_t
     );
     assert_eq!(
         listed_signs(&server, "eng", id).await?,
-        json!({ "signed": 0, "partly": 0, "stale": 1 })
+        json!({ "signed": 0, "partly": 0, "stale": 1, "done": 0, "stories": 2 })
     );
     // One click shows exactly what changed since: the story's diff from the signed version,
     // each insertion with its author (the title edit made meanwhile is not in it).
@@ -321,4 +334,229 @@ async fn product_and_engineering_sign_a_story_and_any_later_change_to_it_makes_t
     );
     assert_eq!(listed_signs(&server, "pm", id).await?["stale"], 1);
     server.stop().await
+}
+
+#[tokio::test]
+async fn signing_over_an_open_blocker_is_an_explicit_recorded_choice_and_a_story_is_done_only_when_its_definition_is_met(
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let id = DocumentId::random(&mut StdRng::seed_from_u64(51));
+    let mut doc = spec(51)?;
+    doc.set_constraint_severity(&item("cons1"), Severity::Blocker, NOW)?;
+    let mut pm = Client::open(&server.ws_url(), "pm", 51, id, doc.into_doc()).await?;
+    pm.until_acked().await?;
+    share(server.addr, "pm", id, "eng", "editor").await?;
+    set_discipline(&server, "eng", "engineering").await?;
+    set_discipline(&server, "pm", "product").await?;
+    let v1 = pm.heads();
+
+    // Without the choice: 409, naming the blocker by its words and id.
+    let (status, reply) = sign(&server, "pm", id, "story1", "product", &v1).await?;
+    assert_eq!(status, 409, "{reply}");
+    let said = reply.to_string();
+    assert!(
+        said.contains("1 open blocker")
+            && said.contains("Under 2 s for 100k rows")
+            && said.contains("cons1"),
+        "{said}"
+    );
+    assert_eq!(story1(&signoffs(&server, "pm", id).await?).0, "unsigned");
+    // Choosing some other constraint is not choosing this one.
+    let (status, _) = sign_over(&server, "pm", id, "story1", "product", &v1, &["other"]).await?;
+    assert_eq!(status, 409);
+    let (status, _) =
+        sign_over(&server, "pm", id, "story1", "product", &v1, &["not an id"]).await?;
+    assert_eq!(status, 400);
+    // With it: signed, and the choice is recorded with the sign-off.
+    let (status, record) =
+        sign_over(&server, "pm", id, "story1", "product", &v1, &["cons1"]).await?;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["open_blockers"], json!(["cons1"]));
+    let (status, record) =
+        sign_over(&server, "eng", id, "story1", "engineering", &v1, &["cons1"]).await?;
+    assert_eq!(status, 200, "{record}");
+    // Both signed and current, yet not done: a criterion kind is missing and the blocker open.
+    assert_eq!(story1(&signoffs(&server, "pm", id).await?).0, "signed");
+    let signs = listed_signs(&server, "pm", id).await?;
+    assert_eq!(
+        (
+            signs["signed"].clone(),
+            signs["done"].clone(),
+            signs["stories"].clone()
+        ),
+        (json!(1), json!(0), json!(2))
+    );
+
+    // The team meets the definition: a criterion of each kind, all done, the blocker
+    // addressed; then both sign what it reads now.
+    pm.edit(|spec| {
+        let story = item("story1");
+        spec.add_criterion(
+            &story,
+            &item("crit2"),
+            1,
+            CriterionKind::Technical,
+            "RFC 4180",
+            NOW,
+        )?;
+        spec.add_criterion(
+            &story,
+            &item("crit3"),
+            2,
+            CriterionKind::Ux,
+            "One click",
+            NOW,
+        )?;
+        for c in ["crit1", "crit2", "crit3"] {
+            spec.set_criterion_done(&story, &item(c), true, NOW)?;
+        }
+        spec.set_constraint_status(&item("cons1"), duet_model::ConstraintStatus::Addressed, NOW)
+    })
+    .await?;
+    pm.until_acked().await?;
+    let v2 = pm.heads();
+    assert_eq!(
+        listed_signs(&server, "pm", id).await?["done"],
+        0,
+        "the sign-offs are stale now"
+    );
+    for (user, slot) in [("pm", "product"), ("eng", "engineering")] {
+        let (status, record) = sign(&server, user, id, "story1", slot, &v2).await?;
+        assert_eq!(status, 200, "no blocker left, no choice needed: {record}");
+        assert_eq!(record["open_blockers"], json!([]));
+    }
+    let signs = listed_signs(&server, "pm", id).await?;
+    assert_eq!(
+        (signs["done"].clone(), signs["stories"].clone()),
+        (json!(1), json!(2))
+    );
+    assert_eq!(signoffs(&server, "pm", id).await?["counts"]["done"], 1);
+
+    // A criterion unticked: not done any more (a done mark is not covered by the sign-off,
+    // so both stay current).
+    pm.edit(|spec| spec.set_criterion_done(&item("story1"), &item("crit3"), false, NOW))
+        .await?;
+    pm.until_acked().await?;
+    assert_eq!(story1(&signoffs(&server, "pm", id).await?).0, "signed");
+    assert_eq!(listed_signs(&server, "pm", id).await?["done"], 0);
+
+    // A blocker on story2, signed over: the recorded choice survives a restart.
+    pm.edit(|spec| {
+        let blocker = NewConstraint {
+            kind: ConstraintKind::Security,
+            severity: Severity::Blocker,
+            text: "Needs SSO".into(),
+            anchor: None,
+        };
+        spec.add_constraint(&item("story2"), &item("cons2"), 0, &blocker, NOW)
+    })
+    .await?;
+    pm.until_acked().await?;
+    let v3 = pm.heads();
+    let (status, _) = sign_over(&server, "pm", id, "story2", "product", &v3, &["cons2"]).await?;
+    assert_eq!(status, 200);
+    drop(pm);
+    server.stop().await?;
+    let server = Server::start(dir.path()).await?;
+    let body = signoffs(&server, "pm", id).await?;
+    let story2 = body["stories"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["story"] == "story2"))
+        .context("story2 signed")?;
+    assert_eq!(story2["slots"][0]["open_blockers"], json!(["cons2"]));
+    server.stop().await
+}
+
+/// A listener on `GET /api/specs/events` as `user`, reading the raw event stream.
+struct ListEvents {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+}
+
+impl ListEvents {
+    async fn open(server: &Server, user: &str) -> Result<ListEvents> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let token = common::token_for(server.addr, user).await?;
+        let mut tcp = tokio::net::TcpStream::connect(server.addr).await?;
+        let request = format!(
+            "GET /api/specs/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n",
+            server.addr
+        );
+        tcp.write_all(request.as_bytes()).await?;
+        let mut stream = tokio::io::BufReader::new(tcp);
+        let mut line = String::new();
+        stream.read_line(&mut line).await?;
+        anyhow::ensure!(line.contains(" 200 "), "{line}");
+        Ok(ListEvents { stream })
+    }
+
+    /// The ids of the next `changed` event (chunked framing lines are skipped).
+    async fn next(&mut self) -> Result<String> {
+        use tokio::io::AsyncBufReadExt;
+        let mut changed = false;
+        loop {
+            let mut line = String::new();
+            let read = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                self.stream.read_line(&mut line),
+            )
+            .await??;
+            anyhow::ensure!(read > 0, "the stream ended");
+            let line = line.trim_end();
+            if line == "event: changed" {
+                changed = true;
+            } else if changed {
+                if let Some(data) = line.strip_prefix("data:") {
+                    return Ok(data.trim().to_owned());
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_spec_list_hears_of_edits_sign_offs_and_shares_on_its_specs_and_nothing_of_others(
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let id = DocumentId::random(&mut StdRng::seed_from_u64(61));
+    let other = DocumentId::random(&mut StdRng::seed_from_u64(62));
+    let mut pm = Client::open(&server.ws_url(), "pm", 61, id, spec(61)?.into_doc()).await?;
+    pm.until_acked().await?;
+    let mut mine = Spec::new(common::author("solo", 62));
+    mine.set_text(&TextField::Title, "Solo", NOW)?;
+    let mut solo = Client::open(&server.ws_url(), "solo", 62, other, mine.into_doc()).await?;
+    solo.until_acked().await?;
+    set_discipline(&server, "pm", "product").await?;
+    common::token_for(server.addr, "eng").await?;
+    let mut pm_list = ListEvents::open(&server, "pm").await?;
+    let mut eng_list = ListEvents::open(&server, "eng").await?;
+
+    // Someone else's spec changes: pm's list hears nothing of it; an edit of pm's does.
+    solo.edit(|spec| spec.set_text(&TextField::Title, "Private", NOW))
+        .await?;
+    solo.until_acked().await?;
+    pm.edit(|spec| spec.set_text(&TextField::Title, "CSV exports", NOW))
+        .await?;
+    pm.until_acked().await?;
+    assert_eq!(pm_list.next().await?, id.to_string());
+    // A sign-off changes the counts: heard.
+    let (status, _) = sign(&server, "pm", id, "story1", "product", &pm.heads()).await?;
+    assert_eq!(status, 200);
+    assert_eq!(pm_list.next().await?, id.to_string());
+    // Sharing with eng: eng's list hears of the spec it gains, and then of its edits.
+    share(server.addr, "pm", id, "eng", "viewer").await?;
+    assert_eq!(eng_list.next().await?, id.to_string());
+    pm.edit(|spec| spec.set_text(&TextField::Title, "CSV and XLSX exports", NOW))
+        .await?;
+    pm.until_acked().await?;
+    assert_eq!(eng_list.next().await?, id.to_string());
+    // An unauthenticated listener is refused.
+    let (status, _) = common::http(server.addr, "GET", "/api/specs/events", None).await?;
+    assert_eq!(status, 401);
+    // Open event streams do not hold the server up when it stops.
+    drop((pm, solo));
+    server.stop().await?;
+    drop((pm_list, eng_list));
+    Ok(())
 }

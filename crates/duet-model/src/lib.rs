@@ -8,6 +8,7 @@ mod caret;
 pub mod chunks;
 mod concurrent;
 mod diff;
+pub mod done;
 mod edit;
 mod error;
 pub mod fastsync;

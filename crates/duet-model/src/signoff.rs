@@ -210,12 +210,18 @@ pub fn sign_state(slots: impl IntoIterator<Item = (Slot, bool)>) -> SignState {
     }
 }
 
-/// How many of a spec's stories are in each sign-off state (the spec list shows these).
+/// How many of a spec's stories are in each sign-off state, and how many meet the
+/// definition of done (the spec list shows these).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignCounts {
     pub signed: u32,
     pub partly: u32,
     pub stale: u32,
+    /// Stories that meet the definition of done ([`crate::done`]), of `stories`.
+    #[serde(default)]
+    pub done: u32,
+    #[serde(default)]
+    pub stories: u32,
 }
 
 impl SignCounts {

@@ -484,3 +484,49 @@ fn open_blockers_are_listed_for_triage_with_who_raised_them_until_addressed() {
         .expect("address");
     assert!(spec.view().open_blockers().is_empty());
 }
+
+/// The definition of done the server reads straight from the document and the one the
+/// page reads from its view agree, through each step that brings a story to done.
+#[test]
+fn the_definition_of_done_read_from_the_document_matches_the_view_at_every_step() {
+    use duet_model::done::{definition_of_done, story_count, StoryFacts};
+    let mut spec = spec();
+    let story = item("story1");
+    let line = |spec: &Spec, signs: &[(Slot, bool)]| {
+        let from_doc = StoryFacts::read(spec.doc(), &story).expect("story");
+        let view = spec.view();
+        let from_view = StoryFacts::of(view.story(&story).expect("story"));
+        assert_eq!(from_doc.criteria.len(), from_view.criteria.len());
+        assert_eq!(from_doc.open_blockers, from_view.open_blockers);
+        definition_of_done(&from_doc, signs).line()
+    };
+    assert_eq!(story_count(spec.doc()), 2);
+    assert_eq!(
+        line(&spec, &[]),
+        "no technical criterion · 2 criteria not done · no product sign-off · no engineering sign-off"
+    );
+    spec.set_constraint_severity(&item("cons1"), Severity::Blocker, NOW)
+        .expect("blocker");
+    spec.add_criterion(
+        &story,
+        &item("crit3"),
+        2,
+        CriterionKind::Technical,
+        "CSV",
+        NOW,
+    )
+    .expect("criterion");
+    for c in ["crit1", "crit2", "crit3"] {
+        spec.set_criterion_done(&story, &item(c), true, NOW)
+            .expect("done");
+    }
+    let signed = [(Slot::Product, true), (Slot::Engineering, true)];
+    assert_eq!(line(&spec, &signed), "1 open blocker");
+    spec.set_constraint_status(&item("cons1"), ConstraintStatus::Addressed, NOW)
+        .expect("addressed");
+    assert_eq!(line(&spec, &signed), "Done");
+    assert_eq!(
+        line(&spec, &[(Slot::Product, true), (Slot::Engineering, false)]),
+        "engineering sign-off stale"
+    );
+}

@@ -14,7 +14,8 @@ use tracing::{debug, error, info, warn};
 
 use super::engine::{read_chunks, Engine, Prepared, Remote, CLOSE_SERVER_ERROR, FOLD_CHUNKS};
 use super::review::{self, HistoryAnswer, HistoryQuery, Receipts};
-use super::{ConnId, DocCommand, DocError, Outgoing, PeerLink, Registry};
+use super::{ConnId, DocCommand, DocError, ListChange, Outgoing, PeerLink, Registry};
+use crate::storage::Write;
 
 /// Most commands handled in one pass (one storage commit, one round of replies).
 const MAX_BATCH: usize = 512;
@@ -355,22 +356,14 @@ impl DocActor {
                         }
                     }
                 }
-                DocCommand::SignOff {
-                    by,
-                    discipline,
-                    story,
-                    slot,
-                    seen,
-                    reply,
-                } => match self
-                    .engine
-                    .sign(&by, &discipline, &story, slot, &seen, now_millis())
-                {
-                    Ok(record) => signed.push((reply, record)),
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
+                DocCommand::SignOff { request, reply } => {
+                    match self.engine.sign(&request, now_millis()) {
+                        Ok(record) => signed.push((reply, record)),
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
                     }
-                },
+                }
                 // Answered after the batch is stored: a reader sees only what is on disk.
                 DocCommand::SignOffs { reply } => signoff_reads.push(reply),
                 DocCommand::Read { reply } => reads.push(reply),
@@ -555,6 +548,26 @@ impl DocActor {
         }
         let seqs = committing.done().await?;
         self.engine.stored(&prepared, &seqs);
+        let listed = prepared.writes.iter().any(|w| {
+            matches!(
+                w,
+                Write::Append { .. } | Write::SignOff { .. } | Write::SetRole { .. }
+            )
+        });
+        if listed {
+            let roles_of = prepared
+                .writes
+                .iter()
+                .filter_map(|w| match w {
+                    Write::SetRole { user, .. } => Some(user.clone()),
+                    _ => None,
+                })
+                .collect();
+            self.registry.list_changed(ListChange {
+                doc: self.id,
+                roles_of,
+            });
+        }
         debug!(changes = prepared.changes.len(), "persisted");
         self.adopt_history(false).await;
         Ok(())

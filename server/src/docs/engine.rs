@@ -17,6 +17,7 @@ use duet_model::automerge::sync;
 use duet_model::automerge::AutoCommit;
 use duet_model::automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 use duet_model::chunks::{chunks, ChunkKind};
+use duet_model::done::{definition_of_done, story_count, StoryFacts};
 use duet_model::fastsync::{self, Batch};
 use duet_model::history::ChangeMeta;
 use duet_model::signoff::{
@@ -122,6 +123,19 @@ pub struct Engine {
 
 /// A signed story, its state, and each slot's sign-off with whether it is current.
 type StoryState<'a> = (&'a ItemId, SignState, Vec<(&'a SignOffRecord, bool)>);
+
+/// Someone signing a slot of a story: `by`, of `discipline` (as their profile says),
+/// having read version `seen`, choosing to sign over the open blockers `with_blockers`
+/// (every open blocker must be among them, or it is refused).
+#[derive(Debug)]
+pub struct SignRequest {
+    pub by: UserId,
+    pub discipline: String,
+    pub story: ItemId,
+    pub slot: Slot,
+    pub seen: Vec<ChangeHash>,
+    pub with_blockers: Vec<ItemId>,
+}
 
 /// A story's sign-offs as [`Engine::signoffs`] reads them.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -334,19 +348,19 @@ impl Engine {
             .collect();
     }
 
-    /// Records `by`'s sign-off of `slot` of `story` at `now` (server time), to be stored
-    /// with this batch. `discipline` is the signer's, from their profile; `seen` the
-    /// version they read: if what it covers differs from now, they did not read what
-    /// they would sign.
-    pub fn sign(
-        &mut self,
-        by: &UserId,
-        discipline: &str,
-        story: &ItemId,
-        slot: Slot,
-        seen: &[ChangeHash],
-        now: i64,
-    ) -> Result<SignOffRecord, DocError> {
+    /// Records a sign-off at `now` (server time), to be stored with this batch. If what
+    /// the version the signer read covers differs from now, they did not read what they
+    /// would sign.
+    pub fn sign(&mut self, request: &SignRequest, now: i64) -> Result<SignOffRecord, DocError> {
+        let SignRequest {
+            by,
+            discipline,
+            story,
+            slot,
+            seen,
+            with_blockers,
+        } = request;
+        let slot = *slot;
         let role = self.role_of(by).ok_or(DocError::NotFound)?;
         let Some(doc) = self.doc.as_ref().filter(|d| !d.get_heads().is_empty()) else {
             return Err(DocError::NotFound);
@@ -383,6 +397,27 @@ impl Engine {
                     .into(),
             ));
         }
+        // Signing over an open blocker is a choice the signer makes, blocker by blocker.
+        let blockers = StoryFacts::read(doc, story)
+            .map(|f| f.open_blockers)
+            .unwrap_or_default();
+        let unchosen: Vec<&(ItemId, String)> = blockers
+            .iter()
+            .filter(|(id, _)| !with_blockers.contains(id))
+            .collect();
+        if !unchosen.is_empty() {
+            let named: Vec<String> = unchosen
+                .iter()
+                .map(|(id, text)| format!("“{}” ({id})", text.chars().take(80).collect::<String>()))
+                .collect();
+            return Err(DocError::Conflict(format!(
+                "this story has {} open blocker{}: {}. To sign anyway, list {} in \"open_blockers\"",
+                unchosen.len(),
+                if unchosen.len() == 1 { "" } else { "s" },
+                named.join(", "),
+                if unchosen.len() == 1 { "its id" } else { "their ids" },
+            )));
+        }
         let heads: Vec<String> = doc.get_heads().iter().map(ToString::to_string).collect();
         let record = SignOffRecord {
             story: story.clone(),
@@ -392,6 +427,7 @@ impl Engine {
             signed_at: now,
             digest: current,
             heads: heads.join(","),
+            open_blockers: blockers.into_iter().map(|(id, _)| id).collect(),
         };
         self.signoffs.insert((story.clone(), slot), record.clone());
         let signs = self.sign_counts();
@@ -406,9 +442,11 @@ impl Engine {
 
     /// Every story's sign-offs and whether each still covers what the story holds now.
     pub fn signoffs(&self) -> SignOffs {
-        let mut answer = SignOffs::default();
+        let mut answer = SignOffs {
+            counts: self.sign_counts(),
+            ..SignOffs::default()
+        };
         for (story, state, slots) in self.sign_states() {
-            answer.counts.add(state);
             answer.stories.push(StorySignOffs {
                 story: story.clone(),
                 state,
@@ -424,12 +462,25 @@ impl Engine {
         answer
     }
 
-    /// How many stories are signed, partly signed or stale (kept with the document's
-    /// metadata for the spec list).
+    /// How many stories are signed, partly signed or stale, and how many of how many meet
+    /// the definition of done (kept with the document's metadata for the spec list).
     fn sign_counts(&self) -> SignCounts {
         let mut counts = SignCounts::default();
-        for (_, state, _) in self.sign_states() {
+        let Some(doc) = self.doc.as_ref() else {
+            return counts;
+        };
+        counts.stories = u32::try_from(story_count(doc)).unwrap_or(u32::MAX);
+        for (story, state, slots) in self.sign_states() {
             counts.add(state);
+            // Only a story whose required sign-offs are current can be done.
+            if state == SignState::Signed {
+                let signs: Vec<(Slot, bool)> = slots.iter().map(|(r, c)| (r.slot, *c)).collect();
+                if StoryFacts::read(doc, story)
+                    .is_some_and(|f| definition_of_done(&f, &signs).is_done())
+                {
+                    counts.done += 1;
+                }
+            }
         }
         counts
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use duet_model::UserId;
 use duet_protocol::{DocumentId, Message, PeerId};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -105,14 +105,9 @@ pub enum DocCommand {
         role: Option<Role>,
         reply: oneshot::Sender<Result<Option<Role>, DocError>>,
     },
-    /// `by` (of `discipline`) signs `slot` of `story`, having read version `seen`.
-    /// Replies once the sign-off is durable.
+    /// A sign-off; replies once it is durable.
     SignOff {
-        by: UserId,
-        discipline: String,
-        story: duet_model::ItemId,
-        slot: duet_model::signoff::Slot,
-        seen: Vec<duet_model::automerge::ChangeHash>,
+        request: engine::SignRequest,
         reply: oneshot::Sender<Result<crate::storage::SignOffRecord, DocError>>,
     },
     /// Every story's sign-offs, current or stale.
@@ -158,7 +153,21 @@ pub struct Registry {
     closed: Arc<std::sync::atomic::AtomicBool>,
     /// Non-Duet actor ids and the user each is bound to (on first use), for every document.
     bindings: Arc<engine::Bindings>,
+    /// What the spec lists show changed: told after each durable write that changes a
+    /// spec's row (its text, sign-offs or people).
+    lists: broadcast::Sender<ListChange>,
 }
+
+/// A spec whose row in the spec list reads differently now (it is durable).
+#[derive(Debug, Clone)]
+pub struct ListChange {
+    pub doc: DocumentId,
+    /// The people whose role on it changed (their list gains or loses it).
+    pub roles_of: Vec<String>,
+}
+
+/// List changes kept for a slow listener before it is told it lagged.
+const LIST_CHANGES: usize = 256;
 
 /// Commands queued per document before senders wait.
 const DOC_QUEUE: usize = 1024;
@@ -179,7 +188,18 @@ impl Registry {
             tracker,
             closed: Arc::default(),
             bindings: Arc::new(Mutex::new(bindings)),
+            lists: broadcast::channel(LIST_CHANGES).0,
         }
+    }
+
+    /// Every spec-list change from now on.
+    pub fn list_changes(&self) -> broadcast::Receiver<ListChange> {
+        self.lists.subscribe()
+    }
+
+    fn list_changed(&self, change: ListChange) {
+        // Nobody listening is fine.
+        let _ = self.lists.send(change);
     }
 
     /// The actor bindings every document checks authors against.

@@ -74,6 +74,8 @@ pub struct SignOffRecord {
     pub digest: StoryDigest,
     /// The document's heads when it was signed (hex, comma-separated).
     pub heads: String,
+    /// The open blocker constraints beside the story that the signer chose to sign with.
+    pub open_blockers: Vec<ItemId>,
 }
 
 /// What a person may do with one spec. Ordered: each role can do what the ones before it can.

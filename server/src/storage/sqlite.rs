@@ -90,6 +90,17 @@ impl SqliteStorage {
         if has_signs == 0 {
             conn.execute_batch("ALTER TABLE documents ADD COLUMN signs TEXT NOT NULL DEFAULT ''")?;
         }
+        // Added with the definition of done: the open blockers a sign-off was given with.
+        let has_blockers: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('signoffs') WHERE name = 'blockers'",
+            [],
+            |r| r.get(0),
+        )?;
+        if has_blockers == 0 {
+            conn.execute_batch(
+                "ALTER TABLE signoffs ADD COLUMN blockers TEXT NOT NULL DEFAULT ''",
+            )?;
+        }
         Ok(SqliteStorage { conn })
     }
 }
@@ -219,8 +230,9 @@ impl Storage for SqliteStorage {
                     let id = doc.to_string();
                     tx.execute(
                         "INSERT INTO signoffs
-                           (doc, story, slot, username, discipline, signed_at, digest, heads)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           (doc, story, slot, username, discipline, signed_at, digest, heads,
+                            blockers)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                         params![
                             id,
                             record.story.as_str(),
@@ -229,7 +241,13 @@ impl Storage for SqliteStorage {
                             record.discipline,
                             record.signed_at,
                             record.digest.as_str(),
-                            record.heads
+                            record.heads,
+                            record
+                                .open_blockers
+                                .iter()
+                                .map(ItemId::as_str)
+                                .collect::<Vec<_>>()
+                                .join(",")
                         ],
                     )?;
                     tx.execute(
@@ -382,7 +400,8 @@ impl Storage for SqliteStorage {
 
     fn signoffs(&mut self, doc: &DocumentId) -> Result<Vec<SignOffRecord>, StorageError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT story, slot, username, discipline, signed_at, digest, heads FROM signoffs s
+            "SELECT story, slot, username, discipline, signed_at, digest, heads, blockers
+             FROM signoffs s
              WHERE doc = ?1 AND seq = (SELECT MAX(seq) FROM signoffs
                WHERE doc = s.doc AND story = s.story AND slot = s.slot)
              ORDER BY story, slot",
@@ -397,6 +416,7 @@ impl Storage for SqliteStorage {
                     r.get::<_, i64>(4)?,
                     r.get::<_, String>(5)?,
                     r.get::<_, String>(6)?,
+                    r.get::<_, String>(7)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -404,7 +424,7 @@ impl Storage for SqliteStorage {
         Ok(rows
             .into_iter()
             .filter_map(
-                |(story, slot, user, discipline, signed_at, digest, heads)| {
+                |(story, slot, user, discipline, signed_at, digest, heads, blockers)| {
                     Some(SignOffRecord {
                         story: ItemId::parse(&story).ok()?,
                         slot: Slot::parse(&slot)?,
@@ -413,6 +433,10 @@ impl Storage for SqliteStorage {
                         signed_at,
                         digest: StoryDigest::parse(&digest)?,
                         heads,
+                        open_blockers: blockers
+                            .split(',')
+                            .filter_map(|b| ItemId::parse(b).ok())
+                            .collect(),
                     })
                 },
             )
