@@ -70,10 +70,11 @@ pub struct SpecSummary {
     pub title: String,
     /// Unix milliseconds.
     pub updated_at: f64,
+    /// Display names (usernames where the server gave none).
     pub authors: Vec<String>,
     pub role: Option<Role>,
-    /// Stories fully signed, partly signed, stale.
-    pub signs: (u32, u32, u32),
+    /// Stories fully signed, partly signed, stale; done, of how many.
+    pub signs: duet_model::signoff::SignCounts,
 }
 
 /// One slot's latest sign-off, as `GET /api/specs/{id}/signoffs` gives it.
@@ -90,6 +91,8 @@ pub struct SignOff {
     /// What it covers (see `duet_model::signoff`), and the version it was given at.
     pub digest: String,
     pub heads: String,
+    /// The open blockers (constraint ids) the signer chose to sign over.
+    pub open_blockers: Vec<String>,
 }
 
 /// Someone with a role on a spec.
@@ -262,13 +265,20 @@ pub async fn me() -> ApiResult<Account> {
     account(call("GET", "/api/me", None).await?)
 }
 
-/// Signs in, or signs up (with a display name) when `new`.
-pub async fn sign_in(new: bool, username: &str, password: &str, name: &str) -> ApiResult<Account> {
+/// Signs in, or signs up (with a display name and discipline) when `new`.
+pub async fn sign_in(
+    new: bool,
+    username: &str,
+    password: &str,
+    name: &str,
+    discipline: &str,
+) -> ApiResult<Account> {
     let (url, body) = if new {
         let fields = [
             ("username", username),
             ("password", password),
             ("display_name", name),
+            ("discipline", discipline),
         ];
         ("/api/auth/signup", object(&fields))
     } else {
@@ -292,10 +302,63 @@ pub async fn update_me(a: &Account) -> ApiResult<Account> {
     account(call("PATCH", "/api/me", Some(body)).await?)
 }
 
+/// Changes the password; this browser's session is renewed, every other one ends.
+pub async fn change_password(current: &str, new: &str) -> ApiResult<()> {
+    let body = object(&[("current", current), ("new", new)]);
+    call("POST", "/api/me/password", Some(body)).await.map(drop)
+}
+
+/// An API token as its owner sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    pub id: String,
+    pub name: String,
+    pub created_at: f64,
+    pub expires_at: f64,
+}
+
+/// The signed-in person's live API tokens.
+pub async fn tokens() -> ApiResult<Vec<Token>> {
+    Ok(list_of(call("GET", "/api/tokens", None).await?, |t| {
+        Some(Token {
+            id: field(t, "id").as_string()?,
+            name: text(t, "name"),
+            created_at: millis(t, "created_at"),
+            expires_at: millis(t, "expires_at"),
+        })
+    }))
+}
+
+/// Makes an API token named `name`; the token itself is shown this once.
+pub async fn create_token(name: &str) -> ApiResult<String> {
+    let v = call("POST", "/api/tokens", Some(object(&[("name", name)]))).await?;
+    Ok(text(&v, "token"))
+}
+
+pub async fn revoke_token(id: &str) -> ApiResult<()> {
+    call("DELETE", &format!("/api/tokens/{id}"), None)
+        .await
+        .map(drop)
+}
+
 // ---- specs ----
 
 fn summary(v: &JsValue) -> Option<SpecSummary> {
-    let authors = list_of(field(v, "authors"), JsValue::as_string);
+    // The authors by display name where the server gave them (the list does).
+    let people = list_of(field(v, "people"), |p| {
+        Some((text(p, "username"), text(p, "name")))
+    });
+    let authors = list_of(field(v, "authors"), |a| {
+        let user = a.as_string()?;
+        Some(
+            people
+                .iter()
+                .find(|(u, _)| *u == user)
+                .map(|(_, name)| name.clone())
+                .filter(|n| !n.is_empty())
+                .unwrap_or(user),
+        )
+    });
     Some(SpecSummary {
         id: field(v, "id").as_string()?,
         title: field(v, "title").as_string()?,
@@ -305,7 +368,13 @@ fn summary(v: &JsValue) -> Option<SpecSummary> {
         signs: {
             let c = field(v, "signs");
             let n = |k| field(&c, k).as_f64().unwrap_or(0.0) as u32;
-            (n("signed"), n("partly"), n("stale"))
+            duet_model::signoff::SignCounts {
+                signed: n("signed"),
+                partly: n("partly"),
+                stale: n("stale"),
+                done: n("done"),
+                stories: n("stories"),
+            }
         },
     })
 }
@@ -389,18 +458,28 @@ pub async fn signoffs(id: &str) -> ApiResult<Vec<SignOff>> {
                 signed_at: millis(&slot, "signed_at"),
                 digest: text(&slot, "digest"),
                 heads: text(&slot, "heads"),
+                open_blockers: list_of(field(&slot, "open_blockers"), JsValue::as_string),
             });
         }
     }
     Ok(out)
 }
 
-/// Signs `slot` of `story` in spec `id`, having read version `seen` (change hashes).
-pub async fn sign(id: &str, story: &str, slot: &str, seen: &[String]) -> ApiResult<()> {
+/// Signs `slot` of `story` in spec `id`, having read version `seen` (change hashes), over
+/// the open blockers `blockers` (constraint ids) the signer chose to sign with.
+pub async fn sign(
+    id: &str,
+    story: &str,
+    slot: &str,
+    seen: &[String],
+    blockers: &[String],
+) -> ApiResult<()> {
     let body = Object::new();
     let _ = Reflect::set(&body, &"slot".into(), &slot.into());
-    let heads: Array = seen.iter().map(|h| JsValue::from_str(h)).collect();
-    let _ = Reflect::set(&body, &"seen".into(), &heads);
+    let strings =
+        |list: &[String]| -> Array { list.iter().map(|h| JsValue::from_str(h)).collect() };
+    let _ = Reflect::set(&body, &"seen".into(), &strings(seen));
+    let _ = Reflect::set(&body, &"open_blockers".into(), &strings(blockers));
     let url = format!("/api/specs/{id}/stories/{story}/signoffs");
     call("POST", &url, Some(body.into())).await.map(drop)
 }

@@ -15,6 +15,7 @@ use crate::api::{self, Role};
 use crate::history::{self, HistoryUi};
 use crate::me::BrowserRng;
 use crate::net::{Connection, DocState, Edit, Status};
+use crate::people::{name_tag, Directory};
 use crate::review::MergeReview;
 use crate::share::SharePanel;
 use crate::signoff::{SignOffBar, StoryDiff};
@@ -54,6 +55,7 @@ pub fn EditorPage(id: String) -> impl IntoView {
     let conn = expect_context::<Conn>();
     let signals = conn.get_value().open(id);
     provide_context(People(signals.people));
+    Directory::provide(id);
     provide_context(ActiveConstraint(RwSignal::new(None)));
     provide_context(FocusRequest(RwSignal::new(None)));
     crate::signoff::provide(id, signals.signoffs);
@@ -200,10 +202,22 @@ fn PresenceBar(spec: SpecMemo) -> impl IntoView {
     let People(people) = expect_context::<People>();
     let conn = expect_context::<Conn>();
     let me = conn.get_value().person();
+    let me_user = me.user.to_string();
+    // One entry per person: another tab of someone (or of me) is not another person.
     let others = move || {
-        people
-            .get()
-            .into_iter()
+        let mut seen: Vec<Presence> = Vec::new();
+        for p in people.get() {
+            if p.user == me_user {
+                continue;
+            }
+            match seen.iter_mut().find(|s| s.user == p.user) {
+                // Where they are: the tab that is in a field.
+                Some(s) if s.field.is_none() => *s = p,
+                Some(_) => {}
+                None => seen.push(p),
+            }
+        }
+        seen.into_iter()
             .map(|p: Presence| {
                 let place = p
                     .field
@@ -858,7 +872,7 @@ fn ConstraintCard(
                 _ => None,
             }}
             <div class="constraint-foot">
-                <span class="author">"by " {author}</span>
+                <span class="author">"by " {move || name_tag(&author.get())}</span>
                 {in_triage.then(|| {
                     view! {
                         <button type="button" class="small" on:click=handler(move |_| {
@@ -933,7 +947,7 @@ fn Triage(doc: DocumentId, spec: SpecMemo) -> impl IntoView {
             <li class="blocker" data-blocker=id.to_string()>
                 <span class="sev-badge">"Blocker"</span>
                 <span class="blocker-text">{text}</span>
-                <span class="muted">" — raised by " <span class="author">{author}</span> " on " {story}</span>
+                <span class="muted">" — raised by " <span class="author">{move || name_tag(&author)}</span> " on " {story}</span>
                 <button type="button" class="small quiet" on:click=handler(move |_| scroll_to_item(&jump))>"Show"</button>
                 {(!ro).then(|| view! {
                     <button type="button" class="small" on:click=handler(move |_| {
@@ -1042,6 +1056,7 @@ fn DecisionRow(
     };
     let linked =
         Memo::new(move |_| d.with(|d| d.as_ref().map(|d| d.stories.clone()).unwrap_or_default()));
+    let directory = expect_context::<Directory>();
     let who = Memo::new(move |_| {
         d.with(|d| {
             d.as_ref()
@@ -1050,7 +1065,7 @@ fn DecisionRow(
                         js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(d.decided_at.0 as f64));
                     format!(
                         "decided by {} · {}",
-                        d.decided_by,
+                        directory.name(&d.decided_by),
                         String::from(
                             date.to_locale_date_string(
                                 "default",
@@ -1197,14 +1212,17 @@ fn QuestionRow(
         Memo::new(move |_| q.with(|q| q.as_ref().map(|q| q.question.clone()).unwrap_or_default()));
     let answer =
         Memo::new(move |_| q.with(|q| q.as_ref().map(|q| q.answer.clone()).unwrap_or_default()));
+    let directory = expect_context::<Directory>();
     let who = Memo::new(move |_| {
         q.with(|q| {
             q.as_ref()
                 .map(|q| {
+                    let asked = directory.name(&q.asked_by);
                     if q.answered_by.is_empty() {
-                        format!("asked by {}", q.asked_by)
+                        format!("asked by {asked}")
                     } else {
-                        format!("asked by {} · answered by {}", q.asked_by, q.answered_by)
+                        let answered = directory.name(&q.answered_by);
+                        format!("asked by {asked} · answered by {answered}")
                     }
                 })
                 .unwrap_or_default()

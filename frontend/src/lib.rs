@@ -7,6 +7,7 @@ mod history;
 mod list;
 pub mod me;
 mod net;
+mod people;
 mod review;
 mod route;
 mod share;

@@ -1,6 +1,9 @@
 //! The spec list: every spec the person has a role on, with its title, last update, who edited it and their role, plus the specs kept on this device that the server does not have yet; create a new one (here first, then on the server).
 
+use duet_model::signoff::SignCounts;
 use leptos::prelude::*;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 
 use crate::api::{self, Role, SpecSummary};
 use crate::net::Connection;
@@ -17,8 +20,8 @@ struct Row {
     /// Kept on this device, not (yet) known to be on the server.
     here_only: bool,
     role: Option<Role>,
-    /// Stories fully signed, partly signed, stale.
-    signs: (u32, u32, u32),
+    /// Stories signed, partly signed, stale, done, of how many.
+    signs: SignCounts,
 }
 
 /// What the list shows: the server's specs and this device's, or this device's alone (with
@@ -34,7 +37,7 @@ fn rows(
         authors: Vec::new(),
         here_only: true,
         role: None,
-        signs: (0, 0, 0),
+        signs: SignCounts::default(),
     };
     let (mut list, note) = match server {
         Ok(specs) => {
@@ -93,17 +96,23 @@ pub fn SpecList() -> impl IntoView {
             rows(server, kept)
         }
     });
+    // Read again when the server says a spec on the list changed (an edit, a sign-off, a
+    // share): the counts stay live while the list is open.
+    live(move || specs.refetch());
     let (title, set_title) = signal(String::new());
     let create = Action::new_local(move |title: &String| {
-        let title = title.trim().to_owned();
+        let title = match title.trim() {
+            "" => "Untitled spec".to_owned(),
+            t => t.to_owned(),
+        };
         let conn = conn.get_value();
         async move { conn.create(&title).await }
     });
-    // A created spec shows up at once.
+    // A created spec opens at once (it is kept here first, then sent).
     Effect::new(move |_| {
-        if let Some(Ok(_)) = create.value().get() {
+        if let Some(Ok(id)) = create.value().get() {
             set_title.set(String::new());
-            specs.refetch();
+            crate::route::navigate(&format!("/specs/{id}"), false);
         }
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -147,6 +156,37 @@ pub fn SpecList() -> impl IntoView {
     }
 }
 
+/// Calls `changed` on each `changed` event of `GET /api/specs/events` while the list is
+/// shown; the browser's `EventSource` reconnects by itself after a drop.
+fn live(changed: impl Fn() + 'static) {
+    let Ok(source) = web_sys::EventSource::new("/api/specs/events") else {
+        return;
+    };
+    let on_changed = Closure::<dyn Fn()>::new(changed);
+    let _ = source.add_event_listener_with_callback("changed", on_changed.as_ref().unchecked_ref());
+    let kept = StoredValue::new_local((source, on_changed));
+    on_cleanup(move || kept.with_value(|(source, _)| source.close()));
+}
+
+/// "3 of 5 stories done · 1 signed, 1 stale", or nothing for a spec without stories.
+fn counts_line(c: &SignCounts) -> Option<String> {
+    if c.stories == 0 {
+        return None;
+    }
+    let story = if c.stories == 1 { "story" } else { "stories" };
+    let mut parts = vec![format!("{} of {} {story} done", c.done, c.stories)];
+    if c.signed > 0 {
+        parts.push(format!("{} signed", c.signed));
+    }
+    if c.partly > 0 {
+        parts.push(format!("{} partly signed", c.partly));
+    }
+    if c.stale > 0 {
+        parts.push(format!("{} stale", c.stale));
+    }
+    Some(parts.join(", "))
+}
+
 #[component]
 fn SpecRows(specs: Vec<Row>) -> impl IntoView {
     view! {
@@ -158,17 +198,9 @@ fn SpecRows(specs: Vec<Row>) -> impl IntoView {
                     spec.title.clone()
                 };
                 let authors = spec.authors.join(", ");
-                let (signed, partly, stale) = spec.signs;
-                let has_stale = stale > 0;
-                let signs = (signed + partly + stale > 0).then(|| {
-                    let mut parts = vec![format!("{signed} signed")];
-                    if partly > 0 {
-                        parts.push(format!("{partly} partly signed"));
-                    }
-                    if stale > 0 {
-                        parts.push(format!("{stale} stale"));
-                    }
-                    view! { " · " <span class="signs" class:has-stale=has_stale>{parts.join(", ")}</span> }
+                let has_stale = spec.signs.stale > 0;
+                let signs = counts_line(&spec.signs).map(|line| {
+                    view! { " · " <span class="signs" class:has-stale=has_stale>{line}</span> }
                 });
                 view! {
                     <li class="spec" data-id=spec.id.clone()>
@@ -189,7 +221,7 @@ fn SpecRows(specs: Vec<Row>) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::{rows, Record, SpecSummary};
+    use super::{counts_line, rows, Record, SignCounts, SpecSummary};
 
     fn summary(id: &str, updated_at: f64) -> SpecSummary {
         SpecSummary {
@@ -198,7 +230,7 @@ mod tests {
             updated_at,
             authors: vec!["ada".into()],
             role: None,
-            signs: (0, 0, 0),
+            signs: SignCounts::default(),
         }
     }
 
@@ -239,5 +271,26 @@ mod tests {
         assert_eq!(list.len(), 1);
         assert!(note.is_some_and(|n| n.contains("cannot be reached")));
         assert_eq!(rows(Err("down".into()), vec![]), Err("down".into()));
+    }
+
+    #[test]
+    fn the_list_says_how_many_stories_are_done_of_how_many() {
+        let counts = SignCounts {
+            signed: 2,
+            stale: 1,
+            done: 1,
+            stories: 5,
+            ..SignCounts::default()
+        };
+        assert_eq!(
+            counts_line(&counts).as_deref(),
+            Some("1 of 5 stories done, 2 signed, 1 stale")
+        );
+        let one = SignCounts {
+            stories: 1,
+            ..SignCounts::default()
+        };
+        assert_eq!(counts_line(&one).as_deref(), Some("0 of 1 story done"));
+        assert_eq!(counts_line(&SignCounts::default()), None);
     }
 }

@@ -5,9 +5,9 @@ use duet_protocol::DocumentId;
 use leptos::prelude::*;
 
 use crate::editor::place_of;
-use crate::me::colour_of;
+use crate::people::Directory;
 use crate::net::Connection;
-use crate::text::{field_key, FocusRequest, People};
+use crate::text::{field_key, FocusRequest};
 use crate::ui::{handler, scroll_to_item};
 
 /// Words for a place: "the title", "story 2 · I want", "a criterion of story 1"…
@@ -80,21 +80,15 @@ pub fn MergeReview(
     review: RwSignal<Vec<Overlap>>,
 ) -> impl IntoView {
     let conn = expect_context::<StoredValue<Connection, LocalStorage>>();
-    let People(people) = expect_context::<People>();
     let FocusRequest(focus) = expect_context::<FocusRequest>();
     let me = StoredValue::new(conn.get_value().person());
-    // A person's name if they are here (or it is me), else their author id.
+    let directory = expect_context::<Directory>();
+    // A person's display name ("… (you)" for me).
     let name_of = move |user: &UserId| -> String {
         if let Some(name) = me.with_value(|me| (me.user == *user).then(|| me.name.clone())) {
             return format!("{name} (you)");
         }
-        people
-            .with_untracked(|ps| {
-                ps.iter()
-                    .find(|p| p.user == user.as_str())
-                    .map(|p| p.name.clone())
-            })
-            .unwrap_or_else(|| user.as_str().to_owned())
+        directory.name(user.as_str())
     };
     let names = move |users: &[UserId]| users.iter().map(name_of).collect::<Vec<_>>().join(", ");
     let entry = move |o: Overlap| {
@@ -115,7 +109,7 @@ pub fn MergeReview(
                         let colour = run
                             .author
                             .as_ref()
-                            .map_or("#666", |u| colour_of(u.as_str()));
+                            .map_or_else(|| "#666".to_owned(), |u| directory.person(u.as_str()).colour);
                         let side = if run.side == Side::Ours {
                             "ours"
                         } else {

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use duet_model::done::{definition_of_done, StoryFacts};
 use duet_model::signoff::{SignedContent, Slot};
-use duet_model::{ItemId, StoryView};
+use duet_model::{ItemId, StoryStatus, StoryView};
 use duet_protocol::DocumentId;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -11,9 +12,9 @@ use wasm_bindgen::JsValue;
 
 use crate::api::{self, field, list_of, text, SignOff};
 use crate::list::when;
-use crate::me::colour_of;
 use crate::net::{Connection, Status};
-use crate::text::{People, ReadOnly};
+use crate::people::Directory;
+use crate::text::ReadOnly;
 use crate::ui::{alert, handler};
 use crate::Auth;
 
@@ -76,17 +77,40 @@ pub fn SignOffBar(
     });
     let key = story_id.to_string();
     let signs = Memo::new(move |_| all.with(|a| a.get(&key).cloned().unwrap_or_default()));
+    // The open blockers beside the story, as this device reads them.
+    let blockers = Memo::new(move |_| {
+        story.with(|s| {
+            s.as_ref()
+                .map(|s| StoryFacts::of(s).open_blockers)
+                .unwrap_or_default()
+        })
+    });
+    // Each signed slot and whether its sign-off still covers what the story reads.
+    let slots = Memo::new(move |_| {
+        signs.with(|given| {
+            given
+                .iter()
+                .filter_map(|g| {
+                    let slot = Slot::parse(&g.slot)?;
+                    Some((slot, now.with(|n| n.as_deref() == Some(g.digest.as_str()))))
+                })
+                .collect::<Vec<_>>()
+        })
+    });
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     let diff_of = RwSignal::new(None::<String>);
+    // The slot whose signer is being asked whether to sign over the open blockers.
+    let confirm = RwSignal::new(None::<Slot>);
     let sid = story_id.to_string();
-    let sign = Callback::new(move |slot: Slot| {
+    let sign = Callback::new(move |(slot, over): (Slot, Vec<String>)| {
         let seen = conn.get_value().heads(doc);
         let sid = sid.clone();
         busy.set(true);
         error.set(None);
+        confirm.set(None);
         spawn_local(async move {
-            let done = api::sign(&doc.to_string(), &sid, slot.as_str(), &seen).await;
+            let done = api::sign(&doc.to_string(), &sid, slot.as_str(), &seen, &over).await;
             busy.try_set(false);
             match done {
                 Ok(()) => {
@@ -109,7 +133,17 @@ pub fn SignOffBar(
         let can_sign = move || !ro && mine == Some(slot) && state() != "signed";
         let label = move || match (state(), given()) {
             ("signed", Some(g)) => {
-                format!("✓ {} — {}, {}", slot.label(), g.name, when(g.signed_at))
+                let over = match g.open_blockers.len() {
+                    0 => String::new(),
+                    1 => " · signed with 1 open blocker".to_owned(),
+                    n => format!(" · signed with {n} open blockers"),
+                };
+                format!(
+                    "✓ {} — {}, {}{over}",
+                    slot.label(),
+                    g.name,
+                    when(g.signed_at)
+                )
             }
             ("stale", Some(g)) => {
                 format!("⚠ {} — signed by {}, changed since", slot.label(), g.name)
@@ -135,7 +169,13 @@ pub fn SignOffBar(
                 })}
                 {move || can_sign().then(|| view! {
                     <button type="button" class="sign" disabled=move || busy.get()
-                        on:click=handler(move |_| sign.run(slot))>
+                        on:click=handler(move |_| {
+                            if blockers.with(Vec::is_empty) {
+                                sign.run((slot, Vec::new()));
+                            } else {
+                                confirm.set(Some(slot));
+                            }
+                        })>
                         {move || if state() == "stale" { format!("Sign again as {}", slot.label()) } else { format!("Sign as {}", slot.label()) }}
                     </button>
                 })}
@@ -143,12 +183,81 @@ pub fn SignOffBar(
         }
     };
     let sid = story_id.to_string();
+    // Asked before signing over open blockers: the choice is recorded with the sign-off.
+    let ask = move || {
+        confirm.get().map(|slot| {
+            let list = blockers.get();
+            let n = list.len();
+            let named = list
+                .iter()
+                .map(|(_, text)| format!("“{}”", text.trim()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let ids: Vec<String> = list.iter().map(|(id, _)| id.to_string()).collect();
+            let plural = if n == 1 { "" } else { "s" };
+            view! {
+                <div class="confirm sign-over" role="group" aria-label="Sign over open blockers">
+                    <p>{format!("This story has {n} open blocker{plural}: {named}. Sign anyway? The sign-off will say it was given with {n} open blocker{plural}.")}</p>
+                    <button type="button" class="sign"
+                        on:click=handler(move |_| sign.run((slot, ids.clone())))>
+                        {format!("Sign as {} with {n} open blocker{plural}", slot.label())}
+                    </button>
+                    <button type="button" class="quiet" on:click=handler(move |_| confirm.set(None))>"Cancel"</button>
+                </div>
+            }
+        })
+    };
+    // Why there is no "Sign as …" button for this person.
+    let no_slot = (!ro && mine.is_none()).then(|| {
+        view! {
+            <p class="muted why-no-sign">
+                "You give no sign-off here: your profile's discipline is "
+                {match my_discipline().as_str() { "" => "not set".to_owned(), d => d.to_owned() }}
+                ", and only product, engineering and design sign. "
+                <a href="/me">"Change it in your profile"</a>
+            </p>
+        }
+    });
     view! {
         <div class="signoffs" aria-label="Sign-off">
+            <DoneLine story=story slots=slots />
             {Slot::ALL.into_iter().map(slot_view).collect_view()}
+            {ask}
+            {no_slot}
             {move || alert(error.get())}
             {move || diff_of.get().map(|from| view! { <StoryDiff doc=doc story=sid.clone() from=from label="What changed since it was signed" /> })}
         </div>
+    }
+}
+
+/// The story's definition of done in one line: "Done", or what it lacks; and, when the
+/// story's status disagrees, why.
+#[component]
+fn DoneLine(story: Memo<Option<StoryView>>, slots: Memo<Vec<(Slot, bool)>>) -> impl IntoView {
+    let done = Memo::new(move |_| {
+        story.with(|s| {
+            s.as_ref().map(|s| {
+                let done = slots.with(|signs| definition_of_done(&StoryFacts::of(s), signs));
+                (done, s.status)
+            })
+        })
+    });
+    move || {
+        done.get().map(|(done, status)| {
+            let met = done.is_done();
+            let line = match (met, status) {
+                (true, StoryStatus::Done) => "Done".to_owned(),
+                (true, other) => format!("Done: meets the definition (its status still says {})", other.label()),
+                (false, StoryStatus::Done) => format!("Marked Done, but not done: {}", done.line()),
+                (false, _) => format!("Not done: {}", done.line()),
+            };
+            view! {
+                <p class="done-line" data-done=met.to_string()
+                    title="Done: a technical, a UX and a business criterion, every criterion done, no open blocker, and current product and engineering sign-offs">
+                    {line}
+                </p>
+            }
+        })
     }
 }
 
@@ -166,26 +275,11 @@ pub(crate) fn StoryDiff(
         let (story, from) = (story.clone(), from.clone());
         async move { api::story_diff(&doc.to_string(), &story, &from).await }
     });
-    // Each author in the colour and name they are shown in elsewhere: as a signer, as
-    // someone here now, or by their stable colour.
-    let SignOffs(all) = expect_context::<SignOffs>();
-    let People(here) = expect_context::<People>();
+    // Each author in the colour and name they are shown in everywhere.
+    let directory = expect_context::<Directory>();
     let person = move |user: &str| -> (String, String) {
-        let signer = all.with_untracked(|a| {
-            a.values()
-                .flatten()
-                .find(|s| s.user == user && !s.colour.is_empty())
-                .map(|s| (s.name.clone(), s.colour.clone()))
-        });
-        signer
-            .or_else(|| {
-                here.with_untracked(|ps| {
-                    ps.iter()
-                        .find(|p| p.user == user)
-                        .map(|p| (p.name.clone(), p.color.clone()))
-                })
-            })
-            .unwrap_or_else(|| (user.to_owned(), colour_of(user).to_owned()))
+        let p = directory.person(user);
+        (p.name, p.colour)
     };
     let run = move |r: JsValue| {
         let who = text(&r, "author");

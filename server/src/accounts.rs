@@ -71,6 +71,16 @@ pub struct ProfileUpdate {
     pub discipline: Option<String>,
 }
 
+/// An API token as its owner sees it (never the token itself: only its hash is kept).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    /// Unix ms; 0 for tokens made before times were kept.
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 /// A share link as its owner sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Link {
@@ -301,6 +311,26 @@ impl Accounts {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // Added after the first release: tokens made before have no name or time.
+        for (column, ddl) in [
+            (
+                "name",
+                "ALTER TABLE api_tokens ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+            ),
+            (
+                "created_at",
+                "ALTER TABLE api_tokens ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0",
+            ),
+        ] {
+            let has: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('api_tokens') WHERE name = ?1",
+                [column],
+                |r| r.get(0),
+            )?;
+            if has == 0 {
+                conn.execute_batch(ddl)?;
+            }
+        }
         let key: Option<Vec<u8>> = conn
             .query_row("SELECT key FROM server_secret WHERE id = 1", [], |r| {
                 r.get(0)
@@ -501,18 +531,70 @@ impl Accounts {
         &self,
         username: &str,
         ttl: Duration,
+        name: &str,
     ) -> Result<(String, String), AccountError> {
         if self.user(username)?.is_none() {
             return Err(AccountError::NoSuchUser);
         }
+        let name = name.trim();
+        if name.chars().count() > 60 || name.chars().any(char::is_control) {
+            return Err(AccountError::Invalid(
+                "a token's name is at most 60 characters, without control characters".into(),
+            ));
+        }
         let id = random_id();
         let token = format!("{TOKEN_PREFIX}{}", random_token());
-        let expires = now_ms().saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
+        let now = now_ms();
+        let expires = now.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64);
         self.lock().execute(
-            "INSERT INTO api_tokens (id, token_hash, username, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id, sha256_hex(&token), username, expires],
+            "INSERT INTO api_tokens (id, token_hash, username, expires_at, name, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, sha256_hex(&token), username, expires, name, now],
         )?;
         Ok((id, token))
+    }
+
+    /// `username`'s live tokens (neither revoked nor expired), newest first.
+    pub fn tokens(&self, username: &str) -> Result<Vec<TokenInfo>, AccountError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, created_at, expires_at FROM api_tokens
+             WHERE username = ?1 AND revoked = 0 AND expires_at > ?2
+             ORDER BY created_at DESC, id",
+        )?;
+        let rows = stmt.query_map(params![username, now_ms()], |r| {
+            Ok(TokenInfo {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                created_at: r.get(2)?,
+                expires_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Changes `username`'s password if `current` is theirs (false if not), and ends every
+    /// session they had: whoever else was signed in with the old one is signed out.
+    pub fn change_password(
+        &self,
+        username: &str,
+        current: &str,
+        new: &str,
+    ) -> Result<bool, AccountError> {
+        check_password(new)?;
+        if self.check_password(username, current)?.is_none() {
+            return Ok(false);
+        }
+        let hash = hash_password(new)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET password_hash = ?2 WHERE username = ?1",
+            params![username, hash],
+        )?;
+        tx.execute("DELETE FROM sessions WHERE username = ?1", [username])?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Revokes one of `username`'s tokens; false if they have no such token.

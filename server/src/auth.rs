@@ -207,6 +207,9 @@ pub struct SignUp {
     password: String,
     #[serde(default)]
     display_name: Option<String>,
+    /// product, engineering, design or other: decides which sign-off one can give.
+    #[serde(default)]
+    discipline: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,12 +237,28 @@ pub async fn sign_up(
     let (user, token) = state
         .accounts
         .run(move |a| {
-            let user = a.add_user(
+            let discipline = body.discipline.filter(|d| !d.is_empty());
+            if discipline
+                .as_deref()
+                .is_some_and(|d| !accounts::DISCIPLINES.contains(&d))
+            {
+                return Err(AccountError::Invalid(
+                    "the discipline must be product, engineering, design or other".into(),
+                ));
+            }
+            let mut user = a.add_user(
                 &body.username,
                 &body.password,
                 body.display_name.as_deref(),
                 false,
             )?;
+            if discipline.is_some() {
+                let update = accounts::ProfileUpdate {
+                    discipline,
+                    ..accounts::ProfileUpdate::default()
+                };
+                user = a.update_profile(&user.username, &update)?;
+            }
             let token = a.create_session(&user.username)?;
             Ok::<_, AccountError>((user, token))
         })
@@ -343,6 +362,9 @@ pub struct NewToken {
     /// Days the token lasts (default 365, at most 3650).
     #[serde(default)]
     days: Option<u64>,
+    /// What it is for ("CI export"), shown in the profile's token list.
+    #[serde(default)]
+    name: Option<String>,
 }
 
 pub async fn create_token(
@@ -363,16 +385,73 @@ pub async fn create_token(
             "days must be between 1 and 3650".into(),
         ));
     }
-    let name = caller.user.to_string();
+    let user = caller.user.to_string();
+    let label = body.name.unwrap_or_default();
     let (id, token) = state
         .accounts
-        .run(move |a| a.create_token(&name, Duration::from_secs(days * 24 * 3600)))
+        .run(move |a| a.create_token(&user, Duration::from_secs(days * 24 * 3600), &label))
         .await??;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "id": id, "token": token })),
     )
         .into_response())
+}
+
+/// The caller's live API tokens.
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<accounts::TokenInfo>>, AppError> {
+    let name = caller.user.to_string();
+    Ok(Json(state.accounts.run(move |a| a.tokens(&name)).await??))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    current: String,
+    new: String,
+}
+
+/// Changes the caller's password; every session of theirs ends, and this browser gets a
+/// new one. A wrong current password counts against the sign-in throttle.
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<NewPassword>,
+) -> Result<Response, AppError> {
+    let name = caller.user.to_string();
+    let key = format!("user:{name}");
+    if let Some(secs) = state
+        .throttle
+        .blocked(&key, accounts::MAX_FAILURES_PER_ACCOUNT)
+    {
+        return Err(AppError::TooMany(
+            "too many wrong passwords; try again later".into(),
+            secs,
+        ));
+    }
+    let changed = state
+        .accounts
+        .run(move |a| {
+            if !a.change_password(&name, &body.current, &body.new)? {
+                return Ok(None);
+            }
+            let user = a.user(&name)?.ok_or(AccountError::NoSuchUser)?;
+            let token = a.create_session(&name)?;
+            Ok::<_, AccountError>(Some((user, token)))
+        })
+        .await??;
+    let Some((user, token)) = changed else {
+        state.throttle.fail(&key);
+        return Err(AppError::Forbidden(
+            "the current password is not right".into(),
+        ));
+    };
+    state.throttle.succeed(&key);
+    Ok(signed_in(&state, &headers, StatusCode::OK, user, &token))
 }
 
 pub async fn revoke_token(

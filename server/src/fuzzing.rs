@@ -210,7 +210,7 @@ fn known() -> &'static Known {
             .add_user(EDITOR, "correct horse battery staple", Some("Ada"), false)
             .expect("a user");
         let (_, token) = accounts
-            .create_token(EDITOR, Duration::from_secs(3600))
+            .create_token(EDITOR, Duration::from_secs(3600), "")
             .expect("a token");
         let session = accounts.create_session(EDITOR).expect("a session");
         let doc = doc_id();

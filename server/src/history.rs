@@ -126,9 +126,9 @@ async fn ask_actor(
 }
 
 /// A person as history shows them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct Profile {
-    username: String,
+    pub(crate) username: String,
     name: String,
     colour: String,
     discipline: String,

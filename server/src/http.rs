@@ -115,7 +115,11 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
         .route("/api/auth/signin", post(auth::sign_in))
         .route("/api/auth/signout", post(auth::sign_out))
         .route("/api/me", get(auth::me).patch(auth::update_me))
-        .route("/api/tokens", post(auth::create_token))
+        .route("/api/me/password", post(auth::change_password))
+        .route(
+            "/api/tokens",
+            get(auth::list_tokens).post(auth::create_token),
+        )
         .route("/api/tokens/{id}", delete(auth::revoke_token))
         .route("/api/specs", get(list_specs).post(create_spec))
         .route("/api/specs/events", get(crate::live::list_events))
@@ -184,7 +188,11 @@ struct SpecSummary {
     title: String,
     updated_at: i64,
     authors: Vec<String>,
-    /// How many stories are fully signed, partly signed, or stale.
+    /// The authors as people are shown (display name, colour), in the same order; only
+    /// in the list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    people: Vec<crate::history::Profile>,
+    /// How many stories are fully signed, partly signed, or stale; done, of how many.
     signs: duet_model::signoff::SignCounts,
     /// The caller's role on it.
     role: Role,
@@ -198,6 +206,7 @@ impl SpecSummary {
             title: m.title,
             updated_at: m.updated_at,
             authors: m.authors,
+            people: Vec::new(),
             signs: m.signs,
             role,
         }
@@ -213,13 +222,24 @@ async fn list_specs(
         .store()
         .list_for(caller.user.as_str())
         .await?;
-    Ok(Json(
-        metas
-            .into_iter()
-            .filter(|(m, _)| m.is_spec)
-            .map(|(m, role)| SpecSummary::new(m, role))
-            .collect(),
-    ))
+    let mut list: Vec<SpecSummary> = metas
+        .into_iter()
+        .filter(|(m, _)| m.is_spec)
+        .map(|(m, role)| SpecSummary::new(m, role))
+        .collect();
+    // Everyone named in the list, read once.
+    let mut users: Vec<String> = list.iter().flat_map(|s| s.authors.clone()).collect();
+    users.sort();
+    users.dedup();
+    let people = crate::history::profiles(&state, users).await?;
+    for spec in &mut list {
+        spec.people = spec
+            .authors
+            .iter()
+            .filter_map(|a| people.iter().find(|p| &p.username == a).cloned())
+            .collect();
+    }
+    Ok(Json(list))
 }
 
 const NO_SUCH_SPEC: &str = "no such spec (or you have no access to it)";

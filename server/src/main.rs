@@ -153,8 +153,11 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::bail!("--days must be between 1 and 3650");
             }
             let accounts = duet_server::accounts::Accounts::open(&data)?;
-            let (_, token) =
-                accounts.create_token(&user, std::time::Duration::from_secs(days * 24 * 3600))?;
+            let (_, token) = accounts.create_token(
+                &user,
+                std::time::Duration::from_secs(days * 24 * 3600),
+                "command line",
+            )?;
             println!("{token}");
             Ok(())
         }

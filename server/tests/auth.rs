@@ -67,8 +67,8 @@ async fn missing_malformed_expired_and_revoked_credentials_get_401_on_every_door
     let server = Server::start(dir.path()).await?;
     let good = token_for(server.addr, "pm").await?;
     let accounts = duet_server::accounts::Accounts::open(dir.path())?;
-    let (_, expired) = accounts.create_token("pm", Duration::ZERO)?;
-    let (revoked_id, revoked) = accounts.create_token("pm", Duration::from_secs(3600))?;
+    let (_, expired) = accounts.create_token("pm", Duration::ZERO, "")?;
+    let (revoked_id, revoked) = accounts.create_token("pm", Duration::from_secs(3600), "")?;
     let cookie = cookie_for(&server, "pm").await?;
     let r = http_with(
         server.addr,
@@ -928,5 +928,186 @@ async fn the_cli_adds_users_and_prints_tokens_that_open_every_door() -> Result<(
         upgrade_status(&server, &format!("?token={token}"), &[]).await?,
         101
     );
+    server.stop().await
+}
+
+#[tokio::test]
+async fn sign_up_takes_a_discipline_and_a_password_change_ends_every_other_session_and_tokens_are_listed_by_name(
+) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let server = Server::start(dir.path()).await?;
+    let up = |u: &str, d: &str| {
+        serde_json::json!({ "username": u, "password": "long enough", "discipline": d }).to_string()
+    };
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signup",
+        &[],
+        Some(&up("pam", "product")),
+    )
+    .await?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.contains(r#""discipline":"product""#), "{}", r.body);
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signup",
+        &[],
+        Some(&up("lee", "legal")),
+    )
+    .await?;
+    assert_eq!(r.status, 400, "an unknown discipline: {}", r.body);
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signin",
+        &[],
+        Some(&up("lee", "legal")),
+    )
+    .await?;
+    assert_eq!(r.status, 401, "and no account was made: {}", r.body);
+
+    // Two browsers signed in; one changes the password.
+    let signin = |p: &str| serde_json::json!({ "username": "pam", "password": p }).to_string();
+    let first = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signin",
+        &[],
+        Some(&signin("long enough")),
+    )
+    .await?;
+    let first = first.session_cookie().context("a session")?;
+    let second = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signin",
+        &[],
+        Some(&signin("long enough")),
+    )
+    .await?;
+    let second = second.session_cookie().context("a session")?;
+    let change = |current: &str, new: &str| {
+        serde_json::json!({ "current": current, "new": new }).to_string()
+    };
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/me/password",
+        &[("Cookie", &first)],
+        Some(&change("wrong one", "a new secret")),
+    )
+    .await?;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/me/password",
+        &[("Cookie", &first)],
+        Some(&change("long enough", "short")),
+    )
+    .await?;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/me/password",
+        &[("Cookie", &first)],
+        Some(&change("long enough", "a new secret")),
+    )
+    .await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let renewed = r
+        .session_cookie()
+        .context("a new session for this browser")?;
+    for (who, cookie, want) in [
+        ("the old session", &first, 401),
+        ("the other browser", &second, 401),
+        ("the new session", &renewed, 200),
+    ] {
+        let r = http_with(server.addr, "GET", "/api/me", &[("Cookie", cookie)], None).await?;
+        assert_eq!(r.status, want, "{who}: {}", r.body);
+    }
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signin",
+        &[],
+        Some(&signin("long enough")),
+    )
+    .await?;
+    assert_eq!(r.status, 401, "the old password no longer works");
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/auth/signin",
+        &[],
+        Some(&signin("a new secret")),
+    )
+    .await?;
+    assert_eq!(r.status, 200, "the new one does");
+
+    // Tokens: made with a name, listed without their secret, revoked from the list.
+    let body = serde_json::json!({ "name": "CI export" }).to_string();
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/tokens",
+        &[("Cookie", &renewed)],
+        Some(&body),
+    )
+    .await?;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let made: serde_json::Value = serde_json::from_str(&r.body)?;
+    let secret = made["token"].as_str().context("token")?.to_owned();
+    let r = http_with(
+        server.addr,
+        "GET",
+        "/api/tokens",
+        &[("Cookie", &renewed)],
+        None,
+    )
+    .await?;
+    let list: serde_json::Value = serde_json::from_str(&r.body)?;
+    assert_eq!(list[0]["name"], "CI export");
+    assert_eq!(list[0]["id"], made["id"]);
+    assert!(
+        !r.body.contains(&secret),
+        "the list never shows a token: {}",
+        r.body
+    );
+    let path = format!("/api/tokens/{}", made["id"].as_str().context("id")?);
+    let r = http_with(server.addr, "DELETE", &path, &[("Cookie", &renewed)], None).await?;
+    assert_eq!(r.status, 204);
+    let r = http_with(
+        server.addr,
+        "GET",
+        "/api/tokens",
+        &[("Cookie", &renewed)],
+        None,
+    )
+    .await?;
+    assert_eq!(r.body, "[]");
+    let bearer = format!("Bearer {secret}");
+    let r = http_with(
+        server.addr,
+        "GET",
+        "/api/me",
+        &[("Authorization", &bearer)],
+        None,
+    )
+    .await?;
+    assert_eq!(r.status, 401);
+    let long = serde_json::json!({ "name": "x".repeat(61) }).to_string();
+    let r = http_with(
+        server.addr,
+        "POST",
+        "/api/tokens",
+        &[("Cookie", &renewed)],
+        Some(&long),
+    )
+    .await?;
+    assert_eq!(r.status, 400);
     server.stop().await
 }
