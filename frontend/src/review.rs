@@ -5,8 +5,8 @@ use duet_protocol::DocumentId;
 use leptos::prelude::*;
 
 use crate::editor::place_of;
-use crate::people::Directory;
 use crate::net::Connection;
+use crate::people::Directory;
 use crate::text::{field_key, FocusRequest};
 use crate::ui::{handler, scroll_to_item};
 
@@ -106,10 +106,10 @@ pub fn MergeReview(
                 .map(|(s, run)| match run {
                     None => view! { <span>{s}</span> }.into_any(),
                     Some(run) => {
-                        let colour = run
-                            .author
-                            .as_ref()
-                            .map_or_else(|| "#666".to_owned(), |u| directory.person(u.as_str()).colour);
+                        let colour = run.author.as_ref().map_or_else(
+                            || "#666".to_owned(),
+                            |u| directory.person(u.as_str()).colour,
+                        );
                         let side = if run.side == Side::Ours {
                             "ours"
                         } else {

@@ -12,7 +12,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use duet_model::{markdown, Author, Spec, TextField, UnixMillis, UserId};
+use duet_model::{markdown, Author, Spec, UserId};
 use duet_protocol::DocumentId;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -121,9 +121,7 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
             get(auth::list_tokens).post(auth::create_token),
         )
         .route("/api/tokens/{id}", delete(auth::revoke_token))
-        .route("/api/specs", get(list_specs).post(create_spec))
-        .route("/api/specs/events", get(crate::live::list_events))
-        .route("/api/specs/{id}", get(spec_meta))
+        .merge(crate::specs::routes())
         .route("/api/specs/{id}/markdown", get(spec_markdown))
         .route("/api/specs/{id}/roles", get(list_roles))
         .route(
@@ -180,68 +178,6 @@ pub(crate) fn parse_id(id: &str) -> Result<DocumentId, AppError> {
     DocumentId::parse(id).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
-/// A spec as the list shows it.
-#[derive(Debug, Serialize)]
-struct SpecSummary {
-    id: String,
-    url: String,
-    title: String,
-    updated_at: i64,
-    authors: Vec<String>,
-    /// The authors as people are shown (display name, colour), in the same order; only
-    /// in the list.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    people: Vec<crate::history::Profile>,
-    /// How many stories are fully signed, partly signed, or stale; done, of how many.
-    signs: duet_model::signoff::SignCounts,
-    /// The caller's role on it.
-    role: Role,
-}
-
-impl SpecSummary {
-    fn new(m: DocumentMeta, role: Role) -> Self {
-        SpecSummary {
-            url: format!("{}{}", duet_protocol::URL_PREFIX, m.id),
-            id: m.id,
-            title: m.title,
-            updated_at: m.updated_at,
-            authors: m.authors,
-            people: Vec::new(),
-            signs: m.signs,
-            role,
-        }
-    }
-}
-
-async fn list_specs(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Vec<SpecSummary>>, AppError> {
-    let metas = state
-        .registry
-        .store()
-        .list_for(caller.user.as_str())
-        .await?;
-    let mut list: Vec<SpecSummary> = metas
-        .into_iter()
-        .filter(|(m, _)| m.is_spec)
-        .map(|(m, role)| SpecSummary::new(m, role))
-        .collect();
-    // Everyone named in the list, read once.
-    let mut users: Vec<String> = list.iter().flat_map(|s| s.authors.clone()).collect();
-    users.sort();
-    users.dedup();
-    let people = crate::history::profiles(&state, users).await?;
-    for spec in &mut list {
-        spec.people = spec
-            .authors
-            .iter()
-            .filter_map(|a| people.iter().find(|p| &p.username == a).cloned())
-            .collect();
-    }
-    Ok(Json(list))
-}
-
 const NO_SUCH_SPEC: &str = "no such spec (or you have no access to it)";
 
 /// The caller's role on spec `id`; 404 when they have none or it is not a spec, so that
@@ -258,72 +194,14 @@ pub(crate) async fn access(
         .map(|(_, r)| r);
     let meta = state.registry.store().meta(id).await?;
     match (meta, role) {
-        (Some(meta), Some(role)) if meta.is_spec => Ok((meta, role)),
+        (Some(meta), Some(role)) if meta.is_spec && meta.deleted_at.is_none() => Ok((meta, role)),
         _ => Err(AppError::NotFound(NO_SUCH_SPEC.into())),
     }
 }
 
-async fn spec_meta(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<SpecSummary>, AppError> {
-    let id = parse_id(&id)?;
-    let (meta, role) = access(&state, &caller, id).await?;
-    Ok(Json(SpecSummary::new(meta, role)))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct CreateSpec {
-    #[serde(default)]
-    title: String,
-}
-
 /// The author of the edits the server makes for `user` (a spec created over REST).
-fn author_for(user: &UserId) -> Author {
+pub(crate) fn author_for(user: &UserId) -> Author {
     Author::new(user.clone(), &mut rand::rng())
-}
-
-async fn create_spec(
-    State(state): State<AppState>,
-    caller: Caller,
-    body: Option<Json<CreateSpec>>,
-) -> Result<(StatusCode, Json<SpecSummary>), AppError> {
-    let Json(body) = body.unwrap_or_default();
-    if body.title.len() > 1000 {
-        return Err(AppError::BadRequest(
-            "title is longer than 1000 bytes".into(),
-        ));
-    }
-    let now = UnixMillis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0),
-    );
-    let mut spec = Spec::new(author_for(&caller.user));
-    spec.set_text(&TextField::Title, &body.title, now)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-    let id = DocumentId::random(&mut rand::rng());
-    let bytes = spec.save();
-    state
-        .registry
-        .ask(id, |reply| DocCommand::Create {
-            bytes,
-            owner: caller.user.clone(),
-            reply,
-        })
-        .await?;
-    let meta = state
-        .registry
-        .store()
-        .meta(id)
-        .await?
-        .ok_or_else(|| AppError::Internal("created spec has no metadata".into()))?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SpecSummary::new(meta, Role::Owner)),
-    ))
 }
 
 async fn spec_markdown(

@@ -9,6 +9,7 @@ mod history;
 mod http;
 mod live;
 mod signoffs;
+mod specs;
 pub mod storage;
 mod ws;
 
@@ -56,6 +57,7 @@ pub async fn run(
         bindings,
     );
     let cancel = CancellationToken::new();
+    purge_deleted(registry.store().clone(), cancel.clone());
     let state = http::AppState {
         registry: registry.clone(),
         next_conn: Arc::default(),
@@ -90,6 +92,29 @@ pub async fn run(
     tracker.wait().await;
     tracing::info!("stopped; every document flushed");
     Ok(())
+}
+
+/// Purges the specs deleted more than 30 days ago: at start, then daily until `stop`.
+fn purge_deleted(store: StoreHandle, stop: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            match store.purge(now - storage::KEEP_DELETED_MS).await {
+                Ok(gone) if !gone.is_empty() => {
+                    tracing::info!(count = gone.len(), "purged specs deleted 30 days ago");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("purging deleted specs failed: {e}"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)) => {}
+                () = stop.cancelled() => return,
+            }
+        }
+    });
 }
 
 fn uuid_like(rng: &mut impl rand::RngCore) -> String {

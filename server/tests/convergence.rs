@@ -89,7 +89,10 @@ impl Store {
                     seqs.push(0);
                 }
                 // The simulation signs nothing.
-                Write::Seen { .. } | Write::SignOff { .. } => seqs.push(0),
+                Write::Seen { .. }
+                | Write::SignOff { .. }
+                | Write::Listing { .. }
+                | Write::SearchText { .. } => seqs.push(0),
                 Write::Fold {
                     doc,
                     bytes,

@@ -122,6 +122,23 @@ impl DocActor {
             return;
         }
         loop {
+            // The search text is written once the document has been quiet for a moment.
+            if let Some(due) = self.engine.search_due(now_millis()) {
+                let wait = Duration::from_millis(due.unsigned_abs());
+                match tokio::time::timeout(wait, rx.recv()).await {
+                    Ok(Some(first)) => {
+                        if self.handle_batch(self.gather(first, &mut rx)).await {
+                            break;
+                        }
+                        continue;
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        self.write_search_text().await;
+                        continue;
+                    }
+                }
+            }
             let first = if self.links.is_empty() {
                 let idle = resident_for(self.registry.config.idle_unload, self.load_time);
                 match tokio::time::timeout(idle, rx.recv()).await {
@@ -137,20 +154,36 @@ impl DocActor {
                 rx.recv().await
             };
             let Some(first) = first else { break };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(cmd) => batch.push(cmd),
-                    Err(_) => break,
-                }
-            }
-            if self.handle_batch(batch).await {
+            if self.handle_batch(self.gather(first, &mut rx)).await {
                 break;
             }
         }
+        self.write_search_text().await;
         self.compact(true).await;
         for link in self.links.values() {
             link.kill.cancel();
+        }
+    }
+
+    /// `first` and whatever else is queued, up to [`MAX_BATCH`] commands.
+    fn gather(&self, first: DocCommand, rx: &mut mpsc::Receiver<DocCommand>) -> Vec<DocCommand> {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => batch.push(cmd),
+                Err(_) => break,
+            }
+        }
+        batch
+    }
+
+    /// Stores the search text if it is stale (a failure is logged: it is written again
+    /// with the next change).
+    async fn write_search_text(&mut self) {
+        if let Some(write) = self.engine.search_write(now_millis()) {
+            if let Err(e) = self.registry.store().commit(vec![write]).await {
+                warn!("storing the search text failed: {e}");
+            }
         }
     }
 
@@ -174,7 +207,10 @@ impl DocActor {
             DocCommand::History { reply, .. } => {
                 let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
             }
-            DocCommand::Restore { reply, .. } => {
+            DocCommand::Restore { reply, .. } | DocCommand::Rename { reply, .. } => {
+                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
+            }
+            DocCommand::Listing { reply, .. } => {
                 let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
             }
             DocCommand::SignOff { reply, .. } => {
@@ -273,6 +309,7 @@ impl DocActor {
         let mut created = Vec::new();
         let mut role_replies = Vec::new();
         let mut restored = Vec::new();
+        let mut listed = Vec::new();
         let mut signed = Vec::new();
         let mut reads = Vec::new();
         let mut signoff_reads = Vec::new();
@@ -356,6 +393,24 @@ impl DocActor {
                         }
                     }
                 }
+                DocCommand::Rename { by, title, reply } => {
+                    let author = Author::new(by, &mut rand::rng());
+                    let now = UnixMillis(now_millis());
+                    match self.engine.rename(author, &title, now) {
+                        Ok(()) => restored.push(reply),
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                }
+                DocCommand::Listing { by, change, reply } => {
+                    match self.engine.set_listing(&by, change, now_millis()) {
+                        Ok(meta) => listed.push((reply, meta)),
+                        Err(e) => {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                }
                 DocCommand::SignOff { request, reply } => {
                     match self.engine.sign(&request, now_millis()) {
                         Ok(record) => signed.push((reply, record)),
@@ -390,6 +445,9 @@ impl DocActor {
                 let _ = reply.send(Err(failed()));
             }
             for reply in restored {
+                let _ = reply.send(Err(failed()));
+            }
+            for (reply, _) in listed {
                 let _ = reply.send(Err(failed()));
             }
             for (reply, _) in signed {
@@ -429,6 +487,9 @@ impl DocActor {
         let heads = self.engine.heads();
         for reply in restored {
             let _ = reply.send(Ok(heads.clone()));
+        }
+        for (reply, meta) in listed {
+            let _ = reply.send(Ok(meta));
         }
         if !signed.is_empty() {
             self.notify(Notice::SignOffs);
@@ -551,7 +612,10 @@ impl DocActor {
         let listed = prepared.writes.iter().any(|w| {
             matches!(
                 w,
-                Write::Append { .. } | Write::SignOff { .. } | Write::SetRole { .. }
+                Write::Append { .. }
+                    | Write::SignOff { .. }
+                    | Write::SetRole { .. }
+                    | Write::Listing { .. }
             )
         });
         if listed {
@@ -615,6 +679,7 @@ impl DocActor {
 
     /// Unloads the document if it is still idle; returns true if it did.
     async fn try_unload(&mut self, rx: &mut mpsc::Receiver<DocCommand>) -> bool {
+        self.write_search_text().await;
         self.compact(true).await;
         let unloaded = self.registry.unload_if(&self.id, || rx.is_empty());
         if unloaded {

@@ -23,13 +23,17 @@ use duet_model::history::ChangeMeta;
 use duet_model::signoff::{
     sign_state, signed_content, signed_content_at, SignCounts, SignState, Slot,
 };
-use duet_model::{Author, ItemId, RestoreScope, Spec, UnixMillis, UserId};
+use duet_model::{Author, ItemId, RestoreScope, Spec, TextField, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message, PeerId};
 use tracing::{error, warn};
 
 use super::review::Receipts;
 use super::{ConnId, DocError, Outgoing};
 use crate::storage::{fold, Chunk, DocumentMeta, Receipt, Role, SignOffRecord, Write};
+
+/// The search text of a document being edited is written at most this often (reading a
+/// 50-story spec's text takes ~5 ms).
+pub const SEARCH_EVERY_MS: i64 = 2_000;
 
 /// Close codes (RFC 6455).
 pub const CLOSE_PROTOCOL: u16 = 1002;
@@ -107,8 +111,12 @@ pub struct Engine {
     new_bindings: Vec<(Vec<u8>, String)>,
     /// The latest sign-off of each slot of each story (as stored, plus this batch's).
     signoffs: BTreeMap<(ItemId, Slot), SignOffRecord>,
-    /// Sign-offs to store with the next write.
+    /// Sign-offs and listing changes to store with the next write.
     sign_writes: Vec<Write>,
+    /// When the search text was last written (Unix ms), and whether the document changed
+    /// since: it is written at most every [`SEARCH_EVERY_MS`].
+    search_at: i64,
+    search_stale: bool,
     /// What to send, in order, until the caller takes it.
     out: Vec<(ConnId, Outgoing)>,
     /// The batch [`prepare`](Self::prepare) stored, for [`send_sync`](Self::send_sync) to
@@ -135,6 +143,14 @@ pub struct SignRequest {
     pub slot: Slot,
     pub seen: Vec<ChangeHash>,
     pub with_blockers: Vec<ItemId>,
+}
+
+/// What an owner does to a spec's place in the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingChange {
+    Archive(bool),
+    Delete,
+    Undelete,
 }
 
 /// A story's sign-offs as [`Engine::signoffs`] reads them.
@@ -295,6 +311,8 @@ impl Engine {
             new_bindings: Vec::new(),
             signoffs: BTreeMap::new(),
             sign_writes: Vec::new(),
+            search_at: 0,
+            search_stale: false,
             out: Vec::new(),
             batch: None,
             synced_at: None,
@@ -338,6 +356,28 @@ impl Engine {
         self.since_snapshot_bytes = loaded.bytes;
         self.loose.clear();
         self.doc = Some(loaded.doc);
+        // Stored before search existed, or changed since it was last written: written
+        // again soon after loading.
+        self.search_stale = true;
+    }
+
+    /// How long until the search text is due to be written (`None`: it is up to date).
+    pub fn search_due(&self, now: i64) -> Option<i64> {
+        self.search_stale
+            .then(|| (self.search_at + SEARCH_EVERY_MS - now).max(0))
+    }
+
+    /// The search text to store now if it is stale: the spec's text in lower case (the
+    /// list's search looks in it).
+    pub fn search_write(&mut self, now: i64) -> Option<Write> {
+        if !self.search_stale {
+            return None;
+        }
+        self.search_stale = false;
+        self.search_at = now;
+        let doc = self.doc.as_ref().filter(|_| self.meta.is_spec)?;
+        let text = duet_model::markdown::export(&duet_model::view_of(doc)).to_lowercase();
+        Some(Write::SearchText { doc: self.id, text })
     }
 
     /// Takes the stored sign-offs (the latest of each slot of each story).
@@ -541,7 +581,11 @@ impl Engine {
         self.doc.as_ref().is_some_and(|d| !d.get_heads().is_empty())
     }
 
+    /// `user`'s role; nobody has one on a deleted spec.
     pub fn role_of(&self, user: &UserId) -> Option<Role> {
+        if self.meta.deleted_at.is_some() {
+            return None;
+        }
         self.roles.get(user.as_str()).copied()
     }
 
@@ -816,6 +860,33 @@ impl Engine {
         scope: &RestoreScope,
         now: UnixMillis,
     ) -> Result<(), DocError> {
+        self.write_as(author, |spec| {
+            spec.restore(to, scope, now).map_err(restore_error)
+        })
+    }
+
+    /// Renames the spec: a change of its title by `author`, who must be an owner.
+    pub fn rename(&mut self, author: Author, title: &str, now: UnixMillis) -> Result<(), DocError> {
+        if self.role_of(author.user()) != Some(Role::Owner) {
+            return Err(self.not_owner(author.user(), "rename"));
+        }
+        self.write_as(author, |spec| {
+            let old = spec.view().title;
+            if old == title {
+                return Ok(());
+            }
+            spec.set_text(&TextField::Title, title, now)
+                .map_err(|e| DocError::BadVersion(e.to_string()))
+        })
+    }
+
+    /// Writes what `edit` does to the spec as one new change by `author`, who must be able
+    /// to edit.
+    fn write_as(
+        &mut self,
+        author: Author,
+        edit: impl FnOnce(&mut Spec) -> Result<(), DocError>,
+    ) -> Result<(), DocError> {
         match self.role_of(author.user()) {
             None => return Err(DocError::NotFound),
             Some(role) if !role.can_edit() => {
@@ -831,7 +902,7 @@ impl Engine {
         let copy = AutoCommit::load(&doc.save()).map_err(|e| DocError::Corrupt(e.to_string()))?;
         let mut spec =
             Spec::from_doc(copy, author).map_err(|e| DocError::Corrupt(e.to_string()))?;
-        spec.restore(to, scope, now).map_err(restore_error)?;
+        edit(&mut spec)?;
         let heads = doc.get_heads();
         let new: Vec<duet_model::automerge::Change> = spec
             .doc_mut()
@@ -842,6 +913,63 @@ impl Engine {
         doc.apply_changes(new)
             .map_err(|e| DocError::Corrupt(e.to_string()))?;
         Ok(())
+    }
+
+    /// The refusal for someone who is not an owner: 404 without a role (the spec's
+    /// existence stays hidden), 403 with one.
+    fn not_owner(&self, user: &UserId, what: &str) -> DocError {
+        match self.role_of(user) {
+            None => DocError::NotFound,
+            Some(_) => DocError::Forbidden(format!("only an owner can {what} this spec")),
+        }
+    }
+
+    /// An owner archives or un-archives, deletes or brings back the spec. Deleting closes
+    /// every connection to it: from then on nobody can open it (see [`role_of`](Self::role_of))
+    /// until an owner brings it back.
+    pub fn set_listing(
+        &mut self,
+        by: &UserId,
+        change: ListingChange,
+        now: i64,
+    ) -> Result<DocumentMeta, DocError> {
+        // The raw role: an owner of a deleted spec can still bring it back.
+        let owner = self.roles.get(by.as_str()) == Some(&Role::Owner);
+        if self.doc.as_ref().is_none_or(|d| d.get_heads().is_empty()) {
+            return Err(DocError::NotFound);
+        }
+        let deleted = self.meta.deleted_at.is_some();
+        match (&change, owner, deleted) {
+            (_, false, true) => return Err(DocError::NotFound),
+            (_, false, false) => {
+                let what = match change {
+                    ListingChange::Archive(_) => "archive",
+                    ListingChange::Delete | ListingChange::Undelete => "delete",
+                };
+                return Err(self.not_owner(by, what));
+            }
+            (ListingChange::Undelete, true, false) => {
+                return Err(DocError::Conflict("this spec is not deleted".into()))
+            }
+            (ListingChange::Archive(_) | ListingChange::Delete, true, true) => {
+                return Err(DocError::NotFound)
+            }
+            _ => {}
+        }
+        match change {
+            ListingChange::Archive(archived) => self.meta.archived = archived,
+            ListingChange::Delete => {
+                self.meta.deleted_at = Some(now);
+                self.close_all(CLOSE_POLICY, "this spec was deleted");
+            }
+            ListingChange::Undelete => self.meta.deleted_at = None,
+        }
+        self.sign_writes.push(Write::Listing {
+            doc: self.id,
+            archived: self.meta.archived,
+            deleted_at: self.meta.deleted_at,
+        });
+        Ok(self.meta.clone())
     }
 
     /// The connections presence from `from` is relayed to: the others with a role.
@@ -906,6 +1034,10 @@ impl Engine {
         self.meta.updated_at = now;
         self.meta.authors = self.authors.iter().cloned().collect();
         self.meta.signs = self.sign_counts();
+        self.search_stale = true;
+        if now - self.search_at >= SEARCH_EVERY_MS {
+            writes.extend(self.search_write(now));
+        }
         // The document's row first: roles refer to it.
         writes.insert(
             0,

@@ -127,6 +127,18 @@ pub enum DocCommand {
         scope: duet_model::RestoreScope,
         reply: oneshot::Sender<Result<Vec<duet_model::automerge::ChangeHash>, DocError>>,
     },
+    /// Renames the spec as `by` (an owner); replies with the new heads once durable.
+    Rename {
+        by: UserId,
+        title: String,
+        reply: oneshot::Sender<Result<Vec<duet_model::automerge::ChangeHash>, DocError>>,
+    },
+    /// An owner archives, deletes or brings back the spec; replies once it is durable.
+    Listing {
+        by: UserId,
+        change: engine::ListingChange,
+        reply: oneshot::Sender<Result<crate::storage::DocumentMeta, DocError>>,
+    },
     /// The document's saved bytes, for reading (Markdown export).
     Read {
         reply: oneshot::Sender<Result<Vec<u8>, DocError>>,

@@ -59,7 +59,15 @@ pub struct DocumentMeta {
     pub authors: Vec<String>,
     /// How many of its stories are signed, partly signed or stale.
     pub signs: SignCounts,
+    /// Put away by an owner: listed only under "archived", still open to everyone.
+    pub archived: bool,
+    /// Deleted by an owner at this time (Unix ms): nobody can open it; an owner can bring
+    /// it back until it is purged, [`KEEP_DELETED_MS`] later.
+    pub deleted_at: Option<i64>,
 }
+
+/// How long a deleted spec can be brought back before it is purged: 30 days.
+pub const KEEP_DELETED_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// One sign-off the server recorded: `user`, of `discipline`, signed `slot` of `story`
 /// at `signed_at` (server time, Unix ms), covering what the story read at `heads`
@@ -157,6 +165,14 @@ pub enum Write {
         record: SignOffRecord,
         signs: SignCounts,
     },
+    /// An owner archived or deleted the document, or brought it back.
+    Listing {
+        doc: DocumentId,
+        archived: bool,
+        deleted_at: Option<i64>,
+    },
+    /// What the spec list's search looks in: the document's text, in lower case.
+    SearchText { doc: DocumentId, text: String },
     /// A folded chunk ([`fold`]) that replaces the chunks of `doc` with `first <= seq <=
     /// last`, stored at `last` so that the chunks keep their order.
     Fold {
@@ -185,8 +201,16 @@ pub trait Storage: Send + 'static {
     fn list(&mut self) -> Result<Vec<DocumentMeta>, StorageError>;
     /// Metadata of one document.
     fn meta(&mut self, doc: &DocumentId) -> Result<Option<DocumentMeta>, StorageError>;
-    /// The documents `user` has a role on, with that role, newest first.
-    fn list_for(&mut self, user: &str) -> Result<Vec<(DocumentMeta, Role)>, StorageError>;
+    /// The documents `user` has a role on, with that role, newest first; only those whose
+    /// text holds `needle` (lower case) when there is one.
+    fn list_for(
+        &mut self,
+        user: &str,
+        needle: Option<&str>,
+    ) -> Result<Vec<(DocumentMeta, Role)>, StorageError>;
+    /// Removes every document deleted before `before` (Unix ms) with all it had: chunks,
+    /// roles, sign-offs, receipts. Returns them.
+    fn purge(&mut self, before: i64) -> Result<Vec<DocumentId>, StorageError>;
     /// Everyone with a role on `doc`.
     fn roles(&mut self, doc: &DocumentId) -> Result<Vec<(String, Role)>, StorageError>;
     /// Every actor bound to a user.

@@ -101,12 +101,36 @@ impl SqliteStorage {
                 "ALTER TABLE signoffs ADD COLUMN blockers TEXT NOT NULL DEFAULT ''",
             )?;
         }
+        // Added with the spec list's archive, delete and search.
+        for (column, ddl) in [
+            (
+                "archived",
+                "ALTER TABLE documents ADD COLUMN archived INTEGER NOT NULL DEFAULT 0",
+            ),
+            (
+                "deleted_at",
+                "ALTER TABLE documents ADD COLUMN deleted_at INTEGER",
+            ),
+            (
+                "search_text",
+                "ALTER TABLE documents ADD COLUMN search_text TEXT NOT NULL DEFAULT ''",
+            ),
+        ] {
+            let has: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('documents') WHERE name = ?1",
+                [column],
+                |r| r.get(0),
+            )?;
+            if has == 0 {
+                conn.execute_batch(ddl)?;
+            }
+        }
         Ok(SqliteStorage { conn })
     }
 }
 
 /// The columns [`meta_from_row`] reads, in order.
-const META_COLUMNS: &str = "id, is_spec, title, updated_at, authors, signs";
+const META_COLUMNS: &str = "id, is_spec, title, updated_at, authors, signs, archived, deleted_at";
 
 fn meta_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentMeta> {
     let authors: String = row.get(4)?;
@@ -118,6 +142,8 @@ fn meta_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentMeta> {
         updated_at: row.get(3)?,
         authors: serde_json::from_str(&authors).unwrap_or_default(),
         signs: serde_json::from_str(&signs).unwrap_or_default(),
+        archived: row.get::<_, i64>(6)? != 0,
+        deleted_at: row.get(7)?,
     })
 }
 
@@ -198,6 +224,24 @@ impl Storage for SqliteStorage {
                         )?;
                         seqs.push(tx.last_insert_rowid());
                     }
+                }
+                Write::Listing {
+                    doc,
+                    archived,
+                    deleted_at,
+                } => {
+                    tx.execute(
+                        "UPDATE documents SET archived = ?2, deleted_at = ?3 WHERE id = ?1",
+                        params![doc.to_string(), *archived as i64, deleted_at],
+                    )?;
+                    seqs.push(0);
+                }
+                Write::SearchText { doc, text } => {
+                    tx.execute(
+                        "UPDATE documents SET search_text = ?2 WHERE id = ?1",
+                        params![doc.to_string(), text],
+                    )?;
+                    seqs.push(0);
                 }
                 Write::SetRole { doc, user, role } => {
                     match role {
@@ -324,21 +368,59 @@ impl Storage for SqliteStorage {
         Ok(meta)
     }
 
-    fn list_for(&mut self, user: &str) -> Result<Vec<(DocumentMeta, Role)>, StorageError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT d.id, d.is_spec, d.title, d.updated_at, d.authors, d.signs, r.role
+    fn list_for(
+        &mut self,
+        user: &str,
+        needle: Option<&str>,
+    ) -> Result<Vec<(DocumentMeta, Role)>, StorageError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {}, r.role
              FROM documents d JOIN roles r ON r.doc = d.id
-             WHERE r.username = ?1 ORDER BY d.updated_at DESC",
-        )?;
+             WHERE r.username = ?1 AND (?2 IS NULL OR instr(d.search_text, ?2) > 0)
+             ORDER BY d.updated_at DESC",
+            META_COLUMNS
+                .split(", ")
+                .map(|c| format!("d.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
         let rows = stmt
-            .query_map([user], |r| {
-                let role: String = r.get(6)?;
+            .query_map(params![user, needle], |r| {
+                let role: String = r.get(8)?;
                 Ok((meta_from_row(r)?, Role::parse(&role)))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows
             .into_iter()
             .filter_map(|(m, role)| role.map(|role| (m, role)))
+            .collect())
+    }
+
+    fn purge(&mut self, before: i64) -> Result<Vec<DocumentId>, StorageError> {
+        let tx = self.conn.transaction()?;
+        let ids: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT id FROM documents WHERE deleted_at IS NOT NULL AND deleted_at < ?1",
+            )?;
+            let rows = stmt.query_map([before], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for id in &ids {
+            for table in [
+                "chunks",
+                "roles",
+                "signoffs",
+                "change_receipts",
+                "last_seen",
+            ] {
+                tx.execute(&format!("DELETE FROM {table} WHERE doc = ?1"), [id])?;
+            }
+            tx.execute("DELETE FROM documents WHERE id = ?1", [id])?;
+        }
+        tx.commit()?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| DocumentId::parse(id).ok())
             .collect())
     }
 

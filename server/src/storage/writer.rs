@@ -17,7 +17,8 @@ enum Command {
     Commit(Vec<Write>, Reply<Vec<i64>>),
     List(Reply<Vec<DocumentMeta>>),
     Meta(DocumentId, Reply<Option<DocumentMeta>>),
-    ListFor(String, Reply<Vec<(DocumentMeta, Role)>>),
+    ListFor(String, Option<String>, Reply<Vec<(DocumentMeta, Role)>>),
+    Purge(i64, Reply<Vec<DocumentId>>),
     Roles(DocumentId, Reply<Vec<(String, Role)>>),
     Bindings(Reply<Vec<(Vec<u8>, String)>>),
     Receipts(DocumentId, Reply<Vec<Receipt>>),
@@ -40,6 +41,7 @@ impl std::fmt::Debug for Command {
             Command::List(..) => "List",
             Command::Meta(..) => "Meta",
             Command::ListFor(..) => "ListFor",
+            Command::Purge(..) => "Purge",
             Command::Roles(..) => "Roles",
             Command::Bindings(..) => "Bindings",
             Command::Receipts(..) => "Receipts",
@@ -106,8 +108,22 @@ impl StoreHandle {
     }
 
     pub async fn list_for(&self, user: &str) -> Result<Vec<(DocumentMeta, Role)>, StorageError> {
+        self.search_for(user, None).await
+    }
+
+    /// The documents `user` has a role on whose text holds `needle` (lower case).
+    pub async fn search_for(
+        &self,
+        user: &str,
+        needle: Option<String>,
+    ) -> Result<Vec<(DocumentMeta, Role)>, StorageError> {
         let user = user.to_owned();
-        self.call(|r| Command::ListFor(user, r)).await
+        self.call(|r| Command::ListFor(user, needle, r)).await
+    }
+
+    /// Removes the documents deleted before `before` (Unix ms).
+    pub async fn purge(&self, before: i64) -> Result<Vec<DocumentId>, StorageError> {
+        self.call(|r| Command::Purge(before, r)).await
     }
 
     pub async fn roles(&self, doc: DocumentId) -> Result<Vec<(String, Role)>, StorageError> {
@@ -165,8 +181,11 @@ fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>) {
                 Some(Command::Meta(doc, reply)) => {
                     let _ = reply.send(storage.meta(&doc));
                 }
-                Some(Command::ListFor(user, reply)) => {
-                    let _ = reply.send(storage.list_for(&user));
+                Some(Command::ListFor(user, needle, reply)) => {
+                    let _ = reply.send(storage.list_for(&user, needle.as_deref()));
+                }
+                Some(Command::Purge(before, reply)) => {
+                    let _ = reply.send(storage.purge(before));
                 }
                 Some(Command::Roles(doc, reply)) => {
                     let _ = reply.send(storage.roles(&doc));
