@@ -75,6 +75,9 @@ pub struct SpecSummary {
     pub role: Option<Role>,
     /// Stories fully signed, partly signed, stale; done, of how many.
     pub signs: duet_model::signoff::SignCounts,
+    pub archived: bool,
+    /// When its owner deleted it (Unix ms); 0 if not.
+    pub deleted_at: f64,
 }
 
 /// One slot's latest sign-off, as `GET /api/specs/{id}/signoffs` gives it.
@@ -376,12 +379,47 @@ fn summary(v: &JsValue) -> Option<SpecSummary> {
                 stories: n("stories"),
             }
         },
+        archived: field(v, "archived").as_bool().unwrap_or(false),
+        deleted_at: field(v, "deleted_at").as_f64().unwrap_or(0.0),
     })
 }
 
-/// Every spec the signed-in person has a role on (the list orders them).
-pub async fn list_specs() -> ApiResult<Vec<SpecSummary>> {
-    Ok(list_of(call("GET", "/api/specs", None).await?, summary))
+/// The specs the signed-in person has a role on whose text holds `q` (all when empty),
+/// by `filter`: "" (neither archived nor deleted), mine, shared, archived, deleted.
+pub async fn list_specs(q: &str, filter: &str) -> ApiResult<Vec<SpecSummary>> {
+    let q = String::from(js_sys::encode_uri_component(q));
+    let url = format!("/api/specs?q={q}&filter={filter}");
+    Ok(list_of(call("GET", &url, None).await?, summary))
+}
+
+/// An owner renames spec `id`.
+pub async fn rename_spec(id: &str, title: &str) -> ApiResult<()> {
+    let body = object(&[("title", title)]);
+    call("PATCH", &format!("/api/specs/{id}"), Some(body))
+        .await
+        .map(drop)
+}
+
+/// An owner archives spec `id` (or brings it back from the archive).
+pub async fn archive_spec(id: &str, archived: bool) -> ApiResult<()> {
+    let body = Object::new();
+    let _ = Reflect::set(&body, &"archived".into(), &archived.into());
+    call("PATCH", &format!("/api/specs/{id}"), Some(body.into()))
+        .await
+        .map(drop)
+}
+
+/// An owner deletes spec `id` (it can be brought back for 30 days).
+pub async fn delete_spec(id: &str) -> ApiResult<()> {
+    call("DELETE", &format!("/api/specs/{id}"), None)
+        .await
+        .map(drop)
+}
+
+pub async fn undelete_spec(id: &str) -> ApiResult<()> {
+    call("POST", &format!("/api/specs/{id}/undelete"), None)
+        .await
+        .map(drop)
 }
 
 /// One spec (with the signed-in person's role on it).

@@ -12,6 +12,7 @@ use leptos::task::spawn_local;
 use std::sync::Arc;
 
 use crate::api::{self, Role};
+use crate::export::ExportMenu;
 use crate::history::{self, HistoryUi};
 use crate::me::BrowserRng;
 use crate::net::{Connection, DocState, Edit, Status};
@@ -155,6 +156,7 @@ fn Editor(doc: DocumentId, spec: SpecMemo, ro: bool, owner: bool) -> impl IntoVi
                 })}
                 {(!ro).then(|| view! { <UndoButtons doc=doc /> })}
                 {toggle("History", expect_context::<HistoryUi>().open)}
+                <ExportMenu spec=spec />
                 {toggle(if owner { "Share" } else { "Who has access" }, sharing)}
             </div>
             {move || sharing.get().then(|| view! { <SharePanel doc=doc owner=owner /> })}

@@ -3,6 +3,7 @@
 mod account;
 pub mod api;
 mod editor;
+mod export;
 mod history;
 mod list;
 pub mod me;

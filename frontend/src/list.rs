@@ -2,13 +2,15 @@
 
 use duet_model::signoff::SignCounts;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use send_wrapper::SendWrapper;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
 use crate::api::{self, Role, SpecSummary};
 use crate::net::Connection;
 use crate::store::{self, Record};
-use crate::ui::{alert, handler};
+use crate::ui::{alert, handler, value_of};
 
 /// One row of the list.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +24,9 @@ struct Row {
     role: Option<Role>,
     /// Stories signed, partly signed, stale, done, of how many.
     signs: SignCounts,
+    archived: bool,
+    /// When its owner deleted it (Unix ms), 0 if not.
+    deleted_at: f64,
 }
 
 /// What the list shows: the server's specs and this device's, or this device's alone (with
@@ -38,6 +43,8 @@ fn rows(
         here_only: true,
         role: None,
         signs: SignCounts::default(),
+        archived: false,
+        deleted_at: 0.0,
     };
     let (mut list, note) = match server {
         Ok(specs) => {
@@ -51,6 +58,8 @@ fn rows(
                     here_only: false,
                     role: s.role,
                     signs: s.signs,
+                    archived: s.archived,
+                    deleted_at: s.deleted_at,
                 })
                 .collect();
             // Created here and not yet acknowledged: the server may not list it yet.
@@ -81,24 +90,55 @@ pub(crate) fn when(ms: f64) -> String {
     String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
 }
 
+/// The device's own specs that belong in the list being shown: none under a filter, and
+/// those whose title holds the search.
+fn narrow(kept: Vec<Record>, q: &str, filter: &str) -> Vec<Record> {
+    if !filter.is_empty() {
+        return Vec::new();
+    }
+    let q = q.trim().to_lowercase();
+    kept.into_iter()
+        .filter(|r| q.is_empty() || r.title.to_lowercase().contains(&q))
+        .collect()
+}
+
+const FILTERS: [(&str, &str); 5] = [
+    ("", "All specs"),
+    ("mine", "Mine"),
+    ("shared", "Shared with me"),
+    ("archived", "Archived"),
+    ("deleted", "Deleted (30 days)"),
+];
+
+/// What the list says after an owner's action, with the id to undelete if it was one.
+#[derive(Clone, PartialEq)]
+struct Note {
+    text: String,
+    undo: Option<String>,
+}
+
 #[component]
 pub fn SpecList() -> impl IntoView {
     let conn = expect_context::<StoredValue<Connection, LocalStorage>>();
     // Read again whenever a spec kept here changes (created, acknowledged by the server).
     let kept = conn.get_value().kept();
+    let query = RwSignal::new(String::new());
+    let filter = RwSignal::new(String::new());
     let specs = LocalResource::new(move || {
         kept.track();
-        async {
+        let (q, f) = (query.get(), filter.get());
+        async move {
             // The device first: a spec created here is either still marked as not on the
             // server, or the server has it by the time the list is asked for.
-            let kept = store::records().await.unwrap_or_default();
-            let server = api::list_specs().await.map_err(|e| e.message);
+            let kept = narrow(store::records().await.unwrap_or_default(), &q, &f);
+            let server = api::list_specs(q.trim(), &f).await.map_err(|e| e.message);
             rows(server, kept)
         }
     });
     // Read again when the server says a spec on the list changed (an edit, a sign-off, a
     // share): the counts stay live while the list is open.
     live(move || specs.refetch());
+    let note = RwSignal::new(None::<Note>);
     let (title, set_title) = signal(String::new());
     let create = Action::new_local(move |title: &String| {
         let title = match title.trim() {
@@ -108,10 +148,27 @@ pub fn SpecList() -> impl IntoView {
         let conn = conn.get_value();
         async move { conn.create(&title).await }
     });
-    // A created spec opens at once (it is kept here first, then sent).
+    let import = Action::new_local(move |file: &SendWrapper<web_sys::File>| {
+        let text = file.text();
+        let conn = conn.get_value();
+        async move {
+            let text = wasm_bindgen_futures::JsFuture::from(text)
+                .await
+                .ok()
+                .and_then(|t| t.as_string())
+                .ok_or_else(|| "This file cannot be read.".to_owned())?;
+            conn.import_markdown(&text).await
+        }
+    });
+    // A created or imported spec opens at once (it is kept here first, then sent).
     Effect::new(move |_| {
         if let Some(Ok(id)) = create.value().get() {
             set_title.set(String::new());
+            crate::route::navigate(&format!("/specs/{id}"), false);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = import.value().get() {
             crate::route::navigate(&format!("/specs/{id}"), false);
         }
     });
@@ -119,6 +176,32 @@ pub fn SpecList() -> impl IntoView {
         ev.prevent_default();
         create.dispatch(title.get_untracked());
     };
+    let picked = move |ev: leptos::ev::Event| {
+        let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+            import.dispatch(SendWrapper::new(file));
+        }
+        // The same file can be picked again after fixing it.
+        input.set_value("");
+    };
+    let undo = move |id: String| {
+        spawn_local(async move {
+            match api::undelete_spec(&id).await {
+                Ok(()) => note.set(Some(Note { text: "Brought back.".into(), undo: None })),
+                Err(e) => note.set(Some(Note { text: e.message, undo: None })),
+            }
+            specs.refetch();
+        });
+    };
+    let changed = Callback::new(move |n: Note| {
+        note.set(Some(n));
+        specs.refetch();
+    });
     view! {
         <main class="list">
             <header class="list-head">
@@ -134,22 +217,52 @@ pub fn SpecList() -> impl IntoView {
                         on:input=move |ev| set_title.set(event_target_value(&ev))
                     />
                     <button type="submit" disabled=move || create.pending().get()>"New spec"</button>
+                    <input id="import-md" class="visually-hidden" type="file"
+                        accept=".md,.markdown,text/markdown,text/plain" on:change=handler(picked) />
+                    <label class="button quiet" for="import-md">"New spec from Markdown…"</label>
                 </form>
             </header>
-            {move || match create.value().get() {
+            <div class="list-tools" role="search">
+                <label for="spec-search" class="visually-hidden">"Search specs"</label>
+                <input id="spec-search" type="search" placeholder="Search titles and text"
+                    prop:value=query on:input=move |ev| query.set(event_target_value(&ev)) />
+                <label for="spec-filter" class="visually-hidden">"Show"</label>
+                <select id="spec-filter" on:change=move |ev| filter.set(event_target_value(&ev))>
+                    {FILTERS.into_iter().map(|(v, l)| view! { <option value=v>{l}</option> }).collect_view()}
+                </select>
+            </div>
+            {move || match create.value().get().or(import.value().get()) {
                 Some(Err(e)) => alert(Some(e)).into_any(),
                 _ => ().into_any(),
             }}
+            {move || note.get().map(|n| {
+                let undo_id = n.undo.clone();
+                view! {
+                    <p class="notice" role="status">{n.text}
+                        {undo_id.map(|id| view! {
+                            " " <button type="button" class="link" on:click=handler(move |_| undo(id.clone()))>"Undo"</button>
+                        })}
+                    </p>
+                }
+            })}
             // Read again in place: the rows stay while the list is being read again.
             {move || match specs.get() {
                 None => view! { <p class="muted">"Loading specs…"</p> }.into_any(),
                 Some(Err(e)) => alert(Some(e)).into_any(),
                 Some(Ok((list, _))) if list.is_empty() => view! {
-                    <p class="muted">"No specs yet. Give the first one a title above."</p>
+                    <p class="muted">{
+                        if !query.get().trim().is_empty() {
+                            "No spec holds these words."
+                        } else if filter.get().is_empty() {
+                            "No specs yet. Give the first one a title above."
+                        } else {
+                            "None here."
+                        }
+                    }</p>
                 }.into_any(),
                 Some(Ok((list, note))) => view! {
                     {note.map(|n| view! { <p class="notice" role="note">{n}</p> })}
-                    <SpecRows specs=list />
+                    <SpecRows specs=list changed=changed />
                 }.into_any(),
             }}
         </main>
@@ -187,8 +300,101 @@ fn counts_line(c: &SignCounts) -> Option<String> {
     Some(parts.join(", "))
 }
 
+/// An owner's actions on one row: rename in place, archive, delete (asked first), or for
+/// a deleted spec, bring it back.
 #[component]
-fn SpecRows(specs: Vec<Row>) -> impl IntoView {
+fn OwnerActions(id: String, title: String, archived: bool, deleted: bool, changed: Callback<Note>) -> impl IntoView {
+    let renaming = RwSignal::new(false);
+    let asking = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    // Runs one call; says what happened, or why not.
+    let act = move |call: std::pin::Pin<Box<dyn std::future::Future<Output = api::ApiResult<()>>>>, said: Note| {
+        spawn_local(async move {
+            match call.await {
+                Ok(()) => changed.run(said),
+                Err(e) => {
+                    error.try_set(Some(e.message));
+                }
+            }
+        });
+    };
+    let name = format!("“{title}”");
+    let (i1, i2, i3, i4) = (id.clone(), id.clone(), id.clone(), id.clone());
+    let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
+    let rename = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(form) = ev.target() else { return };
+        let new = value_of(&form, Some("title")).trim().to_owned();
+        if new.is_empty() {
+            error.set(Some("A spec needs a title.".into()));
+            return;
+        }
+        renaming.set(false);
+        let id = i1.clone();
+        let said = Note { text: format!("Renamed to “{new}”."), undo: None };
+        act(Box::pin(async move { api::rename_spec(&id, &new).await }), said);
+    };
+    let current = title.clone();
+    view! {
+        <span class="owner-actions">
+            {move || renaming.get().then(|| view! {
+                <form class="rename" on:submit=handler(rename.clone())>
+                    <label class="visually-hidden" for=format!("rename-{}", i4)>"New title"</label>
+                    <input id=format!("rename-{}", i4) name="title" type="text" maxlength="1000" value=current.clone()
+                        on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { renaming.set(false) } />
+                    <button type="submit">"Save"</button>
+                    <button type="button" class="quiet" on:click=move |_| renaming.set(false)>"Cancel"</button>
+                </form>
+            })}
+            {move || asking.get().then(|| {
+                let (id, name) = (i2.clone(), n1.clone());
+                view! {
+                    <span class="confirm-delete" role="group" aria-label="Delete this spec?">
+                        {format!("Delete {name}? Nobody can open it afterwards; you can bring it back for 30 days. ")}
+                        <button type="button" class="danger" on:click=handler(move |_| {
+                            asking.set(false);
+                            let id = id.clone();
+                            let said = Note { text: format!("Deleted {name}."), undo: Some(id.clone()) };
+                            act(Box::pin(async move { api::delete_spec(&id).await }), said);
+                        })>"Delete spec"</button>
+                        <button type="button" class="quiet" on:click=move |_| asking.set(false)>"Cancel"</button>
+                    </span>
+                }
+            })}
+            {if deleted {
+                let (id, name) = (i3.clone(), n2.clone());
+                view! {
+                    <button type="button" class="small" on:click=handler(move |_| {
+                        let id = id.clone();
+                        let said = Note { text: format!("Brought back {name}."), undo: None };
+                        act(Box::pin(async move { api::undelete_spec(&id).await }), said);
+                    })>"Bring back"</button>
+                }.into_any()
+            } else {
+                let (id, name) = (i3.clone(), n3.clone());
+                view! {
+                    <button type="button" class="small quiet" hidden=move || renaming.get() || asking.get()
+                        on:click=move |_| renaming.set(true)>"Rename"</button>
+                    <button type="button" class="small quiet" hidden=move || renaming.get() || asking.get()
+                        on:click=handler(move |_| {
+                            let id = id.clone();
+                            let said = Note {
+                                text: if archived { format!("{name} is back in the list.") } else { format!("Archived {name}: find it under Archived.") },
+                                undo: None,
+                            };
+                            act(Box::pin(async move { api::archive_spec(&id, !archived).await }), said);
+                        })>{if archived { "Unarchive" } else { "Archive" }}</button>
+                    <button type="button" class="small quiet" hidden=move || renaming.get() || asking.get()
+                        on:click=move |_| asking.set(true)>"Delete…"</button>
+                }.into_any()
+            }}
+            {move || alert(error.get())}
+        </span>
+    }
+}
+
+#[component]
+fn SpecRows(specs: Vec<Row>, changed: Callback<Note>) -> impl IntoView {
     view! {
         <ul class="specs">
             {specs.into_iter().map(|spec| {
@@ -202,16 +408,32 @@ fn SpecRows(specs: Vec<Row>) -> impl IntoView {
                 let signs = counts_line(&spec.signs).map(|line| {
                     view! { " · " <span class="signs" class:has-stale=has_stale>{line}</span> }
                 });
+                let deleted = spec.deleted_at > 0.0;
+                let owner = spec.role == Some(Role::Owner) && !spec.here_only;
+                let gone = deleted.then(|| {
+                    let purge = spec.deleted_at + 30.0 * 24.0 * 3600.0 * 1000.0;
+                    view! { " · " <span class="deleted">{format!("deleted {}, gone for good {}", when(spec.deleted_at), when(purge))}</span> }
+                });
+                let link = if deleted {
+                    view! { <span class="spec-title">{title.clone()}</span> }.into_any()
+                } else {
+                    view! { <a class="spec-title" href=format!("/specs/{}", spec.id)>{title.clone()}</a> }.into_any()
+                };
                 view! {
                     <li class="spec" data-id=spec.id.clone()>
-                        <a class="spec-title" href=format!("/specs/{}", spec.id)>{title}</a>
+                        {link}
                         <span class="spec-meta">
                             "Updated " <time>{when(spec.updated)}</time>
                             {(!authors.is_empty()).then(|| view! { " · by " <span class="authors">{authors}</span> })}
                             {spec.here_only.then(|| view! { " · " <span class="here-only">"on this device"</span> })}
                             {spec.role.filter(|r| *r != Role::Owner).map(|r| view! { " · " <span class="role">{r.label()}</span> })}
+                            {spec.archived.then(|| view! { " · " <span class="archived">"archived"</span> })}
                             {signs}
+                            {gone}
                         </span>
+                        {owner.then(|| view! {
+                            <OwnerActions id=spec.id.clone() title=title archived=spec.archived deleted=deleted changed=changed />
+                        })}
                     </li>
                 }
             }).collect_view()}
@@ -231,6 +453,8 @@ mod tests {
             authors: vec!["ada".into()],
             role: None,
             signs: SignCounts::default(),
+            archived: false,
+            deleted_at: 0.0,
         }
     }
 

@@ -752,8 +752,33 @@ impl Connection {
         if title.len() > 1000 {
             return Err("The title is longer than 1000 bytes.".into());
         }
-        let id = DocumentId::random(&mut BrowserRng);
+        let author = self.inner.borrow().author.clone();
         let now = UnixMillis(now_ms() as i64);
+        let mut spec = Spec::new(author);
+        spec.set_text(&TextField::Title, title, now)
+            .map_err(|e| e.to_string())?;
+        self.create_from(title, spec).await
+    }
+
+    /// Creates a spec here from a Markdown file in the format the export writes; the
+    /// error names the line it cannot read.
+    pub async fn import_markdown(&self, md: &str) -> Result<DocumentId, String> {
+        let author = self.inner.borrow().author.clone();
+        let now = UnixMillis(now_ms() as i64);
+        let spec = duet_model::markdown::import(md, author, now, &mut BrowserRng).map_err(|e| {
+            if e.line == 0 {
+                format!("This file cannot be read as a spec: {}.", e.message)
+            } else {
+                format!("Line {}: {}.", e.line, e.message)
+            }
+        })?;
+        let title = spec.view().title;
+        self.create_from(&title, spec).await
+    }
+
+    /// Keeps `spec` here as a new spec and starts sending it.
+    async fn create_from(&self, title: &str, spec: Spec) -> Result<DocumentId, String> {
+        let id = DocumentId::random(&mut BrowserRng);
         let record = store::Record {
             doc: id.to_string(),
             saved: Vec::new(),
@@ -779,9 +804,6 @@ impl Connection {
         .map_err(|e| format!("This browser cannot keep the new spec: {e}"))?;
         {
             let mut inner = self.inner.borrow_mut();
-            let mut spec = Spec::new(inner.author.clone());
-            spec.set_text(&TextField::Title, title, now)
-                .map_err(|e| e.to_string())?;
             let mut open = OpenDoc::new(&inner.owner, DocState::Ready);
             open.doc = spec.into_doc();
             open.loaded = true;
