@@ -252,7 +252,7 @@ fn Tokens() -> impl IntoView {
                 }.into_any(),
             }}
             {move || made.get().map(|token| view! {
-                <p class="notice" role="status">"Your new token (copy it now, it is not shown again): "
+                <p class="notice" aria-live="polite">"Your new token (copy it now, it is not shown again): "
                     <code class="new-token">{token}</code></p>
             })}
             <form class="new-token-form" on:submit=handler(create)>

@@ -10,6 +10,7 @@ use duet_sync::Presence;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;
+use wasm_bindgen::JsCast;
 
 use crate::api::{self, Role};
 use crate::export::ExportMenu;
@@ -112,7 +113,7 @@ pub fn EditorPage(id: String) -> impl IntoView {
         <main class="spec" data-id=id.to_string()
             class:view-only=move || !matches!(role.get(), Some(Role::Owner | Role::Editor))
             class:with-history=move || history_ui.open.get()>
-            <history::SinceSeen doc=id />
+            <history::SinceSeen doc=id state=signals.state />
             <div class="live" hidden=move || history_ui.covering()>
             {move || match state.get() {
                 DocState::Loading => view! { <p class="muted">"Loading the spec…"</p> }.into_any(),
@@ -507,7 +508,18 @@ fn StoryCard(doc: DocumentId, spec: SpecMemo, id: ItemId, ids: Memo<Vec<ItemId>>
         }
     };
     view! {
-        <article class="story" data-id=id.to_string() aria-label=move || format!("Story {}", number.get())>
+        <article class="story" data-id=id.to_string() aria-label=move || format!("Story {}", number.get())
+            on:focusout=move |ev: leptos::ev::FocusEvent| {
+                // The selection to anchor to is the story's only while the focus stays in it.
+                let inside = ev.related_target().and_then(|t| t.dyn_into::<web_sys::Node>().ok()).is_some_and(|to| {
+                    ev.current_target()
+                        .and_then(|me| me.dyn_into::<web_sys::Node>().ok())
+                        .is_some_and(|me| me.contains(Some(&to)))
+                });
+                if !inside {
+                    selection.set(None);
+                }
+            }>
             <div class="story-main">
                 <header class="item-head">
                     <h3>"Story " {number}</h3>
@@ -690,14 +702,14 @@ fn Track(
 ) -> impl IntoView {
     let conn = expect_context::<Conn>();
     let focus = expect_context::<FocusRequest>();
-    // Orphaned constraints are shown in the triage list instead.
+    // Every constraint of the story, also those whose words were deleted (marked, and
+    // listed in triage too): nothing vanishes from the track.
     let ids = Memo::new(move |_| {
         story.with(|s| {
             s.as_ref()
                 .map(|s| {
                     s.constraints
                         .iter()
-                        .filter(|c| !matches!(c.anchor, Anchor::Orphaned { .. }))
                         .map(|c| c.id.clone())
                         .collect::<Vec<_>>()
                 })
@@ -739,9 +751,11 @@ fn Track(
     view! {
         <aside class="track" aria-label="Constraints">
             {each_id(ids, Arc::new(move |id| view! {
-                <ConstraintCard doc=doc id=id constraint=Signal::stored(None) story=Some(story) />
+                <ConstraintCard doc=doc id=id constraint=Signal::stored(None) story=Some(story) selection=selection />
             }.into_any()))}
-            <button type="button" class="add small" on:click=handler(add)>
+            // Pressing it keeps the focus (and the selection) in the story's field.
+            <button type="button" class="add small" on:click=handler(add)
+                on:mousedown=|ev: leptos::ev::MouseEvent| ev.prevent_default()>
                 {move || match quote() {
                     Some(q) => format!("+ Constraint on “{q}”"),
                     None => "+ Constraint".to_owned(),
@@ -761,6 +775,9 @@ fn ConstraintCard(
     story: Option<Memo<Option<StoryView>>>,
     #[prop(optional)] in_triage: bool,
     #[prop(optional)] stories: Option<Memo<Vec<(ItemId, String)>>>,
+    /// The story's current selection, to re-anchor to (in the track).
+    #[prop(optional)]
+    selection: Option<StorySelection>,
 ) -> impl IntoView {
     let conn = expect_context::<Conn>();
     let ActiveConstraint(active) = expect_context::<ActiveConstraint>();
@@ -814,6 +831,7 @@ fn ConstraintCard(
         id.clone(),
     );
     let (i5, i6) = (StoredValue::new(i5), StoredValue::new(i6));
+    let i7 = id.clone();
     // Focus events can arrive after the card was taken off the page (a focused card that
     // moves to triage gets `focusout` on removal): only ever use the `try_` accessors here.
     let point = move || {
@@ -847,12 +865,18 @@ fn ConstraintCard(
             on:mouseenter=move |_| point() on:mouseleave=move |_| unpoint()
             on:focusin=move |_| point() on:focusout=move |_| unpoint()>
             <div class="constraint-head">
-                <span class="sev-badge">{move || severity.get().label()}</span>
-                <Choice label="Severity" class="sev-pick" options=severity_options()
-                    value=Signal::derive(move || severity.get().as_stored())
-                    on_pick=Callback::new(move |v: String| if let Some(v) = Severity::from_stored(&v) {
-                        edit(conn, doc, Box::new(|s, now| s.set_constraint_severity(&i1, v, now)));
-                    }) />
+                // Severity once: a badge to read, or the choice to change it.
+                {if read_only() {
+                    view! { <span class="sev-badge">{move || severity.get().label()}</span> }.into_any()
+                } else {
+                    view! {
+                        <Choice label="Severity" class="sev-pick" options=severity_options()
+                            value=Signal::derive(move || severity.get().as_stored())
+                            on_pick=Callback::new(move |v: String| if let Some(v) = Severity::from_stored(&v) {
+                                edit(conn, doc, Box::new(|s, now| s.set_constraint_severity(&i1, v, now)));
+                            }) />
+                    }.into_any()
+                }}
                 <Choice label="Kind" class="kind-pick"
                     options=ConstraintKind::ALL.iter().map(|s| (s.as_stored(), s.label())).collect()
                     value=Signal::derive(move || kind.get().as_stored())
@@ -870,9 +894,42 @@ fn ConstraintCard(
                 label="Constraint" placeholder="What binds this story…" />
             {move || match anchor.get() {
                 Some(Anchor::Span { text, .. }) => Some(view! { <p class="anchor">"on “" {text} "”"</p> }.into_any()),
-                Some(Anchor::Orphaned { quote, .. }) => Some(view! { <p class="anchor orphan">"was on “" {quote} "” (deleted)"</p> }.into_any()),
+                Some(Anchor::Orphaned { quote, .. }) => Some(view! {
+                    <p class="anchor orphan"><strong class="lost">"Lost its words"</strong>
+                        " — it was on “" {quote} "”, since deleted"</p>
+                    {selection.filter(|_| !read_only()).map(|sel| {
+                        let (i, home) = (i7.clone(), story_of.get_untracked());
+                        view! {
+                            <div class="reanchor">
+                                <button type="button" class="small" disabled=move || sel.with(Option::is_none)
+                                    title="Select words in the story, then press this"
+                                    on:mousedown=|ev: leptos::ev::MouseEvent| ev.prevent_default()
+                                    on:click=handler(move |_| {
+                                        let (Some(span), Ok(story)) = (sel.get_untracked(), ItemId::parse(&home)) else { return };
+                                        let i = i.clone();
+                                        edit(conn, doc, Box::new(move |s, now| s.anchor_constraint(&i, &story, span, now)));
+                                        sel.set(None);
+                                    })>
+                                    {move || if sel.with(Option::is_some) { "Re-anchor to the selection" } else { "Re-anchor: select words first" }}
+                                </button>
+                                <button type="button" class="small quiet" on:click=handler(move |_| {
+                                    if let Ok(story) = ItemId::parse(&story_of.get_untracked()) { keep_on.with_value(|k| k(story)) }
+                                })>"Keep on the whole story"</button>
+                            </div>
+                        }
+                    })}
+                }.into_any()),
                 _ => None,
             }}
+            {in_triage.then(|| {
+                let label = move || {
+                    let home = story_of.get();
+                    stories
+                        .and_then(|st| st.with(|all| all.iter().find(|(i, _)| i.as_str() == home).map(|(_, l)| l.clone())))
+                        .unwrap_or_else(|| "a removed story".to_owned())
+                };
+                view! { <p class="belongs muted">"Belongs to " {label}</p> }
+            })}
             <div class="constraint-foot">
                 <span class="author">"by " {move || name_tag(&author.get())}</span>
                 {in_triage.then(|| {
@@ -1138,7 +1195,7 @@ fn DecisionRow(
     view! {
         <article class="decision" data-id=id.to_string()>
             <header class="item-head">
-                {f(DecisionField::Title, "What was decided, in a few words", true)}
+                <div class="labelled grow"><span class="lead">"Title"</span>{f(DecisionField::Title, "What was decided, in a few words", true)}</div>
                 <ItemTools noun="decision" up=up down=down
                     on_move=Callback::new(move |to| edit(conn, doc, Box::new(|s, now| s.move_decision(&mv, to, now))))
                     on_remove=Callback::new(move |()| edit(conn, doc, Box::new(|s, now| s.remove_decision(&rm, now)))) />

@@ -16,7 +16,11 @@ fn file_name(title: &str) -> String {
             name.push('-');
         }
     }
-    let name = name.trim_end_matches('-').chars().take(80).collect::<String>();
+    let name = name
+        .trim_end_matches('-')
+        .chars()
+        .take(80)
+        .collect::<String>();
     if name.is_empty() {
         "spec.md".to_owned()
     } else {

@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::net::{Connection, DocState};
 use crate::text::FocusRequest;
 use crate::ui::scroll_to_item;
 
@@ -188,7 +189,8 @@ fn seen_now(doc: DocumentId) {
 /// and place, each a jump to the place (written by the history module). Opening the spec,
 /// and leaving it, marks it seen.
 #[component]
-pub fn SinceSeen(doc: DocumentId) -> impl IntoView {
+pub fn SinceSeen(doc: DocumentId, state: RwSignal<DocState>) -> impl IntoView {
+    let conn = expect_context::<StoredValue<Connection, LocalStorage>>();
     let FocusRequest(focus) = expect_context::<FocusRequest>();
     let ui = expect_context::<HistoryUi>();
     let boxel = NodeRef::<leptos::html::Div>::new();
@@ -201,17 +203,24 @@ pub fn SinceSeen(doc: DocumentId) -> impl IntoView {
         }
     })
     .into_js_value();
-    Effect::new(move |_| {
-        let Some(el) = boxel.get() else {
-            return;
+    // Asked once the device's own copy is read: what it already held is not news.
+    Effect::new(move |asked: Option<bool>| {
+        if asked == Some(true) {
+            return true;
+        }
+        state.track();
+        let (Some(el), Some(held)) = (boxel.get(), conn.get_value().heads_at_open(doc)) else {
+            return false;
         };
         let on_focus = on_focus.clone();
         spawn_local(async move {
             if let Some(m) = module().await {
                 let doc = JsValue::from_str(&doc.to_string());
-                call(&m, "since_seen", &[el.into(), doc, on_focus]);
+                let held = JsValue::from_str(&held.join(","));
+                call(&m, "since_seen", &[el.into(), doc, on_focus, held]);
             }
         });
+        true
     });
     let leave = window_event_listener_untyped("pagehide", move |_| seen_now(doc));
     on_cleanup(move || {

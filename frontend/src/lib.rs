@@ -149,7 +149,7 @@ fn Shell() -> impl IntoView {
         <nav class="top">
             <a class="brand" href="/">"Duet"</a>
             <span class="spacer"></span>
-            <net::ConnectionStatus status=status pending=pending />
+            <net::ConnectionStatus status=status pending=pending places=conn.get_value().unsent_places() />
             <a class="account" href="/me" title="Your profile">
                 {move || account().map(|a| a.name().to_owned())}
             </a>

@@ -192,8 +192,14 @@ pub fn SpecList() -> impl IntoView {
     let undo = move |id: String| {
         spawn_local(async move {
             match api::undelete_spec(&id).await {
-                Ok(()) => note.set(Some(Note { text: "Brought back.".into(), undo: None })),
-                Err(e) => note.set(Some(Note { text: e.message, undo: None })),
+                Ok(()) => note.set(Some(Note {
+                    text: "Brought back.".into(),
+                    undo: None,
+                })),
+                Err(e) => note.set(Some(Note {
+                    text: e.message,
+                    undo: None,
+                })),
             }
             specs.refetch();
         });
@@ -238,7 +244,7 @@ pub fn SpecList() -> impl IntoView {
             {move || note.get().map(|n| {
                 let undo_id = n.undo.clone();
                 view! {
-                    <p class="notice" role="status">{n.text}
+                    <p class="notice" aria-live="polite">{n.text}
                         {undo_id.map(|id| view! {
                             " " <button type="button" class="link" on:click=handler(move |_| undo(id.clone()))>"Undo"</button>
                         })}
@@ -303,21 +309,29 @@ fn counts_line(c: &SignCounts) -> Option<String> {
 /// An owner's actions on one row: rename in place, archive, delete (asked first), or for
 /// a deleted spec, bring it back.
 #[component]
-fn OwnerActions(id: String, title: String, archived: bool, deleted: bool, changed: Callback<Note>) -> impl IntoView {
+fn OwnerActions(
+    id: String,
+    title: String,
+    archived: bool,
+    deleted: bool,
+    changed: Callback<Note>,
+) -> impl IntoView {
     let renaming = RwSignal::new(false);
     let asking = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     // Runs one call; says what happened, or why not.
-    let act = move |call: std::pin::Pin<Box<dyn std::future::Future<Output = api::ApiResult<()>>>>, said: Note| {
-        spawn_local(async move {
-            match call.await {
-                Ok(()) => changed.run(said),
-                Err(e) => {
-                    error.try_set(Some(e.message));
+    let act =
+        move |call: std::pin::Pin<Box<dyn std::future::Future<Output = api::ApiResult<()>>>>,
+              said: Note| {
+            spawn_local(async move {
+                match call.await {
+                    Ok(()) => changed.run(said),
+                    Err(e) => {
+                        error.try_set(Some(e.message));
+                    }
                 }
-            }
-        });
-    };
+            });
+        };
     let name = format!("“{title}”");
     let (i1, i2, i3, i4) = (id.clone(), id.clone(), id.clone(), id.clone());
     let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
@@ -331,8 +345,14 @@ fn OwnerActions(id: String, title: String, archived: bool, deleted: bool, change
         }
         renaming.set(false);
         let id = i1.clone();
-        let said = Note { text: format!("Renamed to “{new}”."), undo: None };
-        act(Box::pin(async move { api::rename_spec(&id, &new).await }), said);
+        let said = Note {
+            text: format!("Renamed to “{new}”."),
+            undo: None,
+        };
+        act(
+            Box::pin(async move { api::rename_spec(&id, &new).await }),
+            said,
+        );
     };
     let current = title.clone();
     view! {

@@ -83,8 +83,15 @@ struct OpenDoc {
     record: store::Record,
     /// The heads the server is known to hold.
     saved: Vec<ChangeHash>,
+    /// The heads this device held when the spec was opened (read from the store, before
+    /// anything new arrived): what the reader had already seen.
+    opened: Option<Vec<ChangeHash>>,
     /// Changes here the server does not hold yet.
     unsaved: RwSignal<usize>,
+    /// The objects each of those changes writes (read once per change), and how many
+    /// fields that makes: what the connection pill counts.
+    written: HashMap<ChangeHash, std::collections::BTreeSet<String>>,
+    places: usize,
     /// From reconnecting with offline changes until the server holds them: the heads the
     /// server held before, and ours when we came back (for the merge review).
     review_from: Option<(Vec<ChangeHash>, Vec<ChangeHash>)>,
@@ -124,7 +131,10 @@ impl OpenDoc {
             full_bytes: 0,
             record: store::Record::default(),
             saved: Vec::new(),
+            opened: None,
             unsaved: RwSignal::new(0),
+            written: HashMap::new(),
+            places: 0,
             review_from: None,
             review: RwSignal::new(Vec::new()),
             role: RwSignal::new(None),
@@ -159,7 +169,21 @@ impl OpenDoc {
 
     /// Recounts the changes the server does not hold.
     fn count_unsaved(&mut self) -> usize {
-        let n = self.doc.get_changes(&self.saved).len();
+        let changes = self.doc.get_changes(&self.saved);
+        let n = changes.len();
+        let mut places = std::collections::BTreeSet::new();
+        let mut written = HashMap::with_capacity(n);
+        for change in changes {
+            let hash = change.hash();
+            let objs = self
+                .written
+                .remove(&hash)
+                .unwrap_or_else(|| duet_model::history::objects_written(change));
+            places.extend(objs.iter().cloned());
+            written.insert(hash, objs);
+        }
+        self.written = written;
+        self.places = places.len();
         if self.unsaved.get_untracked() != n {
             self.unsaved.set(n);
         }
@@ -211,6 +235,8 @@ struct Inner {
     status: WriteSignal<Status>,
     /// Changes on this device the server does not hold, over every open spec.
     pending: RwSignal<usize>,
+    /// The fields those changes write (what people read in the pill).
+    places: RwSignal<usize>,
     /// The app's reactive owner: every open spec's signals live as long as the app.
     owner: Owner,
     /// When the server last said anything on this connection (or the socket was made).
@@ -265,6 +291,7 @@ impl Connection {
                 attempt: 0,
                 status: set_status,
                 pending,
+                places: RwSignal::new(0),
                 owner: Owner::current().unwrap_or_default(),
                 last_heard: now_ms(),
                 owed_since: None,
@@ -628,6 +655,15 @@ impl Connection {
         if inner.pending.get_untracked() != total {
             inner.pending.set(total);
         }
+        let places: usize = inner.docs.values().map(|o| o.places).sum();
+        if inner.places.get_untracked() != places {
+            inner.places.set(places);
+        }
+    }
+
+    /// How many fields hold edits the server does not have yet, over every open spec.
+    pub fn unsent_places(&self) -> RwSignal<usize> {
+        self.inner.borrow().places
     }
 
     /// Updates the signals of the document an event is about.
@@ -695,6 +731,14 @@ impl Connection {
         signals
     }
 
+    /// The heads this device held of `id` when it was opened (`None` until its local copy
+    /// has been read).
+    pub fn heads_at_open(&self, id: DocumentId) -> Option<Vec<String>> {
+        let inner = self.inner.borrow();
+        let heads = inner.docs.get(&id)?.opened.as_ref()?;
+        Some(heads.iter().map(ToString::to_string).collect())
+    }
+
     /// The local copy of `id` was read (or could not be).
     fn loaded(&self, id: DocumentId, stored: Result<store::Stored, store::StoreError>) {
         {
@@ -733,6 +777,7 @@ impl Connection {
                     warn(&format!("this browser cannot keep specs offline: {e}"));
                 }
             }
+            open.opened = Some(open.doc.get_heads());
             open.loaded = true;
             if !open.doc.get_heads().is_empty() {
                 open.version.update(|v| *v += 1);
@@ -1197,20 +1242,25 @@ fn sync_url() -> String {
 /// The connection state, always visible in the top bar, with how many changes wait on
 /// this device for the server.
 #[component]
-pub fn ConnectionStatus(status: ReadSignal<Status>, pending: RwSignal<usize>) -> impl IntoView {
-    let changes = |n: usize| {
-        if n == 1 {
-            "1 change".to_owned()
-        } else {
-            format!("{n} changes")
-        }
+pub fn ConnectionStatus(
+    status: ReadSignal<Status>,
+    pending: RwSignal<usize>,
+    places: RwSignal<usize>,
+) -> impl IntoView {
+    // In fields, not keystrokes: "unsent edits in 3 fields".
+    let edits = move || match places.get() {
+        0 | 1 => "unsent edits in 1 field".to_owned(),
+        n => format!("unsent edits in {n} fields"),
     };
     let text = move || {
         let n = pending.get();
-        let kept = (n > 0).then(|| format!(" — {} saved on this device", changes(n)));
+        let kept = (n > 0).then(|| format!(" — {}, kept on this device", edits()));
         match status.get() {
             Status::Connecting => format!("Connecting…{}", kept.unwrap_or_default()),
-            Status::Live if n > 0 => format!("Syncing — {} to send…", changes(n)),
+            Status::Live if n > 0 => format!(
+                "Syncing — sending {}…",
+                edits().trim_start_matches("unsent ")
+            ),
             Status::Live => "Live".to_owned(),
             Status::Reconnecting { in_ms, .. } if in_ms > 0 => {
                 format!(

@@ -406,12 +406,23 @@ struct SinceBody {
     places: Vec<PlaceEntry>,
 }
 
+/// `also`: the heads the reader's device already held when the page opened (comma-
+/// separated): what they watched live last time is not news, even if the server never
+/// heard that they saw it.
+#[derive(Debug, Default, Deserialize)]
+struct SinceQuery {
+    #[serde(default)]
+    also: String,
+}
+
 async fn since_seen(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(q): Query<SinceQuery>,
 ) -> Result<Json<SinceBody>, AppError> {
     let id = parse_id(&id)?;
+    let also = parse_heads(&q.also)?;
     access(&state, &caller, id).await?;
     let Some((heads, at)) = state
         .registry
@@ -430,6 +441,7 @@ async fn since_seen(
     let seen: Vec<ChangeHash> = heads
         .split(',')
         .filter_map(|h| ChangeHash::from_str(h).ok())
+        .chain(also)
         .collect();
     let query = HistoryQuery::Since {
         seen,

@@ -377,6 +377,34 @@ async fn since_i_last_looked_lists_other_peoples_edits_by_author_and_place_until
         [("eng".to_owned(), "problem".to_owned(), "Problem".to_owned())]
     );
     assert_eq!(since["authors"][0]["username"], "eng");
+    // What pm's device already held when the page opened (pm watched it live) is not news,
+    // though the server never heard pm saw it; unknown heads count for nothing, bad ones
+    // are refused.
+    let held: Vec<String> = pm.heads().iter().map(ToString::to_string).collect();
+    let watched = get_ok(
+        &server,
+        "pm",
+        &format!("/api/specs/{id}/since-seen?also={}", held.join(",")),
+    )
+    .await?;
+    assert_eq!(session_authors(&watched)?, Vec::<String>::new());
+    let unknown = "ab".repeat(32);
+    let stranger = get_ok(
+        &server,
+        "pm",
+        &format!("/api/specs/{id}/since-seen?also={unknown}"),
+    )
+    .await?;
+    assert_eq!(session_authors(&stranger)?, ["eng"]);
+    let (status, _) = http_as(
+        server.addr,
+        "pm",
+        "GET",
+        &format!("/api/specs/{id}/since-seen?also=nonsense"),
+        None,
+    )
+    .await?;
+    assert_eq!(status, 400);
     // eng's view of the same: pm's title edit.
     let (status, _) = http_as(
         server.addr,

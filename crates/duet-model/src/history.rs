@@ -1088,15 +1088,25 @@ pub fn story_name(story: &StoryView) -> String {
     shorten(text, 48)
 }
 
-/// `text` cut to at most `max` characters, with an ellipsis when cut.
+/// `text` on one line, cut to at most `max` characters at the end of a word, with an
+/// ellipsis when cut (mid-word only when its first word alone is longer).
 pub fn shorten(text: &str, max: usize) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= max {
-        one_line
-    } else {
-        let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
-        format!("{}…", cut.trim_end())
+        return one_line;
     }
+    let cut: String = one_line.chars().take(max.saturating_sub(1)).collect();
+    // The character after the cut: if it is a space, the cut already ends a word.
+    let next = one_line.chars().nth(cut.chars().count());
+    let whole = if next == Some(' ') {
+        cut.as_str()
+    } else {
+        cut.rfind(' ').map_or(cut.as_str(), |at| &cut[..at])
+    };
+    format!(
+        "{}…",
+        whole.trim_end_matches([' ', ',', ';', ':', '.', '-'])
+    )
 }
 
 /// A one-line summary of what `touches` did, naming stories from `view`: "edited 3
@@ -1159,4 +1169,19 @@ pub fn summary(touches: &[Touch], view: &SpecView) -> String {
         1..=3 => phrases.join(", "),
         n => format!("{}, and {} more", phrases[..3].join(", "), n - 3),
     }
+}
+/// The objects a change writes into, by op id ("12@ab…"; "_root" for the root): each
+/// text typed into, each item whose setting or entry changed. Objects it only creates
+/// count once something is written into them. A person's unsent edits, counted in
+/// fields, are the union of these over their changes.
+pub fn objects_written(change: &Change) -> BTreeSet<String> {
+    change
+        .decode()
+        .operations
+        .iter()
+        .filter(|op| {
+            op.insert || op.primitive_value().is_some() || format!("{:?}", op.action) == "Delete"
+        })
+        .map(|op| op.obj.to_string())
+        .collect()
 }

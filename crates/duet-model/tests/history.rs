@@ -10,7 +10,7 @@ use duet_model::automerge::{AutoCommit, ChangeHash};
 use duet_model::history::{summary, ChangeMeta, Filter, History, PartFilter, Verb};
 use duet_model::{
     blame, diff, view_at, view_of, ItemId, NewStory, RestoreScope, RunKind, Spec, SpecView,
-    TextField, UnixMillis, UserId,
+    StoryField, StoryStatus, TextField, UnixMillis, UserId,
 };
 use proptest::prelude::*;
 use rand::Rng;
@@ -603,4 +603,60 @@ fn the_heads_after_every_change_are_worked_out_exactly_between_the_kept_ones() {
     assert_eq!(history.heads(), now.as_slice());
     assert!(heads.len() > 1, "the people typed at once");
     assert!(history.heads_after(changes.len()).is_empty());
+}
+
+#[test]
+fn unsent_edits_are_counted_in_the_fields_they_write_not_in_keystrokes() {
+    use duet_model::history::objects_written;
+    let mut spec = Spec::new(author("pm", 1));
+    let story = ItemId::parse("s1").expect("id");
+    let new = NewStory {
+        as_a: "analyst".into(),
+        i_want: String::new(),
+        so_that: String::new(),
+    };
+    spec.add_story(&story, 0, &new, NOW).expect("story");
+    let before = spec.doc_mut().get_heads();
+    // 30 keystrokes into the problem, 5 into one story field, and its status set.
+    for (i, c) in "Exports are slow and unreliable"
+        .chars()
+        .take(30)
+        .enumerate()
+    {
+        spec.splice(&TextField::Problem, i, 0, &c.to_string(), NOW)
+            .expect("type");
+    }
+    let field = TextField::Story {
+        story: story.clone(),
+        field: StoryField::IWant,
+    };
+    for (i, c) in "to go".chars().enumerate() {
+        spec.splice(&field, i, 0, &c.to_string(), NOW)
+            .expect("type");
+    }
+    spec.set_story_status(&story, StoryStatus::Ready, NOW)
+        .expect("status");
+    let changes = spec.doc_mut().get_changes(&before);
+    assert_eq!(changes.len(), 36);
+    let places: BTreeSet<String> = changes.iter().flat_map(|c| objects_written(c)).collect();
+    assert_eq!(
+        places.len(),
+        3,
+        "the problem, the story's I want, its status: {places:?}"
+    );
+}
+
+#[test]
+fn labels_are_shortened_at_the_end_of_a_word_never_inside_one() {
+    use duet_model::history::shorten;
+    assert_eq!(
+        shorten("export the quarterly report as CSV", 20),
+        "export the…"
+    );
+    assert_eq!(shorten("short", 20), "short");
+    assert_eq!(shorten("  spaces\n and   lines ", 40), "spaces and lines");
+    assert_eq!(shorten("one two three", 8), "one two…");
+    // A first word longer than the room is cut: nothing else to do.
+    assert_eq!(shorten("Donaudampfschifffahrt", 10), "Donaudamp…");
+    assert_eq!(shorten("rows, columns and more", 9), "rows…");
 }

@@ -926,6 +926,17 @@ fn confirm_html(o: &mut Html, c: &Confirm, people: &[Person]) {
     o.el("button", &cancel, "Cancel").close("div");
 }
 
+/// A session's length in words: "in a moment", "over 12 min", "over 1 h 5 min".
+fn lasted(ms: f64) -> String {
+    let min = (ms / 60_000.0).round() as u64;
+    match min {
+        0 => "in a moment".to_owned(),
+        1..=59 => format!("over {min} min"),
+        _ if min % 60 == 0 => format!("over {} h", min / 60),
+        _ => format!("over {} h {} min", min / 60, min % 60),
+    }
+}
+
 fn timeline_html(o: &mut Html, h: &History, selected: Option<&str>) {
     o.open("ol", &[("class", "timeline")]);
     for s in &h.sessions {
@@ -936,10 +947,8 @@ fn timeline_html(o: &mut Html, h: &History, selected: Option<&str>) {
             "session"
         };
         let span = format!("{} – {}", clock(s.start), clock(s.end));
-        let count = match s.changes {
-            1 => "1 change".to_owned(),
-            n => format!("{n} changes"),
-        };
+        // How long the session lasted, not how many keystrokes it took.
+        let count = lasted(s.end - s.start);
         o.open("li", &[("class", class), ("data-author", &s.author)])
             .open(
                 "button",

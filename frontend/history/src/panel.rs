@@ -539,7 +539,7 @@ pub fn spec_changed(parts: Array, can_restore: bool) {
 /// anything), then tells the server they have looked. A click on a place calls
 /// `on_focus(target)`: `f:` and a field's key, or `i:` and an item's id.
 #[wasm_bindgen]
-pub fn since_seen(boxel: Element, doc: String, on_focus: Function) {
+pub fn since_seen(boxel: Element, doc: String, on_focus: Function, held: String) {
     let on = listen(&boxel, "click", {
         let boxel = boxel.clone();
         move |ev| match act(&ev) {
@@ -555,7 +555,8 @@ pub fn since_seen(boxel: Element, doc: String, on_focus: Function) {
     }
     spawn_local(async move {
         let base = crate::base(&doc);
-        if let Ok(v) = api::call("GET", &format!("{base}/since-seen"), None).await {
+        let url = format!("{base}/since-seen?also={held}");
+        if let Ok(v) = api::call("GET", &url, None).await {
             let places = list_of(field(&v, "places"), place);
             if !field(&v, "seen_at").is_null() && !places.is_empty() {
                 let people = list_of(field(&v, "authors"), person);

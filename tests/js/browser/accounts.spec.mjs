@@ -23,6 +23,9 @@ test.describe("without an account", () => {
     await expect(status(page)).toHaveText("Live")
     await page.getByLabel("Title of the new spec").fill("Kept across sessions")
     await page.getByRole("button", { name: "New spec" }).click()
+    // Creating opens the spec; back on the list it is there.
+    await expect(page.getByRole("textbox", { name: "Spec title" })).toHaveValue("Kept across sessions")
+    await page.goBack()
     const row = page.locator("li.spec", { hasText: "Kept across sessions" })
     await expect(row.locator(".here-only")).toHaveCount(0)
     await expect.poll(() => databases(page)).toContain(`duet-${username}`)
@@ -86,6 +89,8 @@ test.describe("signing out with edits the server does not have", () => {
     await expect(status(page)).toHaveText("Offline")
     await page.getByLabel("Title of the new spec").fill("Not on the server yet")
     await page.getByRole("button", { name: "New spec" }).click()
+    await expect(page.getByRole("textbox", { name: "Spec title" })).toHaveValue("Not on the server yet")
+    await page.goBack()
     await expect(page.locator("li.spec", { hasText: "Not on the server yet" }).locator(".here-only")).toBeVisible()
 
     let asked = null

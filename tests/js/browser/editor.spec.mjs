@@ -39,7 +39,7 @@ test("text typed in one browser appears in the other, and simultaneous typing co
   await close()
 })
 
-test("an anchored constraint shows beside its story in the other browser, follows edits to its span, and moves to triage when the span is deleted", async ({ browser, duet }) => {
+test("an anchored constraint shows beside its story in the other browser, follows edits to its span, stays beside it marked when the span is deleted, and re-anchors to a selection", async ({ browser, duet }) => {
   const { ada, bo, close } = await pair(browser, duet, "Reports")
   await ada.page.getByRole("button", { name: "Add story" }).click()
   await ada.page.keyboard.type("finance lead")
@@ -76,27 +76,41 @@ test("an anchored constraint shows beside its story in the other browser, follow
   await expect(marks(bo.page)).toHaveText("as a CSV")
   await expect.poll(async () => (await marks(ada.page).allTextContents()).join("")).toBe("as a CSV")
 
-  // Bo deletes the span: the constraint leaves the track for the triage list, in both.
+  // Bo deletes the span: the constraint stays beside its story, marked as having lost its
+  // words, and triage lists it under the story it belongs to — in both browsers.
   await boWant.press("End")
   for (let i = 0; i < " quickly".length; i++) await boWant.press("ArrowLeft")
   for (let i = 0; i < "as a CSV".length; i++) await boWant.press("Shift+ArrowLeft")
   await boWant.press("Backspace")
   await expect(boWant).toHaveValue("export the report  quickly")
   for (const p of [ada.page, bo.page]) {
+    const card = p.locator("article.story .track .constraint")
+    await expect(card.locator("textarea")).toHaveValue("Must stream: 1M rows")
+    await expect(card.locator(".anchor")).toHaveText("Lost its words — it was on “as CSV”, since deleted")
     const triage = p.locator("section.triage")
     await expect(triage.locator(".constraint textarea")).toHaveValue("Must stream: 1M rows")
-    await expect(triage.locator(".anchor")).toHaveText("was on “as CSV” (deleted)") // the text it was anchored to
-    await expect(p.locator("article.story .track .constraint")).toHaveCount(0)
+    await expect(triage.locator(".belongs")).toHaveText("Belongs to Story 1")
     await expect(marks(p)).toHaveCount(0)
   }
-  // Keeping it on the story takes it off the list of lost anchors; an open blocker, it stays
-  // in triage as such until someone addresses it — one click.
-  await ada.page.getByRole("button", { name: "Keep on the story" }).click()
-  await expect(bo.page.locator("article.story .track .constraint textarea")).toHaveValue("Must stream: 1M rows")
+  // Re-anchoring waits for a selection; Ada selects "quickly" and re-anchors it there: the
+  // words are highlighted again for both, and it leaves triage's lost anchors.
+  const reanchor = ada.page.locator("article.story .track .reanchor button").first()
+  await expect(reanchor).toBeDisabled()
+  const adaWant = field(ada.page, "I want")
+  await adaWant.click()
+  await adaWant.press("End")
+  for (let i = 0; i < "quickly".length; i++) await adaWant.press("Shift+ArrowLeft")
+  await expect(reanchor).toHaveText("Re-anchor to the selection")
+  await reanchor.click()
+  await expect(marks(bo.page)).toHaveText("quickly")
+  await expect(bo.page.locator("article.story .constraint .anchor")).toHaveText("on “quickly”")
   const triage = bo.page.locator("section.triage")
   await expect(triage.locator(".triage-list .constraint")).toHaveCount(0)
+  // An open blocker, it stays in triage as such (named by its raiser's display name, in
+  // the track's red) until someone addresses it — one click.
   await expect(triage.locator("li.blocker")).toContainText("Must stream: 1M rows")
-  await expect(triage.locator("li.blocker .author")).toHaveText(ada.username)
+  await expect(triage.locator("li.blocker .author")).toHaveText(ada.display_name)
+  await expect(triage.locator("li.blocker .sev-badge")).toHaveCSS("background-color", "rgb(180, 35, 24)")
   await triage.getByRole("button", { name: "Mark addressed" }).click()
   await expect(bo.page.locator("section.triage")).toHaveCount(0)
   await expect(ada.page.locator("section.triage")).toHaveCount(0)

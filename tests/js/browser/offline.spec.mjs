@@ -76,7 +76,7 @@ test("offline edits survive a reload, merge with concurrent edits on reconnect, 
   await field(ada.page, "Spec title").press("End")
   await ada.page.keyboard.type(" to Lisbon")
   await addStory(ada.page, "pilot", "Works at 10 km")
-  await expect(status(ada.page)).toHaveText(/^Offline — \d+ changes saved on this device$/)
+  await expect(status(ada.page)).toHaveText(/^Offline — unsent edits in \d+ fields?, kept on this device$/)
   // Bo, online meanwhile: the problem too, and a story of his own.
   await field(bo.page, "Problem").click()
   await field(bo.page, "Problem").press("Home")
@@ -91,7 +91,7 @@ test("offline edits survive a reload, merge with concurrent edits on reconnect, 
   await expect(field(ada.page, "Problem")).toHaveValue("Base. Ada on a plane ✈.")
   await expect(field(ada.page, "As a")).toHaveValue("pilot")
   await expect(field(ada.page, "Criterion")).toHaveValue("Works at 10 km")
-  await expect(status(ada.page)).toHaveText(/^Offline — \d+ changes saved on this device$/)
+  await expect(status(ada.page)).toHaveText(/^Offline — unsent edits in \d+ fields?, kept on this device$/)
 
   // Back online: Ada, Bo and the server converge on every keystroke from both sides.
   await ada.page.context().setOffline(false)
@@ -133,12 +133,15 @@ test("a spec created offline gets its id on the device, reaches the server on re
   await expect(ada.page.getByRole("heading", { name: "Specs" })).toBeVisible()
   await ada.page.getByLabel("Title of the new spec").fill("Written on a plane 🛫")
   await ada.page.getByRole("button", { name: "New spec" }).click()
+  // It opens at once; the list shows it as on this device.
+  await expect(field(ada.page, "Spec title")).toHaveValue("Written on a plane 🛫")
+  await ada.page.goBack()
   const row = ada.page.locator("li.spec", { hasText: "Written on a plane 🛫" })
   await expect(row.locator(".here-only")).toHaveText("on this device")
   await row.getByRole("link").click()
   await field(ada.page, "Problem").click()
   await ada.page.keyboard.type("Drafted offline")
-  await expect(status(ada.page)).toHaveText(/^Offline — \d+ changes saved on this device$/)
+  await expect(status(ada.page)).toHaveText(/^Offline — unsent edits in \d+ fields?, kept on this device$/)
 
   await ada.page.context().setOffline(false)
   await expect(status(ada.page)).toHaveText("Live", { timeout: 30_000 })
@@ -151,7 +154,7 @@ test("a spec created offline gets its id on the device, reaches the server on re
   await share(duet, id, ada, bo, "viewer")
   await bo.page.goto(duet.url)
   const boRow = bo.page.locator("li.spec", { hasText: "Written on a plane 🛫" })
-  await expect(boRow.locator(".authors")).toHaveText(ada.username)
+  await expect(boRow.locator(".authors")).toHaveText(ada.display_name)
   await expect(boRow.locator(".here-only")).toHaveCount(0)
   await ada.close()
   await bo.close()
@@ -190,7 +193,7 @@ test("when the server restarts while both are editing, both reconnect by themsel
     await field(bo.page, "Spec title").click()
     await field(bo.page, "Spec title").press("End")
     await bo.page.keyboard.type(" — Bo while down")
-    await expect(status(bo.page)).toHaveText(/changes? saved on this device/)
+    await expect(status(bo.page)).toHaveText(/unsent edits in \d+ fields?, kept on this device/)
   })
   for (const p of [ada, bo]) {
     await expect(status(p.page)).toHaveText("Live", { timeout: 40_000 })
@@ -213,7 +216,7 @@ test("a connection that stops answering is noticed from the missing acknowledgem
     await ada.page.keyboard.type("Typed into silence")
     // The socket is open and the browser online: only the missing acknowledgement
     // (10 s) tells the page, which gives up on the socket and tries again.
-    await expect(status(ada.page)).toHaveText(/^Reconnecting.* — \d+ changes saved on this device$/, { timeout: 20_000 })
+    await expect(status(ada.page)).toHaveText(/^Reconnecting.* — unsent edits in \d+ fields?, kept on this device$/, { timeout: 20_000 })
   })
   await expect(status(ada.page)).toHaveText("Live", { timeout: 40_000 })
   await expect.poll(() => markdown(duet, spec.id, ada)).toContain("Typed into silence")
