@@ -133,7 +133,8 @@ pub fn Profile() -> impl IntoView {
         <main class="list profile">
             <h1>"Your profile"</h1>
             <form class="card" on:submit=handler(submit)>
-                <p class="muted">"Signed in as " <strong>{start.username}</strong></p>
+                <p class="muted">"Signed in as " <strong>{format!("@{}", start.username)}</strong>
+                    " — others add you to specs by it; everywhere else you are your display name."</p>
                 {fields(list)}
                 <label for="discipline">"Discipline"</label>
                 <select id="discipline" name="discipline" aria-describedby="discipline-why">{options(&DISCIPLINES, &start.discipline)}</select>

@@ -57,10 +57,10 @@ pub fn EditorPage(id: String) -> impl IntoView {
     let conn = expect_context::<Conn>();
     let signals = conn.get_value().open(id);
     provide_context(People(signals.people));
-    Directory::provide(id);
+    Directory::provide(id, signals.on_server);
     provide_context(ActiveConstraint(RwSignal::new(None)));
     provide_context(FocusRequest(RwSignal::new(None)));
-    crate::signoff::provide(id, signals.signoffs);
+    crate::signoff::provide(id, signals.signoffs, signals.on_server);
     provide_context(SignOffNotices(signals.signoffs));
     let history_ui = HistoryUi {
         open: RwSignal::new(false),
@@ -90,7 +90,9 @@ pub fn EditorPage(id: String) -> impl IntoView {
     let checked = RwSignal::new(false);
     let status = expect_context::<ReadSignal<Status>>();
     Effect::new(move |first: Option<()>| {
-        if first.is_none() || status.get() == Status::Live {
+        // A spec made here is asked about once the server has it.
+        let on_server = signals.on_server.get();
+        if on_server && (first.is_none() || status.get() == Status::Live) {
             spawn_local(async move {
                 if let Ok(Some(r)) = api::spec(&id.to_string()).await.map(|s| s.role) {
                     if let Some(c) = conn.try_get_value() {
@@ -113,7 +115,7 @@ pub fn EditorPage(id: String) -> impl IntoView {
         <main class="spec" data-id=id.to_string()
             class:view-only=move || !matches!(role.get(), Some(Role::Owner | Role::Editor))
             class:with-history=move || history_ui.open.get()>
-            <history::SinceSeen doc=id state=signals.state />
+            <history::SinceSeen doc=id state=signals.state on_server=signals.on_server />
             <div class="live" hidden=move || history_ui.covering()>
             {move || match state.get() {
                 DocState::Loading => view! { <p class="muted">"Loading the spec…"</p> }.into_any(),

@@ -189,7 +189,11 @@ fn seen_now(doc: DocumentId) {
 /// and place, each a jump to the place (written by the history module). Opening the spec,
 /// and leaving it, marks it seen.
 #[component]
-pub fn SinceSeen(doc: DocumentId, state: RwSignal<DocState>) -> impl IntoView {
+pub fn SinceSeen(
+    doc: DocumentId,
+    state: RwSignal<DocState>,
+    on_server: RwSignal<bool>,
+) -> impl IntoView {
     let conn = expect_context::<StoredValue<Connection, LocalStorage>>();
     let FocusRequest(focus) = expect_context::<FocusRequest>();
     let ui = expect_context::<HistoryUi>();
@@ -209,6 +213,9 @@ pub fn SinceSeen(doc: DocumentId, state: RwSignal<DocState>) -> impl IntoView {
             return true;
         }
         state.track();
+        if !on_server.get() {
+            return false;
+        }
         let (Some(el), Some(held)) = (boxel.get(), conn.get_value().heads_at_open(doc)) else {
             return false;
         };
@@ -222,10 +229,17 @@ pub fn SinceSeen(doc: DocumentId, state: RwSignal<DocState>) -> impl IntoView {
         });
         true
     });
-    let leave = window_event_listener_untyped("pagehide", move |_| seen_now(doc));
+    // Marked seen on leaving, once the server has the spec.
+    let leave = window_event_listener_untyped("pagehide", move |_| {
+        if on_server.try_get_untracked() == Some(true) {
+            seen_now(doc);
+        }
+    });
     on_cleanup(move || {
         leave.remove();
-        seen_now(doc);
+        if on_server.try_get_untracked() == Some(true) {
+            seen_now(doc);
+        }
     });
     view! { <div class="since-box" node_ref=boxel></div> }
 }

@@ -86,6 +86,9 @@ struct OpenDoc {
     /// The heads this device held when the spec was opened (read from the store, before
     /// anything new arrived): what the reader had already seen.
     opened: Option<Vec<ChangeHash>>,
+    /// The server has the spec (false from creating it here until it acknowledges it):
+    /// until then there is nothing to ask the REST API about it.
+    on_server: RwSignal<bool>,
     /// Changes here the server does not hold yet.
     unsaved: RwSignal<usize>,
     /// The objects each of those changes writes (read once per change), and how many
@@ -132,6 +135,7 @@ impl OpenDoc {
             record: store::Record::default(),
             saved: Vec::new(),
             opened: None,
+            on_server: RwSignal::new(true),
             unsaved: RwSignal::new(0),
             written: HashMap::new(),
             places: 0,
@@ -164,6 +168,7 @@ impl OpenDoc {
             role: self.role,
             signoffs: self.signoffs,
             undo_labels: self.undo_labels,
+            on_server: self.on_server,
         }
     }
 
@@ -209,6 +214,8 @@ pub struct DocSignals {
     pub signoffs: RwSignal<u64>,
     /// What this tab's Undo and Redo would do.
     pub undo_labels: RwSignal<UndoLabels>,
+    /// The server has the spec (a spec created here: once it acknowledged it).
+    pub on_server: RwSignal<bool>,
 }
 
 /// What to do next for a document so that nothing is sent before it is stored.
@@ -627,6 +634,9 @@ impl Connection {
                 updated: now_ms(),
                 ..next
             };
+            if !next.local && !open.on_server.get_untracked() {
+                open.on_server.set(true);
+            }
             open.record = next.clone();
             store::Update {
                 saved: Some(next.saved),
@@ -764,6 +774,9 @@ impl Connection {
                     open.chunk_bytes = stored.chunks.iter().map(Vec::len).sum();
                     open.stored = open.doc.get_heads();
                     if let Some(record) = stored.record {
+                        if record.local {
+                            open.on_server.set(false);
+                        }
                         open.saved = record.saved.clone();
                         let role = record.role.as_deref().and_then(Role::parse);
                         if open.role.get_untracked().is_none() && role.is_some() {
@@ -854,6 +867,7 @@ impl Connection {
             open.loaded = true;
             open.record = record;
             open.role.set(Some(Role::Owner));
+            open.on_server.set(false);
             open.count_unsaved();
             inner.docs.insert(id, open);
         }

@@ -23,14 +23,14 @@ pub struct Person {
 pub struct Directory(RwSignal<HashMap<String, Person>>);
 
 impl Directory {
-    /// Fills the directory of `doc` from its roles whenever the connection is live, and
-    /// provides it to the page.
-    pub fn provide(doc: DocumentId) {
+    /// Fills the directory of `doc` from its roles whenever the connection is live (and
+    /// the server has the spec), and provides it to the page.
+    pub fn provide(doc: DocumentId, on_server: RwSignal<bool>) {
         let known = RwSignal::new(HashMap::new());
         provide_context(Directory(known));
         let status = expect_context::<ReadSignal<Status>>();
         Effect::new(move |_| {
-            if status.get() != Status::Live {
+            if status.get() != Status::Live || !on_server.get() {
                 return;
             }
             spawn_local(async move {

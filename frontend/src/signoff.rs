@@ -27,13 +27,13 @@ pub struct SignOffs(pub RwSignal<BTreeMap<String, Vec<SignOff>>>);
 
 /// Fetches the sign-offs of `doc` whenever `notices` moves or the connection comes back,
 /// and provides them to the stories.
-pub fn provide(doc: DocumentId, notices: RwSignal<u64>) {
+pub fn provide(doc: DocumentId, notices: RwSignal<u64>, on_server: RwSignal<bool>) {
     let all = SignOffs(RwSignal::new(BTreeMap::new()));
     provide_context(all);
     let status = expect_context::<ReadSignal<Status>>();
     Effect::new(move |_| {
         notices.track();
-        if status.get() != Status::Live {
+        if status.get() != Status::Live || !on_server.get() {
             return;
         }
         spawn_local(async move {

@@ -22,7 +22,7 @@ test.describe("without an account", () => {
     await expect(page.getByRole("link", { name: "Lin Signout" })).toBeVisible()
     await expect(status(page)).toHaveText("Live")
     await page.getByLabel("Title of the new spec").fill("Kept across sessions")
-    await page.getByRole("button", { name: "New spec" }).click()
+    await page.getByRole("button", { name: "New spec", exact: true }).click()
     // Creating opens the spec; back on the list it is there.
     await expect(page.getByRole("textbox", { name: "Spec title" })).toHaveValue("Kept across sessions")
     await page.goBack()
@@ -50,6 +50,33 @@ test.describe("without an account", () => {
     await expect(page.getByRole("link", { name: "Lin Signout" })).toBeVisible()
     await expect(page.locator("li.spec", { hasText: "Kept across sessions" })).toBeVisible()
     await expect(status(page)).toHaveText("Live")
+  })
+})
+
+test.describe("signing up", () => {
+  test.use({ personName: null, allowedConsoleErrors: [[refused(401, "/api/me")]] })
+
+  test("asks for the discipline and says why; someone of another discipline is told why there is no sign-off button for them", async ({ page, duet }) => {
+    await page.goto(duet.url)
+    await page.getByRole("button", { name: "Create an account" }).click()
+    const discipline = page.getByLabel("Discipline")
+    await expect(discipline).toHaveValue("product")
+    await expect(page.getByText("Decides which sign-off you can give")).toBeVisible()
+    await page.getByLabel("Username").fill(usernameFor("Quinn QA"))
+    await page.getByLabel("Password").fill("a good long password")
+    await page.getByLabel("Display name").fill("Quinn QA")
+    await discipline.selectOption("other")
+    await page.getByRole("button", { name: "Create account" }).click()
+    await expect(page.getByRole("heading", { name: "Specs" })).toBeVisible()
+    expect((await (await page.request.get(`${duet.url}/api/me`)).json()).discipline).toBe("other")
+
+    await page.getByLabel("Title of the new spec").fill("Test plan")
+    await page.getByRole("button", { name: "New spec", exact: true }).click()
+    await page.getByRole("button", { name: "Add story" }).click()
+    await expect(page.locator("article.story .signoff button")).toHaveCount(0)
+    await expect(page.locator("article.story .why-no-sign")).toContainText("your profile's discipline is other, and only product, engineering and design sign")
+    await page.locator("article.story .why-no-sign").getByRole("link", { name: "Change it in your profile" }).click()
+    await expect(page).toHaveURL(`${duet.url}/me`)
   })
 })
 
@@ -88,7 +115,7 @@ test.describe("signing out with edits the server does not have", () => {
     await context.setOffline(true)
     await expect(status(page)).toHaveText("Offline")
     await page.getByLabel("Title of the new spec").fill("Not on the server yet")
-    await page.getByRole("button", { name: "New spec" }).click()
+    await page.getByRole("button", { name: "New spec", exact: true }).click()
     await expect(page.getByRole("textbox", { name: "Spec title" })).toHaveValue("Not on the server yet")
     await page.goBack()
     await expect(page.locator("li.spec", { hasText: "Not on the server yet" }).locator(".here-only")).toBeVisible()
@@ -117,7 +144,7 @@ test("the profile page changes the name and colour others see, and the top bar f
   await page.goto(duet.url)
   await page.getByRole("link", { name: "Ada Lovelace" }).click()
   await expect(page).toHaveURL(`${duet.url}/me`)
-  await expect(page.getByText(`Signed in as ${account.username}`)).toBeVisible()
+  await expect(page.getByText(`Signed in as @${account.username}`)).toBeVisible()
   await page.getByLabel("Display name").fill("Ada King")
   await page.getByLabel("Colour").fill("#0f7c8c")
   await page.getByLabel("Discipline").selectOption("engineering")
@@ -141,5 +168,51 @@ test.describe("a session that ends while the page is open", () => {
     await duet.restart()
     await expect(page.getByRole("heading", { name: "Sign in to Duet" })).toBeVisible({ timeout: 30_000 })
     await expect(page.getByRole("note")).toHaveText("Your session has ended. Please sign in again.")
+  })
+})
+
+test.describe("the profile's password and tokens", () => {
+  test.use({ allowedConsoleErrors: [[refused(403, "/api/me/password")]] })
+
+  test("the profile page changes the password, ending every other session, and makes, lists and revokes API tokens", async ({ page, duet, account, browser }) => {
+    // A second browser signed in as the same person.
+    const other = await browser.newContext()
+    const signin = await other.request.post(`${duet.url}/api/auth/signin`, { data: { username: account.username, password: account.password } })
+    expect(signin.status()).toBe(200)
+    await page.goto(`${duet.url}/me`)
+
+    await page.getByLabel("Current password").fill("not it at all")
+    await page.getByLabel("New password", { exact: true }).fill("a brand new passphrase")
+    await page.getByLabel("New password again").fill("a brand new passphrase")
+    await page.getByRole("button", { name: "Change password" }).click()
+    await expect(page.getByRole("alert")).toContainText("current password is not right")
+    await page.getByLabel("Current password").fill(account.password)
+    await page.getByLabel("New password again").fill("a different one")
+    await page.getByRole("button", { name: "Change password" }).click()
+    await expect(page.getByRole("alert")).toHaveText("The two new passwords differ.")
+    await page.getByLabel("New password", { exact: true }).fill("a brand new passphrase")
+    await page.getByLabel("New password again").fill("a brand new passphrase")
+    await page.getByRole("button", { name: "Change password" }).click()
+    await expect(page.getByText("Password changed.")).toBeVisible()
+    // This browser stays signed in; the other one is not any more.
+    expect((await page.request.get(`${duet.url}/api/me`)).status()).toBe(200)
+    expect((await other.request.get(`${duet.url}/api/me`)).status()).toBe(401)
+    await other.close()
+
+    // Tokens: made with a name, shown once, listed, revoked.
+    await page.getByLabel("Name of a new token").fill("CI export")
+    await page.getByRole("button", { name: "Make token" }).click()
+    const token = await page.locator("code.new-token").textContent()
+    expect(token).toMatch(/^duet_/)
+    const tokens = page.locator("ul.token-list li")
+    await expect(tokens).toHaveCount(1)
+    await expect(tokens).toContainText("CI export")
+    const bearer = { headers: { authorization: `Bearer ${token}` } }
+    expect((await page.request.get(`${duet.url}/api/me`, bearer)).status()).toBe(200)
+    await page.getByRole("button", { name: "Revoke CI export" }).click()
+    await expect(page.getByText("No tokens.")).toBeVisible()
+    const anonymous = await browser.newContext()
+    expect((await anonymous.request.get(`${duet.url}/api/me`, bearer)).status()).toBe(401)
+    await anonymous.close()
   })
 })

@@ -114,6 +114,14 @@ test("an anchored constraint shows beside its story in the other browser, follow
   await triage.getByRole("button", { name: "Mark addressed" }).click()
   await expect(bo.page.locator("section.triage")).toHaveCount(0)
   await expect(ada.page.locator("section.triage")).toHaveCount(0)
+
+  // "+ Constraint on …" follows the selection: it goes when the focus leaves the story.
+  await boWant.press("End")
+  for (let i = 0; i < "quickly".length; i++) await boWant.press("Shift+ArrowLeft")
+  const add = bo.page.locator("article.story .track button.add")
+  await expect(add).toHaveText("+ Constraint on “quickly”")
+  await field(bo.page, "Problem").click()
+  await expect(add).toHaveText("+ Constraint")
   await close()
 })
 

@@ -132,7 +132,7 @@ test("a spec created offline gets its id on the device, reaches the server on re
   await ada.page.reload()
   await expect(ada.page.getByRole("heading", { name: "Specs" })).toBeVisible()
   await ada.page.getByLabel("Title of the new spec").fill("Written on a plane 🛫")
-  await ada.page.getByRole("button", { name: "New spec" }).click()
+  await ada.page.getByRole("button", { name: "New spec", exact: true }).click()
   // It opens at once; the list shows it as on this device.
   await expect(field(ada.page, "Spec title")).toHaveValue("Written on a plane 🛫")
   await ada.page.goBack()

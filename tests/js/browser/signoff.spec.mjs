@@ -40,7 +40,7 @@ test("product and engineering sign a story; an edited criterion makes both stale
   await slot(eli, "engineering").getByRole("button", { name: "Sign as Engineering" }).click()
   await expect(slot(eli, "engineering")).toHaveAttribute("data-state", "signed")
   await expect(slot(pam, "engineering")).toHaveAttribute("data-state", "signed")
-  expect((await api(duet, pam, "GET", "/api/specs")).find(s => s.id === spec.id).signs).toEqual({ signed: 1, partly: 0, stale: 0 })
+  expect((await api(duet, pam, "GET", "/api/specs")).find(s => s.id === spec.id).signs).toEqual({ signed: 1, partly: 0, stale: 0, done: 0, stories: 1 })
 
   // Pam edits the criterion: Eli's badges turn stale as soon as the edit arrives.
   const crit = pam.page.locator("li.criterion textarea")
@@ -68,12 +68,12 @@ test("product and engineering sign a story; an edited criterion makes both stale
 
   // The spec list counts the story as stale.
   await eli.page.goto(`${duet.url}/`)
-  await expect(eli.page.locator(`li.spec[data-id="${spec.id}"] .signs`)).toHaveText("0 signed, 1 stale")
+  await expect(eli.page.locator(`li.spec[data-id="${spec.id}"] .signs`)).toHaveText("0 of 1 story done, 1 stale")
 
   await slot(pam, "product").getByRole("button", { name: "Sign again as Product" }).click()
   await expect(slot(pam, "product")).toHaveAttribute("data-state", "signed")
   await eli.page.reload()
-  await expect(eli.page.locator(`li.spec[data-id="${spec.id}"] .signs`)).toHaveText("1 signed")
+  await expect(eli.page.locator(`li.spec[data-id="${spec.id}"] .signs`)).toHaveText("0 of 1 story done, 1 signed")
 
   await pam.close()
   await eli.close()
@@ -112,6 +112,77 @@ test("a decision remembers the story it concerns: an edit there shows 'context c
   await badge(pam).getByRole("button", { name: "Still holds" }).click()
   await expect(badge(pam)).toHaveCount(0)
   await expect(badge(eli)).toHaveCount(0)
+  await pam.close()
+  await eli.close()
+})
+
+test("a story's definition of done: signing over an open blocker is asked and shown, the line says what is missing until it is done, and the list's count follows live", async ({ browser, duet }) => {
+  const pam = await withDiscipline(browser, duet, "Pam Product", "product")
+  const eli = await withDiscipline(browser, duet, "Eli Engineer", "engineering")
+  const spec = await createSpec(duet, "Single sign-on", pam)
+  await share(duet, spec.id, pam, eli, "editor")
+  const line = p => p.page.locator("article.story .done-line")
+
+  await pam.page.goto(`${duet.url}/specs/${spec.id}`)
+  await pam.page.getByRole("button", { name: "Add story" }).click()
+  await pam.page.keyboard.type("admin")
+  await pam.page.getByRole("button", { name: "Add UX criterion" }).click()
+  await pam.page.keyboard.type("One click to sign in")
+  await expect(line(pam)).toHaveText("Not done: no technical criterion · no business criterion · 1 criterion not done · no product sign-off · no engineering sign-off")
+  await expect(line(pam)).toHaveAttribute("data-done", "false")
+
+  // Eli raises a blocker beside the story.
+  await eli.page.goto(`${duet.url}/specs/${spec.id}`)
+  await eli.page.locator("article.story .track").getByRole("button", { name: "+ Constraint" }).click()
+  await eli.page.keyboard.type("Needs the IdP contract")
+  await eli.page.getByRole("combobox", { name: "Severity" }).selectOption("blocker")
+  await expect(line(pam)).toContainText("1 open blocker")
+
+  // Signing over it is a choice, asked first and shown on the badge.
+  await slot(pam, "product").getByRole("button", { name: "Sign as Product" }).click()
+  const ask = pam.page.getByRole("group", { name: "Sign over open blockers" })
+  await expect(ask).toContainText("This story has 1 open blocker: “Needs the IdP contract”")
+  await ask.getByRole("button", { name: "Cancel" }).click()
+  await expect(slot(pam, "product")).toHaveAttribute("data-state", "unsigned")
+  await slot(pam, "product").getByRole("button", { name: "Sign as Product" }).click()
+  await ask.getByRole("button", { name: "Sign as Product with 1 open blocker" }).click()
+  await expect(slot(pam, "product")).toHaveAttribute("data-state", "signed")
+  await expect(slot(eli, "product")).toContainText("signed with 1 open blocker")
+  await slot(eli, "engineering").getByRole("button", { name: "Sign as Engineering" }).click()
+  await eli.page.getByRole("button", { name: "Sign as Engineering with 1 open blocker" }).click()
+  await expect(slot(pam, "engineering")).toHaveAttribute("data-state", "signed")
+  // Two green ticks, yet not done: the line says why.
+  await expect(line(pam)).toHaveText("Not done: no technical criterion · no business criterion · 1 criterion not done · 1 open blocker")
+
+  // Eli keeps the list open in a second tab: its count follows without a reload.
+  const list = await eli.context.newPage()
+  await list.goto(duet.url)
+  const counts = list.locator(`li.spec[data-id="${spec.id}"] .signs`)
+  await expect(counts).toHaveText("0 of 1 story done, 1 signed")
+
+  // The team meets the definition.
+  for (const kind of ["Technical", "Business"]) {
+    await pam.page.getByRole("button", { name: `Add ${kind} criterion` }).click()
+    await pam.page.keyboard.type(`${kind} check`)
+  }
+  for (const box of await pam.page.locator("li.criterion").getByRole("checkbox", { name: "Done" }).all()) await box.check()
+  await eli.page.locator("article.story .track").getByRole("combobox", { name: "Status" }).selectOption("addressed")
+  // What was signed changed (a criterion, the blocker's status): both sign-offs are stale.
+  await expect(line(pam)).toHaveText("Not done: product sign-off stale · engineering sign-off stale")
+  await slot(pam, "product").getByRole("button", { name: "Sign again as Product" }).click()
+  await slot(eli, "engineering").getByRole("button", { name: "Sign again as Engineering" }).click()
+  await expect(line(pam)).toHaveText("Done: meets the definition (its status still says Draft)")
+  await expect(line(pam)).toHaveAttribute("data-done", "true")
+  await expect(slot(pam, "product")).not.toContainText("open blocker")
+  await pam.page.getByRole("combobox", { name: "Story status" }).selectOption("done")
+  await expect(line(eli)).toHaveText("Done")
+  await expect(counts).toHaveText("1 of 1 story done, 1 signed")
+  await pam.page.screenshot({ path: test.info().outputPath("definition-of-done.png"), fullPage: true })
+
+  // Unticking a criterion: the status still says Done, and the page says why it is not.
+  await pam.page.locator("li.criterion").getByRole("checkbox", { name: "Done" }).first().uncheck()
+  await expect(line(eli)).toHaveText("Marked Done, but not done: 1 criterion not done")
+  await expect(counts).toHaveText("0 of 1 story done, 1 signed")
   await pam.close()
   await eli.close()
 })
