@@ -312,25 +312,13 @@ impl Accounts {
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         // Added after the first release: tokens made before have no name or time.
-        for (column, ddl) in [
-            (
-                "name",
-                "ALTER TABLE api_tokens ADD COLUMN name TEXT NOT NULL DEFAULT ''",
-            ),
-            (
-                "created_at",
-                "ALTER TABLE api_tokens ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0",
-            ),
-        ] {
-            let has: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('api_tokens') WHERE name = ?1",
-                [column],
-                |r| r.get(0),
-            )?;
-            if has == 0 {
-                conn.execute_batch(ddl)?;
-            }
-        }
+        crate::storage::add_columns(
+            &conn,
+            &[
+                ("api_tokens", "name", "TEXT NOT NULL DEFAULT ''"),
+                ("api_tokens", "created_at", "INTEGER NOT NULL DEFAULT 0"),
+            ],
+        )?;
         let key: Option<Vec<u8>> = conn
             .query_row("SELECT key FROM server_secret WHERE id = 1", [], |r| {
                 r.get(0)

@@ -988,35 +988,24 @@ async fn sign_up_takes_a_discipline_and_a_password_change_ends_every_other_sessi
     )
     .await?;
     let second = second.session_cookie().context("a session")?;
-    let change = |current: &str, new: &str| {
-        serde_json::json!({ "current": current, "new": new }).to_string()
+    let change = |current: &'static str, new: &'static str| {
+        let body = serde_json::json!({ "current": current, "new": new }).to_string();
+        let cookie = first.clone();
+        async move {
+            let headers = [("Cookie", cookie.as_str())];
+            http_with(
+                server.addr,
+                "POST",
+                "/api/me/password",
+                &headers,
+                Some(&body),
+            )
+            .await
+        }
     };
-    let r = http_with(
-        server.addr,
-        "POST",
-        "/api/me/password",
-        &[("Cookie", &first)],
-        Some(&change("wrong one", "a new secret")),
-    )
-    .await?;
-    assert_eq!(r.status, 403, "{}", r.body);
-    let r = http_with(
-        server.addr,
-        "POST",
-        "/api/me/password",
-        &[("Cookie", &first)],
-        Some(&change("long enough", "short")),
-    )
-    .await?;
-    assert_eq!(r.status, 400, "{}", r.body);
-    let r = http_with(
-        server.addr,
-        "POST",
-        "/api/me/password",
-        &[("Cookie", &first)],
-        Some(&change("long enough", "a new secret")),
-    )
-    .await?;
+    assert_eq!(change("wrong one", "a new secret").await?.status, 403);
+    assert_eq!(change("long enough", "short").await?.status, 400);
+    let r = change("long enough", "a new secret").await?;
     assert_eq!(r.status, 200, "{}", r.body);
     let renewed = r
         .session_cookie()

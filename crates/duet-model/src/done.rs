@@ -37,11 +37,8 @@ impl StoryFacts {
 
     /// The facts of `story` in `doc`; `None` if there is no such story.
     pub fn read(doc: &impl ReadDoc, story: &ItemId) -> Option<StoryFacts> {
-        let stories = read::part(doc, key::STORIES, ObjType::Map)?;
-        let obj = read::obj(doc, &stories, story.as_str(), ObjType::Map)?;
-        let criteria = read::obj(doc, &obj, key::CRITERIA, ObjType::Map)
-            .map(|l| read::ranked(doc, &l))
-            .unwrap_or_default()
+        let (_, criteria) = read::story_criteria(doc, story)?;
+        let criteria = criteria
             .into_iter()
             .map(|c| {
                 (

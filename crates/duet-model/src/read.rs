@@ -26,6 +26,16 @@ pub(crate) fn part(doc: &impl Read, name: &str, want: ObjType) -> Option<ObjId> 
     obj(doc, &ROOT, name, want)
 }
 
+/// A story's object and its criteria in display order; `None` if there is no such story.
+pub(crate) fn story_criteria(doc: &impl Read, story: &ItemId) -> Option<(ObjId, Vec<Ranked>)> {
+    let stories = part(doc, key::STORIES, ObjType::Map)?;
+    let found = obj(doc, &stories, story.as_str(), ObjType::Map)?;
+    let criteria = obj(doc, &found, key::CRITERIA, ObjType::Map)
+        .map(|l| ranked(doc, &l))
+        .unwrap_or_default();
+    Some((found, criteria))
+}
+
 /// The text of the Text object at `parent[key]`, or "" when absent.
 pub(crate) fn text(doc: &impl Read, parent: &ObjId, key: &str) -> String {
     obj(doc, parent, key, ObjType::Text)

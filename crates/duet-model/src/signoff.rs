@@ -133,11 +133,8 @@ pub fn signed_content_at(
 }
 
 fn content_with(doc: &impl Read, story: &ItemId) -> Option<SignedContent> {
-    let stories = read::part(doc, key::STORIES, ObjType::Map)?;
-    let obj = read::obj(doc, &stories, story.as_str(), ObjType::Map)?;
-    let criteria = read::obj(doc, &obj, key::CRITERIA, ObjType::Map)
-        .map(|l| read::ranked(doc, &l))
-        .unwrap_or_default()
+    let (obj, criteria) = read::story_criteria(doc, story)?;
+    let criteria = criteria
         .into_iter()
         .map(|c| {
             let kind = CriterionKind::read(&read::string(doc, &c.obj, key::KIND));

@@ -14,6 +14,7 @@ pub mod fold;
 mod sqlite;
 mod writer;
 
+pub(crate) use sqlite::add_columns;
 pub use sqlite::SqliteStorage;
 pub use writer::{Pending, StoreHandle};
 

@@ -81,52 +81,40 @@ impl SqliteStorage {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        // Added after the first release: documents stored before have none.
-        let has_signs: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM pragma_table_info('documents') WHERE name = 'signs'",
-            [],
-            |r| r.get(0),
+        // Columns added since the first release, for databases made before them.
+        add_columns(
+            &conn,
+            &[
+                // Each spec's sign-off counts, for the list.
+                ("documents", "signs", "TEXT NOT NULL DEFAULT ''"),
+                // The open blockers a sign-off was given over.
+                ("signoffs", "blockers", "TEXT NOT NULL DEFAULT ''"),
+                // The list's archive, delete and search.
+                ("documents", "archived", "INTEGER NOT NULL DEFAULT 0"),
+                ("documents", "deleted_at", "INTEGER"),
+                ("documents", "search_text", "TEXT NOT NULL DEFAULT ''"),
+            ],
         )?;
-        if has_signs == 0 {
-            conn.execute_batch("ALTER TABLE documents ADD COLUMN signs TEXT NOT NULL DEFAULT ''")?;
-        }
-        // Added with the definition of done: the open blockers a sign-off was given with.
-        let has_blockers: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM pragma_table_info('signoffs') WHERE name = 'blockers'",
-            [],
-            |r| r.get(0),
-        )?;
-        if has_blockers == 0 {
-            conn.execute_batch(
-                "ALTER TABLE signoffs ADD COLUMN blockers TEXT NOT NULL DEFAULT ''",
-            )?;
-        }
-        // Added with the spec list's archive, delete and search.
-        for (column, ddl) in [
-            (
-                "archived",
-                "ALTER TABLE documents ADD COLUMN archived INTEGER NOT NULL DEFAULT 0",
-            ),
-            (
-                "deleted_at",
-                "ALTER TABLE documents ADD COLUMN deleted_at INTEGER",
-            ),
-            (
-                "search_text",
-                "ALTER TABLE documents ADD COLUMN search_text TEXT NOT NULL DEFAULT ''",
-            ),
-        ] {
-            let has: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM pragma_table_info('documents') WHERE name = ?1",
-                [column],
-                |r| r.get(0),
-            )?;
-            if has == 0 {
-                conn.execute_batch(ddl)?;
-            }
-        }
         Ok(SqliteStorage { conn })
     }
+}
+
+/// Adds each `(table, column, type)` a database made before it lacks.
+pub(crate) fn add_columns(
+    conn: &Connection,
+    columns: &[(&str, &str, &str)],
+) -> rusqlite::Result<()> {
+    for (table, column, kind) in columns {
+        let has: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if has == 0 {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// The columns [`meta_from_row`] reads, in order.
