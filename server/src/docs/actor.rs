@@ -181,8 +181,13 @@ impl DocActor {
     /// with the next change).
     async fn write_search_text(&mut self) {
         if let Some(write) = self.engine.search_write(now_millis()) {
-            if let Err(e) = self.registry.store().commit(vec![write]).await {
-                warn!("storing the search text failed: {e}");
+            match self.registry.store().commit(vec![write]).await {
+                // A list searching for the words just written finds the spec now.
+                Ok(_) => self.registry.list_changed(ListChange {
+                    doc: self.id,
+                    roles_of: Vec::new(),
+                }),
+                Err(e) => warn!("storing the search text failed: {e}"),
             }
         }
     }

@@ -76,6 +76,11 @@ test.describe("at phone width", () => {
     const field = await page.getByRole("textbox", { name: "I want" }).boundingBox()
     expect(field.width).toBeGreaterThan(story.width * 0.8)
     await page.screenshot({ path: test.info().outputPath("editor-390.png"), fullPage: true })
+    // Scrolled to the bottom, the connection pill is still in view.
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
+    const pill = await page.getByRole("status").boundingBox()
+    expect(pill.y).toBeGreaterThanOrEqual(0)
+    expect(pill.y + pill.height).toBeLessThanOrEqual(844)
     await page.goto(duet.url)
     await expect(page.locator("li.spec")).toHaveCount(1)
     expect(await wide()).toBeLessThanOrEqual(390)

@@ -160,6 +160,15 @@ test("presence: each person sees who is here and in which field, and someone who
   await expect(bo.page.locator('[data-field="title"] .rflag')).toHaveCount(0)
   await expect(bo.page.locator('[data-field="problem"] .rflag')).toHaveText("Ada Lovelace")
   await expect(ada.page.locator("ul.people li.person", { hasText: "Bo Builder" })).toBeVisible()
+  // Ada opens the spec in a second tab: still one Ada for Bo (where she types), and no
+  // second self for her.
+  const second = await ada.context.newPage()
+  await second.goto(ada.page.url())
+  await expect(second.locator("ul.people li.person", { hasText: "Bo Builder" })).toBeVisible()
+  await expect(adaInBo).toHaveCount(1)
+  await expect(adaInBo).toContainText("in the problem")
+  await expect(second.locator("ul.people li.person")).toHaveCount(2)
+  await second.close()
 
   await ada.close()
   await expect(adaInBo).toHaveCount(0)
