@@ -115,7 +115,7 @@ pub fn EditorPage(id: String) -> impl IntoView {
         <main class="spec" data-id=id.to_string()
             class:view-only=move || !matches!(role.get(), Some(Role::Owner | Role::Editor))
             class:with-history=move || history_ui.open.get()>
-            <history::SinceSeen doc=id state=signals.state on_server=signals.on_server />
+            <history::SinceSeen doc=id on_server=signals.on_server />
             <div class="live" hidden=move || history_ui.covering()>
             {move || match state.get() {
                 DocState::Loading => view! { <p class="muted">"Loading the spec…"</p> }.into_any(),

@@ -8,7 +8,8 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::net::{Connection, DocState};
+use crate::me;
+use crate::net::Connection;
 use crate::text::FocusRequest;
 use crate::ui::scroll_to_item;
 
@@ -189,12 +190,9 @@ fn seen_now(doc: DocumentId) {
 /// and place, each a jump to the place (written by the history module). Opening the spec,
 /// and leaving it, marks it seen.
 #[component]
-pub fn SinceSeen(
-    doc: DocumentId,
-    state: RwSignal<DocState>,
-    on_server: RwSignal<bool>,
-) -> impl IntoView {
+pub fn SinceSeen(doc: DocumentId, on_server: RwSignal<bool>) -> impl IntoView {
     let conn = expect_context::<StoredValue<Connection, LocalStorage>>();
+    let user = conn.get_value().person().user.to_string();
     let FocusRequest(focus) = expect_context::<FocusRequest>();
     let ui = expect_context::<HistoryUi>();
     let boxel = NodeRef::<leptos::html::Div>::new();
@@ -207,39 +205,41 @@ pub fn SinceSeen(
         }
     })
     .into_js_value();
-    // Asked once the device's own copy is read: what it already held is not news.
+    // Asked once, leaving out what this browser showed when the person last left the
+    // spec: what they watched live is not news, even if the server never heard they saw it.
+    let shown = me::shown(&user, &doc.to_string());
     Effect::new(move |asked: Option<bool>| {
         if asked == Some(true) {
             return true;
         }
-        state.track();
-        if !on_server.get() {
-            return false;
-        }
-        let (Some(el), Some(held)) = (boxel.get(), conn.get_value().heads_at_open(doc)) else {
+        let (Some(el), true) = (boxel.get(), on_server.get()) else {
             return false;
         };
-        let on_focus = on_focus.clone();
+        let (on_focus, shown) = (on_focus.clone(), shown.clone());
         spawn_local(async move {
             if let Some(m) = module().await {
                 let doc = JsValue::from_str(&doc.to_string());
-                let held = JsValue::from_str(&held.join(","));
-                call(&m, "since_seen", &[el.into(), doc, on_focus, held]);
+                call(&m, "since_seen", &[el.into(), doc, on_focus, shown.into()]);
             }
         });
         true
     });
-    // Marked seen on leaving, once the server has the spec.
-    let leave = window_event_listener_untyped("pagehide", move |_| {
+    // On leaving: what the page showed is kept here, and the server marks it seen.
+    let left = move || {
+        if let Some(c) = conn.try_get_value() {
+            me::remember_shown(&user, &doc.to_string(), &c.heads(doc).join(","));
+        }
         if on_server.try_get_untracked() == Some(true) {
             seen_now(doc);
         }
+    };
+    let leave = window_event_listener_untyped("pagehide", {
+        let left = left.clone();
+        move |_| left()
     });
     on_cleanup(move || {
         leave.remove();
-        if on_server.try_get_untracked() == Some(true) {
-            seen_now(doc);
-        }
+        left();
     });
     view! { <div class="since-box" node_ref=boxel></div> }
 }

@@ -87,6 +87,36 @@ pub fn cache(a: &Account) {
 pub fn forget() {
     if let Some(s) = storage() {
         let _ = s.remove_item(ACCOUNT_KEY);
+        let keys: Vec<String> = (0..s.length().unwrap_or(0))
+            .filter_map(|i| s.key(i).ok().flatten())
+            .filter(|k| k.starts_with(SHOWN_PREFIX))
+            .collect();
+        for k in keys {
+            let _ = s.remove_item(&k);
+        }
+    }
+}
+
+/// Where the version of each spec this browser last showed its person is kept.
+const SHOWN_PREFIX: &str = "duet.shown.";
+
+/// The version of spec `doc` this browser showed `user` when they last left it (heads,
+/// comma-separated; "" if never): what they watched live is not news next time.
+pub fn shown(user: &str, doc: &str) -> String {
+    storage()
+        .and_then(|s| {
+            s.get_item(&format!("{SHOWN_PREFIX}{user}.{doc}"))
+                .ok()
+                .flatten()
+        })
+        .unwrap_or_default()
+}
+
+/// Keeps the version of `doc` the page showed `user` as they leave it (synchronous, so
+/// it holds from a page being unloaded too).
+pub fn remember_shown(user: &str, doc: &str, heads: &str) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(&format!("{SHOWN_PREFIX}{user}.{doc}"), heads);
     }
 }
 

@@ -83,9 +83,6 @@ struct OpenDoc {
     record: store::Record,
     /// The heads the server is known to hold.
     saved: Vec<ChangeHash>,
-    /// The heads this device held when the spec was opened (read from the store, before
-    /// anything new arrived): what the reader had already seen.
-    opened: Option<Vec<ChangeHash>>,
     /// The server has the spec (false from creating it here until it acknowledges it):
     /// until then there is nothing to ask the REST API about it.
     on_server: RwSignal<bool>,
@@ -134,7 +131,6 @@ impl OpenDoc {
             full_bytes: 0,
             record: store::Record::default(),
             saved: Vec::new(),
-            opened: None,
             on_server: RwSignal::new(true),
             unsaved: RwSignal::new(0),
             written: HashMap::new(),
@@ -741,14 +737,6 @@ impl Connection {
         signals
     }
 
-    /// The heads this device held of `id` when it was opened (`None` until its local copy
-    /// has been read).
-    pub fn heads_at_open(&self, id: DocumentId) -> Option<Vec<String>> {
-        let inner = self.inner.borrow();
-        let heads = inner.docs.get(&id)?.opened.as_ref()?;
-        Some(heads.iter().map(ToString::to_string).collect())
-    }
-
     /// The local copy of `id` was read (or could not be).
     fn loaded(&self, id: DocumentId, stored: Result<store::Stored, store::StoreError>) {
         {
@@ -790,7 +778,6 @@ impl Connection {
                     warn(&format!("this browser cannot keep specs offline: {e}"));
                 }
             }
-            open.opened = Some(open.doc.get_heads());
             open.loaded = true;
             if !open.doc.get_heads().is_empty() {
                 open.version.update(|v| *v += 1);

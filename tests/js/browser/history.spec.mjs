@@ -277,3 +277,25 @@ test("stepping through a session shows each of its edits, and a restore can go b
   await pam.close()
   await eli.close()
 })
+
+test("what the reader watched live is not news when they come back, though the server never heard they saw it", async ({ browser, duet }) => {
+  const [ada, bo, spec] = await ownerWrites(browser, duet, "Ada Lovelace", ["Bo Builder", "editor"], "Analysts copy tables by hand.")
+  await leave(ada)
+  // From now on the server never hears that Ada saw anything (her "seen" goes nowhere).
+  await ada.page.route("**/seen", route => route.fulfill({ status: 204 }))
+  await open(ada, duet, spec)
+  // Bo types while Ada watches.
+  await open(bo, duet, spec)
+  await field(bo.page, "Problem").click()
+  await bo.page.keyboard.press("End")
+  await bo.page.keyboard.type(" Daily.")
+  await expect(field(ada.page, "Problem")).toHaveValue("Analysts copy tables by hand. Daily.")
+  // Ada reloads: the page's question leaves out what it showed her.
+  const asked = ada.page.waitForResponse(r => r.url().includes("/since-seen"))
+  await ada.page.reload()
+  const answer = await (await asked).json()
+  expect(answer.places).toEqual([])
+  await expect(ada.page.getByRole("region", { name: "Since you last looked" })).toHaveCount(0)
+  await ada.close()
+  await bo.close()
+})
