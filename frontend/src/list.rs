@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 use crate::api::{self, Role, SpecSummary};
 use crate::net::Connection;
 use crate::store::{self, Record};
-use crate::ui::{alert, handler, value_of};
+use crate::ui::{alert, handler};
 
 /// One row of the list.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +139,13 @@ pub fn SpecList() -> impl IntoView {
     // share): the counts stay live while the list is open.
     live(move || specs.refetch());
     let note = RwSignal::new(None::<Note>);
+    provide_context(Editing {
+        which: RwSignal::new(None),
+        draft: RwSignal::new(String::new()),
+    });
+    // Drawn again only when what the list shows changed (a refetch with the same answer
+    // leaves the rows, their focus and what is being typed, alone).
+    let shown = Memo::new(move |_| specs.get());
     let (title, set_title) = signal(String::new());
     let create = Action::new_local(move |title: &String| {
         let title = match title.trim() {
@@ -252,7 +259,7 @@ pub fn SpecList() -> impl IntoView {
                 }
             })}
             // Read again in place: the rows stay while the list is being read again.
-            {move || match specs.get() {
+            {move || match shown.get() {
                 None => view! { <p class="muted">"Loading specs…"</p> }.into_any(),
                 Some(Err(e)) => alert(Some(e)).into_any(),
                 Some(Ok((list, _))) if list.is_empty() => view! {
@@ -306,6 +313,20 @@ fn counts_line(c: &SignCounts) -> Option<String> {
     Some(parts.join(", "))
 }
 
+/// Which row an owner is renaming or being asked about, and the title being typed: kept
+/// by the list, so that a row drawn again (the list read again on a change) keeps them.
+#[derive(Clone, Copy)]
+struct Editing {
+    which: RwSignal<Option<(String, Mode)>>,
+    draft: RwSignal<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Rename,
+    Delete,
+}
+
 /// An owner's actions on one row: rename in place, archive, delete (asked first), or for
 /// a deleted spec, bring it back.
 #[component]
@@ -316,9 +337,18 @@ fn OwnerActions(
     deleted: bool,
     changed: Callback<Note>,
 ) -> impl IntoView {
-    let renaming = RwSignal::new(false);
-    let asking = RwSignal::new(false);
+    let Editing { which, draft } = expect_context::<Editing>();
     let error = RwSignal::new(None::<String>);
+    let is = {
+        let id = id.clone();
+        move |mode: Mode| which.with(|w| w.as_ref().is_some_and(|(i, m)| *i == id && *m == mode))
+    };
+    let (renaming, asking) = (is.clone(), is.clone());
+    let (renaming, asking) = (move || renaming(Mode::Rename), move || asking(Mode::Delete));
+    let busy = {
+        let (renaming, asking) = (renaming.clone(), asking.clone());
+        move || renaming() || asking()
+    };
     // Runs one call; says what happened, or why not.
     let act =
         move |call: std::pin::Pin<Box<dyn std::future::Future<Output = api::ApiResult<()>>>>,
@@ -333,17 +363,23 @@ fn OwnerActions(
             });
         };
     let name = format!("“{title}”");
-    let (i1, i2, i3, i4) = (id.clone(), id.clone(), id.clone(), id.clone());
+    let (i1, i2, i3, i4, i5, i6) = (
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+    );
     let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
     let rename = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(form) = ev.target() else { return };
-        let new = value_of(&form, Some("title")).trim().to_owned();
+        let new = draft.get_untracked().trim().to_owned();
         if new.is_empty() {
             error.set(Some("A spec needs a title.".into()));
             return;
         }
-        renaming.set(false);
+        which.set(None);
         let id = i1.clone();
         let said = Note {
             text: format!("Renamed to “{new}”."),
@@ -355,29 +391,33 @@ fn OwnerActions(
         );
     };
     let current = title.clone();
+    let b1 = busy.clone();
+    let b2 = busy.clone();
+    let b3 = busy.clone();
     view! {
         <span class="owner-actions">
-            {move || renaming.get().then(|| view! {
+            {move || renaming().then(|| view! {
                 <form class="rename" on:submit=handler(rename.clone())>
                     <label class="visually-hidden" for=format!("rename-{}", i4)>"New title"</label>
-                    <input id=format!("rename-{}", i4) name="title" type="text" maxlength="1000" value=current.clone()
-                        on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { renaming.set(false) } />
+                    <input id=format!("rename-{}", i4) name="title" type="text" maxlength="1000"
+                        prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))
+                        on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { which.set(None) } />
                     <button type="submit">"Save"</button>
-                    <button type="button" class="quiet" on:click=move |_| renaming.set(false)>"Cancel"</button>
+                    <button type="button" class="quiet" on:click=move |_| which.set(None)>"Cancel"</button>
                 </form>
             })}
-            {move || asking.get().then(|| {
+            {move || asking().then(|| {
                 let (id, name) = (i2.clone(), n1.clone());
                 view! {
                     <span class="confirm-delete" role="group" aria-label="Delete this spec?">
                         {format!("Delete {name}? Nobody can open it afterwards; you can bring it back for 30 days. ")}
                         <button type="button" class="danger" on:click=handler(move |_| {
-                            asking.set(false);
+                            which.set(None);
                             let id = id.clone();
                             let said = Note { text: format!("Deleted {name}."), undo: Some(id.clone()) };
                             act(Box::pin(async move { api::delete_spec(&id).await }), said);
                         })>"Delete spec"</button>
-                        <button type="button" class="quiet" on:click=move |_| asking.set(false)>"Cancel"</button>
+                        <button type="button" class="quiet" on:click=move |_| which.set(None)>"Cancel"</button>
                     </span>
                 }
             })}
@@ -393,9 +433,12 @@ fn OwnerActions(
             } else {
                 let (id, name) = (i3.clone(), n3.clone());
                 view! {
-                    <button type="button" class="small quiet" hidden=move || renaming.get() || asking.get()
-                        on:click=move |_| renaming.set(true)>"Rename"</button>
-                    <button type="button" class="small quiet" hidden=move || renaming.get() || asking.get()
+                    <button type="button" class="small quiet" hidden=b1
+                        on:click=move |_| {
+                            draft.set(current.clone());
+                            which.set(Some((i5.clone(), Mode::Rename)));
+                        }>"Rename"</button>
+                    <button type="button" class="small quiet" hidden=b2
                         on:click=handler(move |_| {
                             let id = id.clone();
                             let said = Note {
@@ -404,8 +447,8 @@ fn OwnerActions(
                             };
                             act(Box::pin(async move { api::archive_spec(&id, !archived).await }), said);
                         })>{if archived { "Unarchive" } else { "Archive" }}</button>
-                    <button type="button" class="small quiet" hidden=move || renaming.get() || asking.get()
-                        on:click=move |_| asking.set(true)>"Delete…"</button>
+                    <button type="button" class="small quiet" hidden=b3
+                        on:click=move |_| which.set(Some((i6.clone(), Mode::Delete)))>"Delete…"</button>
                 }.into_any()
             }}
             {move || alert(error.get())}

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -16,6 +16,10 @@ use duet_model::{markdown, Author, Spec, UserId};
 use duet_protocol::DocumentId;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::accounts::{Accounts, LinkError, Throttle};
 use crate::auth::{self, Caller};
@@ -108,8 +112,7 @@ impl From<DocError> for AppError {
 }
 
 pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
-    let api = Router::new()
-        .route("/sync", get(crate::ws::upgrade))
+    let rest = Router::new()
         .route("/api/health", get(health))
         .route("/api/auth/signup", post(auth::sign_up))
         .route("/api/auth/signin", post(auth::sign_in))
@@ -143,15 +146,63 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
         )
         // Bodies are small JSON; specs travel over the websocket.
         .layer(DefaultBodyLimit::max(64 * 1024))
+        // Answers over 1 KiB compressed by what the client accepts (brotli, gzip); the
+        // event stream is left as it is (tower-http's default predicate).
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
+        )
+        // Private answers: never kept by a cache.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    let api = Router::new()
+        .route("/sync", get(crate::ws::upgrade))
+        .merge(rest)
         .with_state(state);
-    match frontend.filter(|dir| dir.join("index.html").is_file()) {
-        // The app's files; any other path is a page of the app (client-side routes).
-        Some(dir) => api.fallback_service(
-            tower_http::services::ServeDir::new(dir)
-                .fallback(tower_http::services::ServeFile::new(dir.join("index.html"))),
-        ),
+    let app = match frontend.filter(|dir| dir.join("index.html").is_file()) {
+        // The app's files, sent precompressed (`.br`, `.gz` beside each, written by the
+        // build) when the client accepts it; any other path is a page of the app
+        // (client-side routes). Revalidated on every visit (the service worker keeps the
+        // shell for offline use).
+        Some(dir) => {
+            let index = ServeFile::new(dir.join("index.html"))
+                .precompressed_br()
+                .precompressed_gzip();
+            let files = ServeDir::new(dir)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(index);
+            api.fallback_service(Router::new().fallback_service(files).layer(
+                SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-cache"),
+                ),
+            ))
+        }
         None => api.route("/", get(index)).fallback(not_found),
-    }
+    };
+    security_headers(app)
+}
+
+/// What the app needs, and nothing else: its own scripts and WebAssembly, styles (inline
+/// `style` attributes carry people's colours), its own origin for fetches and the
+/// websocket, no framing.
+const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+    worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
+/// The security headers every page and answer carries.
+fn security_headers(app: Router) -> Router {
+    let set = |name: header::HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+    };
+    app.layer(set(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(set(header::REFERRER_POLICY, "same-origin"))
+        .layer(set(header::X_FRAME_OPTIONS, "DENY"))
 }
 
 async fn index() -> Html<&'static str> {

@@ -5,6 +5,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+mod frontend_files;
+
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 fn main() -> Result<()> {
@@ -14,6 +16,7 @@ fn main() -> Result<()> {
         Some("bench") => bench(&args[1..]),
         Some("bench-browser") => bench_in_browser("bench/editor-timings.mjs"),
         Some("bench-offline") => bench_in_browser("bench/offline-merge.mjs"),
+        Some("bench-first-visit") => bench_in_browser("bench/first-visit.mjs"),
         Some("bench-history") => {
             cmd(
                 "cargo",
@@ -554,10 +557,16 @@ const MODULES: [(&str, &str, &str); 2] = [
 /// Builds the browser app into `frontend/dist`: each wasm module (release) with its JS glue
 /// from `wasm-bindgen`, made smaller by `wasm-opt`, and the static files.
 fn build_frontend() -> Result<()> {
-    ensure_wasm_target()?;
-    ensure_wasm_bindgen()?;
     let root = workspace_root();
     let dist = root.join("frontend/dist");
+    // Nothing it reads changed since the last build: that build stands.
+    let inputs = frontend_files::fingerprint(&root)?;
+    if frontend_files::up_to_date(&dist, &inputs) {
+        eprintln!("==> frontend unchanged since its last build (frontend/dist); not rebuilt");
+        return Ok(());
+    }
+    ensure_wasm_target()?;
+    ensure_wasm_bindgen()?;
     if dist.exists() {
         std::fs::remove_dir_all(&dist)?;
     }
@@ -637,6 +646,8 @@ fn build_frontend() -> Result<()> {
         std::fs::copy(entry.path(), dist.join(entry.file_name()))?;
     }
     write_service_worker(&dist)?;
+    frontend_files::precompress(&dist)?;
+    std::fs::write(dist.join(frontend_files::STAMP), &inputs)?;
     for (_, name, dir) in MODULES {
         let size = std::fs::metadata(dist.join(dir).join(format!("{name}_bg.wasm")))?.len();
         eprintln!("==> {name}_bg.wasm: {} KiB", size / 1024);
@@ -669,7 +680,11 @@ fn write_service_worker(dist: &Path) -> Result<()> {
             .strip_prefix(dist)?
             .to_string_lossy()
             .replace('\\', "/");
-        if rel == "sw.js" {
+        if rel == "sw.js"
+            || rel.ends_with(".br")
+            || rel.ends_with(".gz")
+            || rel == frontend_files::STAMP
+        {
             continue;
         }
         std::hash::Hash::hash(&rel, &mut hasher);
@@ -701,9 +716,50 @@ const RELEASE_DUET: [&str; 6] = [
 
 fn run(extra: &[String]) -> Result<()> {
     build_frontend()?;
+    cmd("cargo", &serve_args(extra))
+}
+
+/// The cargo command line that serves Duet with `extra` options: `cargo xtask run --
+/// --addr …` and `cargo xtask run --addr …` both pass them to `duet serve`.
+fn serve_args(extra: &[String]) -> Vec<&str> {
+    let extra = match extra.first().map(String::as_str) {
+        Some("--") => &extra[1..],
+        _ => extra,
+    };
     let mut args = vec!["run"];
     args.extend(RELEASE_DUET);
     args.extend(["--", "serve"]);
     args.extend(extra.iter().map(String::as_str));
-    cmd("cargo", &args)
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serve_args;
+
+    #[test]
+    fn run_passes_serve_options_through_with_or_without_a_separator() {
+        let owned = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let want = [
+            "run",
+            "--release",
+            "--locked",
+            "-p",
+            "duet-server",
+            "--bin",
+            "duet",
+            "--",
+            "serve",
+            "--addr",
+            "127.0.0.1:9000",
+            "--data",
+            "/srv/duet",
+        ];
+        let given = ["--addr", "127.0.0.1:9000", "--data", "/srv/duet"];
+        assert_eq!(serve_args(&owned(&given)), want);
+        let mut separated = vec!["--"];
+        separated.extend(given);
+        assert_eq!(serve_args(&owned(&separated)), want);
+        assert_eq!(serve_args(&[]), &want[..9]);
+    }
 }

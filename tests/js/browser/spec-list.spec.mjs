@@ -103,6 +103,19 @@ test("the app has a favicon, not the app's page, at /favicon.ico", async ({ page
   await expect(page.locator('link[rel="icon"]').first()).toHaveAttribute("href", "/favicon.svg")
 })
 
+test("the app arrives brotli-compressed, revalidated on each visit, under a Content-Security-Policy it keeps to", async ({ page, duet }) => {
+  const wasm = page.waitForResponse(r => r.url().endsWith("/duet_frontend_bg.wasm"))
+  await page.goto(duet.url)
+  const res = await wasm
+  const headers = res.headers()
+  expect(headers["content-encoding"]).toBe("br")
+  expect(headers["cache-control"]).toBe("no-cache")
+  expect(headers["content-security-policy"]).toContain("script-src 'self' 'wasm-unsafe-eval'")
+  // The page runs under it: the list loads (any refusal would be a console error, which
+  // fails the test).
+  await expect(page.getByRole("heading", { name: "Specs" })).toBeVisible()
+})
+
 test("unknown paths load the app and say there is no such page", async ({ page, duet }) => {
   await page.goto(`${duet.url}/no/such/page`)
   await expect(page.getByText("There is no such page.")).toBeVisible()
