@@ -680,10 +680,14 @@ fn write_service_worker(dist: &Path) -> Result<()> {
             .strip_prefix(dist)?
             .to_string_lossy()
             .replace('\\', "/");
+        // Not the shell: the worker itself, the compressed copies, the build's stamp, and
+        // the history module (history reads the server: it is no use offline, and leaving
+        // it out keeps the worker from downloading it on a first visit).
         if rel == "sw.js"
             || rel.ends_with(".br")
             || rel.ends_with(".gz")
             || rel == frontend_files::STAMP
+            || rel.starts_with("history/")
         {
             continue;
         }
