@@ -2,6 +2,7 @@
 
 pub mod accounts;
 mod auth;
+pub mod backup;
 pub mod config;
 pub mod docs;
 pub mod fuzzing;

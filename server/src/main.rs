@@ -56,6 +56,28 @@ enum Command {
               value_parser = clap::value_parser!(u32).range(1..))]
         compact_after: u32,
     },
+    /// Copy the database of a data folder to a new file, while the server runs: every
+    /// change acknowledged before the backup began is in the copy.
+    Backup {
+        /// The data folder (of a running server or not).
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+        /// The file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup back as the database of a data folder (stop the server first).
+    Restore {
+        /// The backup file (checked before anything is touched).
+        #[arg(long)]
+        from: PathBuf,
+        /// The data folder to restore into.
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+        /// Replace a database already there (kept aside as duet.sqlite3.before-restore).
+        #[arg(long)]
+        replace: bool,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -143,6 +165,33 @@ async fn main() -> anyhow::Result<()> {
                 "created {}{}",
                 user.username,
                 if user.is_admin { " (admin)" } else { "" }
+            );
+            Ok(())
+        }
+        Command::Backup { data, to } => {
+            let made = duet_server::backup::backup(&data, &to)?;
+            println!(
+                "backed up {} to {}: {} documents, {} accounts, {} bytes (checked)",
+                data.display(),
+                to.display(),
+                made.documents,
+                made.users,
+                made.bytes
+            );
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            data,
+            replace,
+        } => {
+            let put = duet_server::backup::restore(&from, &data, replace)?;
+            println!(
+                "restored {} into {}: {} documents, {} accounts",
+                from.display(),
+                data.display(),
+                put.documents,
+                put.users
             );
             Ok(())
         }
