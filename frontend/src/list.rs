@@ -327,6 +327,14 @@ enum Mode {
     Delete,
 }
 
+/// What an owner does to a spec from its row.
+enum Act {
+    Rename(String),
+    Archive(bool),
+    Delete,
+    Undelete,
+}
+
 /// An owner's actions on one row: rename in place, archive, delete (asked first), or for
 /// a deleted spec, bring it back.
 #[component]
@@ -339,39 +347,64 @@ fn OwnerActions(
 ) -> impl IntoView {
     let Editing { which, draft } = expect_context::<Editing>();
     let error = RwSignal::new(None::<String>);
-    let is = {
-        let id = id.clone();
-        move |mode: Mode| which.with(|w| w.as_ref().is_some_and(|(i, m)| *i == id && *m == mode))
+    let name = StoredValue::new(format!("“{title}”"));
+    let (id, title) = (StoredValue::new(id), StoredValue::new(title));
+    let is = move |mode: Mode| {
+        which.with(|w| {
+            w.as_ref()
+                .is_some_and(|(i, m)| id.with_value(|id| i == id) && *m == mode)
+        })
     };
-    let (renaming, asking) = (is.clone(), is.clone());
-    let (renaming, asking) = (move || renaming(Mode::Rename), move || asking(Mode::Delete));
-    let busy = {
-        let (renaming, asking) = (renaming.clone(), asking.clone());
-        move || renaming() || asking()
-    };
+    let renaming = move || is(Mode::Rename);
+    let asking = move || is(Mode::Delete);
+    let busy = move || renaming() || asking();
+    let edit = move |mode: Mode| which.set(Some((id.get_value(), mode)));
     // Runs one call; says what happened, or why not.
-    let act =
-        move |call: std::pin::Pin<Box<dyn std::future::Future<Output = api::ApiResult<()>>>>,
-              said: Note| {
-            spawn_local(async move {
-                match call.await {
-                    Ok(()) => changed.run(said),
-                    Err(e) => {
-                        error.try_set(Some(e.message));
-                    }
+    let run = move |act: Act| {
+        let (id, name) = (id.get_value(), name.get_value());
+        spawn_local(async move {
+            let (done, said) = match act {
+                Act::Rename(new) => (
+                    api::rename_spec(&id, &new).await,
+                    Note {
+                        text: format!("Renamed to “{new}”."),
+                        undo: None,
+                    },
+                ),
+                Act::Archive(archived) => (
+                    api::archive_spec(&id, archived).await,
+                    Note {
+                        text: if archived {
+                            format!("Archived {name}: find it under Archived.")
+                        } else {
+                            format!("{name} is back in the list.")
+                        },
+                        undo: None,
+                    },
+                ),
+                Act::Delete => (
+                    api::delete_spec(&id).await,
+                    Note {
+                        text: format!("Deleted {name}."),
+                        undo: Some(id.clone()),
+                    },
+                ),
+                Act::Undelete => (
+                    api::undelete_spec(&id).await,
+                    Note {
+                        text: format!("Brought back {name}."),
+                        undo: None,
+                    },
+                ),
+            };
+            match done {
+                Ok(()) => changed.run(said),
+                Err(e) => {
+                    error.try_set(Some(e.message));
                 }
-            });
-        };
-    let name = format!("“{title}”");
-    let (i1, i2, i3, i4, i5, i6) = (
-        id.clone(),
-        id.clone(),
-        id.clone(),
-        id.clone(),
-        id.clone(),
-        id.clone(),
-    );
-    let (n1, n2, n3) = (name.clone(), name.clone(), name.clone());
+            }
+        });
+    };
     let rename = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let new = draft.get_untracked().trim().to_owned();
@@ -380,75 +413,47 @@ fn OwnerActions(
             return;
         }
         which.set(None);
-        let id = i1.clone();
-        let said = Note {
-            text: format!("Renamed to “{new}”."),
-            undo: None,
-        };
-        act(
-            Box::pin(async move { api::rename_spec(&id, &new).await }),
-            said,
-        );
+        run(Act::Rename(new));
     };
-    let current = title.clone();
-    let b1 = busy.clone();
-    let b2 = busy.clone();
-    let b3 = busy.clone();
+    let field = move || format!("rename-{}", id.get_value());
     view! {
         <span class="owner-actions">
             {move || renaming().then(|| view! {
-                <form class="rename" on:submit=handler(rename.clone())>
-                    <label class="visually-hidden" for=format!("rename-{}", i4)>"New title"</label>
-                    <input id=format!("rename-{}", i4) name="title" type="text" maxlength="1000"
+                <form class="rename" on:submit=handler(rename)>
+                    <label class="visually-hidden" for=field>"New title"</label>
+                    <input id=field name="title" type="text" maxlength="1000"
                         prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))
                         on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { which.set(None) } />
                     <button type="submit">"Save"</button>
                     <button type="button" class="quiet" on:click=move |_| which.set(None)>"Cancel"</button>
                 </form>
             })}
-            {move || asking().then(|| {
-                let (id, name) = (i2.clone(), n1.clone());
-                view! {
-                    <span class="confirm-delete" role="group" aria-label="Delete this spec?">
-                        {format!("Delete {name}? Nobody can open it afterwards; you can bring it back for 30 days. ")}
-                        <button type="button" class="danger" on:click=handler(move |_| {
-                            which.set(None);
-                            let id = id.clone();
-                            let said = Note { text: format!("Deleted {name}."), undo: Some(id.clone()) };
-                            act(Box::pin(async move { api::delete_spec(&id).await }), said);
-                        })>"Delete spec"</button>
-                        <button type="button" class="quiet" on:click=move |_| which.set(None)>"Cancel"</button>
-                    </span>
-                }
+            {move || asking().then(|| view! {
+                <span class="confirm-delete" role="group" aria-label="Delete this spec?">
+                    {format!("Delete {}? Nobody can open it afterwards; you can bring it back for 30 days. ", name.get_value())}
+                    <button type="button" class="danger" on:click=handler(move |_| {
+                        which.set(None);
+                        run(Act::Delete);
+                    })>"Delete spec"</button>
+                    <button type="button" class="quiet" on:click=move |_| which.set(None)>"Cancel"</button>
+                </span>
             })}
             {if deleted {
-                let (id, name) = (i3.clone(), n2.clone());
                 view! {
-                    <button type="button" class="small" on:click=handler(move |_| {
-                        let id = id.clone();
-                        let said = Note { text: format!("Brought back {name}."), undo: None };
-                        act(Box::pin(async move { api::undelete_spec(&id).await }), said);
-                    })>"Bring back"</button>
+                    <button type="button" class="small" on:click=handler(move |_| run(Act::Undelete))>"Bring back"</button>
                 }.into_any()
             } else {
-                let (id, name) = (i3.clone(), n3.clone());
                 view! {
-                    <button type="button" class="small quiet" hidden=b1
+                    <button type="button" class="small quiet" hidden=busy
                         on:click=move |_| {
-                            draft.set(current.clone());
-                            which.set(Some((i5.clone(), Mode::Rename)));
+                            draft.set(title.get_value());
+                            edit(Mode::Rename);
                         }>"Rename"</button>
-                    <button type="button" class="small quiet" hidden=b2
-                        on:click=handler(move |_| {
-                            let id = id.clone();
-                            let said = Note {
-                                text: if archived { format!("{name} is back in the list.") } else { format!("Archived {name}: find it under Archived.") },
-                                undo: None,
-                            };
-                            act(Box::pin(async move { api::archive_spec(&id, !archived).await }), said);
-                        })>{if archived { "Unarchive" } else { "Archive" }}</button>
-                    <button type="button" class="small quiet" hidden=b3
-                        on:click=move |_| which.set(Some((i6.clone(), Mode::Delete)))>"Delete…"</button>
+                    <button type="button" class="small quiet" hidden=busy
+                        on:click=handler(move |_| run(Act::Archive(!archived)))>
+                        {if archived { "Unarchive" } else { "Archive" }}</button>
+                    <button type="button" class="small quiet" hidden=busy
+                        on:click=move |_| edit(Mode::Delete)>"Delete…"</button>
                 }.into_any()
             }}
             {move || alert(error.get())}

@@ -482,38 +482,43 @@ impl Engine {
 
     /// Every story's sign-offs and whether each still covers what the story holds now.
     pub fn signoffs(&self) -> SignOffs {
-        let mut answer = SignOffs {
-            counts: self.sign_counts(),
-            ..SignOffs::default()
-        };
-        for (story, state, slots) in self.sign_states() {
-            answer.stories.push(StorySignOffs {
-                story: story.clone(),
-                state,
-                slots: slots
-                    .into_iter()
-                    .map(|(record, current)| SlotSignOff {
-                        record: record.clone(),
-                        current,
-                    })
-                    .collect(),
-            });
+        let states = self.sign_states();
+        SignOffs {
+            counts: self.counts_of(&states),
+            stories: states
+                .into_iter()
+                .map(|(story, state, slots)| StorySignOffs {
+                    story: story.clone(),
+                    state,
+                    slots: slots
+                        .into_iter()
+                        .map(|(record, current)| SlotSignOff {
+                            record: record.clone(),
+                            current,
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
-        answer
     }
 
     /// How many stories are signed, partly signed or stale, and how many of how many meet
     /// the definition of done (kept with the document's metadata for the spec list).
     fn sign_counts(&self) -> SignCounts {
+        self.counts_of(&self.sign_states())
+    }
+
+    /// The counts of [`sign_counts`](Self::sign_counts) from the signed stories' states.
+    fn counts_of(&self, states: &[StoryState<'_>]) -> SignCounts {
         let mut counts = SignCounts::default();
         let Some(doc) = self.doc.as_ref() else {
             return counts;
         };
         counts.stories = u32::try_from(story_count(doc)).unwrap_or(u32::MAX);
-        for (story, state, slots) in self.sign_states() {
-            counts.add(state);
+        for (story, state, slots) in states {
+            counts.add(*state);
             // Only a story whose required sign-offs are current can be done.
-            if state == SignState::Signed {
+            if *state == SignState::Signed {
                 let signs: Vec<(Slot, bool)> = slots.iter().map(|(r, c)| (r.slot, *c)).collect();
                 if StoryFacts::read(doc, story)
                     .is_some_and(|f| definition_of_done(&f, &signs).is_done())
