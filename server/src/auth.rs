@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::accounts::{self, AccountError, ProfileUpdate, User, Verified};
 use crate::http::{AppError, AppState};
+use crate::metrics::Refusal;
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "duet_session";
@@ -138,6 +139,14 @@ pub async fn authenticate(
     parts: &Parts,
     websocket: bool,
 ) -> Result<Caller, AppError> {
+    let checked = check(state, parts, websocket).await;
+    if let Err(AppError::Unauthorized(_) | AppError::Forbidden(_)) = &checked {
+        state.registry.metrics().refused(Refusal::Auth);
+    }
+    checked
+}
+
+async fn check(state: &AppState, parts: &Parts, websocket: bool) -> Result<Caller, AppError> {
     let (session, origin) = match credential(&parts.headers, &parts.uri, websocket)? {
         Credential::Token(token) => {
             let found = state.accounts.run(move |a| a.token(&token)).await??;
@@ -286,6 +295,7 @@ pub async fn sign_in(
         .blocked(&account_key, accounts::MAX_FAILURES_PER_ACCOUNT)
         .or_else(|| throttle.blocked(&address_key, accounts::MAX_FAILURES_PER_ADDRESS));
     if let Some(secs) = wait {
+        state.registry.metrics().refused(Refusal::Rate);
         return Err(AppError::TooMany(
             "too many failed sign-ins; try again later".into(),
             secs,
@@ -310,6 +320,7 @@ pub async fn sign_in(
         None => {
             throttle.fail(&account_key);
             throttle.fail(&address_key);
+            state.registry.metrics().sign_in_failed();
             tracing::info!(user = %username, ip = %addr.ip(), "failed sign-in");
             Err(AppError::Unauthorized("wrong username or password".into()))
         }

@@ -35,6 +35,9 @@ pub struct Config {
     /// close the connection with 1008.
     pub messages_per_second: u32,
     pub message_burst: u32,
+    /// A second address serving only `GET /metrics`, without credentials (for a scraper
+    /// on a private network); `/metrics` on the main address asks for an admin.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -52,6 +55,7 @@ impl Config {
             max_connections_per_user: 64,
             messages_per_second: 200,
             message_burst: 5000,
+            metrics_addr: None,
         }
     }
 }

@@ -24,6 +24,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::accounts::{Accounts, LinkError, Throttle};
 use crate::auth::{self, Caller};
 use crate::docs::{DocCommand, DocError, Registry};
+use crate::metrics::Refusal;
 use crate::storage::{DocumentMeta, Role, StorageError};
 
 /// What every handler and connection shares.
@@ -114,6 +115,7 @@ impl From<DocError> for AppError {
 pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
     let rest = Router::new()
         .route("/api/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/auth/signup", post(auth::sign_up))
         .route("/api/auth/signin", post(auth::sign_in))
         .route("/api/auth/signout", post(auth::sign_out))
@@ -223,6 +225,40 @@ async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
         "status": "ok",
         "open_documents": state.registry.open_documents(),
     }))
+}
+
+/// `GET /metrics`: Prometheus text, for an admin (an admin's API token in a scrape
+/// config). A `--metrics-addr` listener serves it to anyone who can reach that address.
+async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, AppError> {
+    let name = caller.user.to_string();
+    let admin = state
+        .accounts
+        .run(move |a| a.user(&name))
+        .await??
+        .is_some_and(|u| u.is_admin);
+    if !admin {
+        state.registry.metrics().refused(Refusal::Auth);
+        return Err(AppError::Forbidden(
+            "metrics are for admins: use an admin's API token".into(),
+        ));
+    }
+    Ok(metrics_text(&state))
+}
+
+/// The Prometheus exposition of this server's metrics.
+pub(crate) fn metrics_text(state: &AppState) -> Response {
+    let text = state
+        .registry
+        .metrics()
+        .render(state.registry.open_documents());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 pub(crate) fn parse_id(id: &str) -> Result<DocumentId, AppError> {

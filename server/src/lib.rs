@@ -9,6 +9,7 @@ pub mod fuzzing;
 mod history;
 mod http;
 mod live;
+pub mod metrics;
 mod signoffs;
 mod specs;
 pub mod storage;
@@ -40,7 +41,11 @@ pub async fn run(
         .with_context(|| format!("opening the store in {}", config.data_dir.display()))?;
     let accounts = accounts::Accounts::open(&config.data_dir)
         .with_context(|| format!("opening the accounts in {}", config.data_dir.display()))?;
-    let store = StoreHandle::spawn(storage);
+    let metrics = Arc::new(metrics::Metrics::new());
+    let store = {
+        let metrics = metrics.clone();
+        StoreHandle::spawn(storage, move |took| metrics.committed(took))
+    };
     let bindings = store
         .bindings()
         .await
@@ -50,12 +55,14 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let server_peer = duet_protocol::PeerId::random("duet-server", &mut rand::rng());
     let frontend = config.frontend_dir.clone();
+    let metrics_addr = config.metrics_addr;
     let registry = Registry::new(
         store,
         Arc::new(config),
         server_peer,
         tracker.clone(),
         bindings,
+        metrics,
     );
     let cancel = CancellationToken::new();
     purge_deleted(registry.store().clone(), cancel.clone());
@@ -68,6 +75,9 @@ pub async fn run(
         throttle: Arc::default(),
         connections: Arc::default(),
     };
+    if let Some(addr) = metrics_addr {
+        serve_metrics(addr, state.clone()).await?;
+    }
     let app = http::router(state, frontend.as_deref());
     let stop = cancel.clone();
     // No Nagle: a keystroke is one small frame and must leave at once (with Nagle and
@@ -92,6 +102,34 @@ pub async fn run(
     tracker.close();
     tracker.wait().await;
     tracing::info!("stopped; every document flushed");
+    Ok(())
+}
+
+/// Serves `GET /metrics` alone on `addr`, without credentials, until the server stops.
+async fn serve_metrics(addr: std::net::SocketAddr, state: http::AppState) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics address {addr}"))?;
+    tracing::info!("metrics at http://{}/metrics", listener.local_addr()?);
+    let stop = state.shutdown.clone();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(
+                |axum::extract::State(state): axum::extract::State<http::AppState>| async move {
+                    http::metrics_text(&state)
+                },
+            ),
+        )
+        .with_state(state);
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!("the metrics listener failed: {e}");
+        }
+    });
     Ok(())
 }
 

@@ -19,8 +19,24 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "duet", about = "Duet: a live, offline-capable spec editor")]
 struct Cli {
+    /// How log lines are written to standard error: `text` for people, `json` (one
+    /// object a line) for log shippers.
+    #[arg(
+        long,
+        env = "DUET_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +71,10 @@ enum Command {
         #[arg(long, env = "DUET_COMPACT_AFTER", default_value_t = 2000,
               value_parser = clap::value_parser!(u32).range(1..))]
         compact_after: u32,
+        /// Also serve `GET /metrics` on this address, without credentials (keep it
+        /// private); on the main address `/metrics` needs an admin's API token.
+        #[arg(long, env = "DUET_METRICS_ADDR")]
+        metrics_addr: Option<SocketAddr>,
     },
     /// Copy the database of a data folder to a new file, while the server runs: every
     /// change acknowledged before the backup began is in the copy.
@@ -140,15 +160,19 @@ async fn main() -> anyhow::Result<()> {
     // automerge 0.6.1 opens an INFO span for every column of every change it parses, whose
     // fields the formatter writes out even when nothing is logged inside: 5% of the
     // server's CPU with 500 people on 50 specs. Its warnings and errors still show.
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,automerge=warn".into()),
         )
         // Logs go to stderr; stdout carries only the "Duet is running at …" line.
-        .with_writer(std::io::stderr)
-        .init();
-    match Cli::parse().command {
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
+    match cli.command {
         Command::User {
             command:
                 UserCommand::Add {
@@ -218,6 +242,7 @@ async fn main() -> anyhow::Result<()> {
             allow_origins,
             secure_cookies,
             compact_after,
+            metrics_addr,
         } => {
             // Test builds only: crash hooks configured by the FAILPOINTS variable.
             #[cfg(feature = "failpoints")]
@@ -227,6 +252,7 @@ async fn main() -> anyhow::Result<()> {
             config.max_message_bytes = max_message_bytes;
             config.allowed_origins = allow_origins;
             config.secure_cookies = secure_cookies;
+            config.metrics_addr = metrics_addr;
             if !frontend.join("index.html").is_file() {
                 tracing::warn!(
                     "no browser app in {} (build it with `cargo xtask run`); serving the API only",

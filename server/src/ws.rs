@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 
 use crate::docs::{ConnId, DocCommand, Outgoing, PeerLink};
 use crate::http::{AppError, AppState};
+use crate::metrics::Refusal;
 
 /// Close codes (RFC 6455).
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -52,6 +53,7 @@ impl ConnectionSlot {
             return None;
         }
         *n += 1;
+        state.registry.metrics().connection_opened();
         Some(ConnectionSlot {
             state: state.clone(),
             user: user.to_string(),
@@ -61,6 +63,7 @@ impl ConnectionSlot {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
+        self.state.registry.metrics().connection_closed();
         let mut open = self
             .state
             .connections
@@ -84,6 +87,7 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
         Err(e) => return e.into_response(),
     };
     let Some(slot) = ConnectionSlot::take(&state, &caller.user) else {
+        state.registry.metrics().refused(Refusal::Rate);
         return AppError::TooMany(
             format!(
                 "{} has too many connections open; close some tabs or clients",
@@ -254,16 +258,19 @@ async fn serve_socket(socket: WebSocket, state: AppState, user: UserId, slot: Co
         last_heard.store(millis_since(start), Ordering::Relaxed);
         let keep_going = match frame {
             Ok(Frame::Binary(_)) | Ok(Frame::Text(_)) if !rate.take() => reader.refuse(
+                Refusal::Rate,
                 CLOSE_POLICY,
                 "too many messages: this connection is over its rate limit",
             ),
             Ok(Frame::Binary(bytes)) if reader.peer.is_none() && bytes.len() > MAX_JOIN_BYTES => {
-                reader.refuse(CLOSE_TOO_BIG, "the join message is too big")
+                reader.refuse(Refusal::Size, CLOSE_TOO_BIG, "the join message is too big")
             }
             Ok(Frame::Binary(bytes)) => reader.on_message(&bytes).await,
-            Ok(Frame::Text(_)) => {
-                reader.refuse(CLOSE_UNSUPPORTED, "messages are binary CBOR frames")
-            }
+            Ok(Frame::Text(_)) => reader.refuse(
+                Refusal::Malformed,
+                CLOSE_UNSUPPORTED,
+                "messages are binary CBOR frames",
+            ),
             Ok(Frame::Ping(_)) | Ok(Frame::Pong(_)) => true,
             Ok(Frame::Close(_)) => false,
             Err(e) => {
@@ -273,7 +280,7 @@ async fn serve_socket(socket: WebSocket, state: AppState, user: UserId, slot: Co
                     || text.contains("too big")
                     || text.contains("Space limit")
                 {
-                    reader.refuse(CLOSE_TOO_BIG, "message too big")
+                    reader.refuse(Refusal::Size, CLOSE_TOO_BIG, "message too big")
                 } else {
                     debug!("read failed: {text}");
                     false
@@ -325,8 +332,9 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     /// Sends a protocol `error` and closes; returns false (stop reading).
-    fn refuse(&self, code: u16, why: &str) -> bool {
+    fn refuse(&self, reason: Refusal, code: u16, why: &str) -> bool {
         warn!(code, "refusing peer: {why}");
+        self.state.registry.metrics().refused(reason);
         let _ = self.outbox.try_send(Outgoing::Message(Message::Error {
             sender: Some(self.state.registry.server_peer().clone()),
             target: self.peer.clone(),
@@ -359,14 +367,28 @@ impl Reader<'_> {
     async fn on_message(&mut self, bytes: &[u8]) -> bool {
         let msg = match Message::decode(bytes) {
             Ok(msg) => msg,
-            Err(e) => return self.refuse(CLOSE_PROTOCOL, &format!("malformed message: {e}")),
+            Err(e) => {
+                return self.refuse(
+                    Refusal::Malformed,
+                    CLOSE_PROTOCOL,
+                    &format!("malformed message: {e}"),
+                )
+            }
         };
         let Some(me) = self.peer.clone() else {
             return self.handshake(msg);
         };
         match msg {
-            Message::Join { .. } => self.refuse(CLOSE_POLICY, "join was already received"),
-            Message::Peer { .. } => self.refuse(CLOSE_PROTOCOL, "peer is sent by servers only"),
+            Message::Join { .. } => self.refuse(
+                Refusal::Malformed,
+                CLOSE_POLICY,
+                "join was already received",
+            ),
+            Message::Peer { .. } => self.refuse(
+                Refusal::Malformed,
+                CLOSE_PROTOCOL,
+                "peer is sent by servers only",
+            ),
             Message::Request {
                 sender,
                 document,
@@ -399,9 +421,12 @@ impl Reader<'_> {
                 };
                 self.state.registry.send(document, cmd).await.is_ok()
             }
-            Message::Request { .. } | Message::Sync { .. } | Message::Ephemeral { .. } => {
-                self.refuse(CLOSE_POLICY, "senderId does not match the handshake")
-            }
+            Message::Request { .. } | Message::Sync { .. } | Message::Ephemeral { .. } => self
+                .refuse(
+                    Refusal::Malformed,
+                    CLOSE_POLICY,
+                    "senderId does not match the handshake",
+                ),
             Message::DocUnavailable { .. } | Message::Ignored { .. } => true,
             Message::Leave { .. } => false,
             Message::Error { message, .. } => {
@@ -419,7 +444,11 @@ impl Reader<'_> {
         request: bool,
     ) -> bool {
         if !self.docs.contains(&document) && self.docs.len() >= MAX_DOCS_PER_CONNECTION {
-            return self.refuse(CLOSE_POLICY, "too many documents on one connection");
+            return self.refuse(
+                Refusal::Rate,
+                CLOSE_POLICY,
+                "too many documents on one connection",
+            );
         }
         self.docs.insert(document);
         let cmd = DocCommand::Sync {
@@ -437,10 +466,15 @@ impl Reader<'_> {
             ..
         } = msg
         else {
-            return self.refuse(CLOSE_PROTOCOL, "the first message must be join");
+            return self.refuse(
+                Refusal::Malformed,
+                CLOSE_PROTOCOL,
+                "the first message must be join",
+            );
         };
         if !supported_versions.iter().any(|v| v == PROTOCOL_VERSION) {
             return self.refuse(
+                Refusal::Malformed,
                 CLOSE_PROTOCOL,
                 "unsupported protocol version (this server speaks 1)",
             );

@@ -309,6 +309,10 @@ impl DocActor {
 
     /// Handles queued commands in one pass; returns true when asked to shut down.
     async fn handle_batch(&mut self, batch: Vec<DocCommand>) -> bool {
+        let start = Instant::now();
+        let syncs = batch
+            .iter()
+            .any(|cmd| matches!(cmd, DocCommand::Sync { .. }));
         let before: Vec<ChangeHash> = self.engine.heads();
         let mut shutdown = Vec::new();
         let mut created = Vec::new();
@@ -504,6 +508,9 @@ impl DocActor {
         }
         self.engine.send_sync(&before, &authors);
         self.flush();
+        if syncs {
+            self.registry.metrics().delivered(start.elapsed());
+        }
         self.compact(false).await;
         // After a compaction nothing is left to fold.
         self.fold().await;
@@ -549,15 +556,25 @@ impl DocActor {
     /// Carries the engine's messages to their connections. A peer that cannot keep up
     /// (its outbox is full) is dropped; connections the engine no longer syncs are let go.
     fn flush(&mut self) {
+        let metrics = self.registry.metrics();
+        let tally = self.engine.take_tally();
+        metrics.received(tally.received);
+        metrics.relayed(tally.relayed);
+        for reason in tally.refused {
+            metrics.refused(reason);
+        }
+        let mut sent = 0;
         for (conn, out) in self.engine.take_out() {
             let Some(link) = self.links.get(&conn) else {
                 continue;
             };
+            sent += 1;
             if !deliver(link, out) {
                 self.engine.leave(conn);
                 self.links.remove(&conn);
             }
         }
+        metrics.sent(sent);
         // Every peer of the engine has its link (a link is added before its first
         // message reaches the engine), so equal counts mean nobody left.
         if self.links.len() != self.engine.peer_count() {
@@ -613,6 +630,9 @@ impl DocActor {
             self.receipts.extend(prepared.metas.clone());
         }
         let seqs = committing.done().await?;
+        self.registry
+            .metrics()
+            .stored(prepared.changes.len() as u64);
         self.engine.stored(&prepared, &seqs);
         let listed = prepared.writes.iter().any(|w| {
             matches!(

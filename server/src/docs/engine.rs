@@ -29,6 +29,7 @@ use tracing::{error, warn};
 
 use super::review::Receipts;
 use super::{ConnId, DocError, Outgoing};
+use crate::metrics::Refusal;
 use crate::storage::{fold, Chunk, DocumentMeta, Receipt, Role, SignOffRecord, Write};
 
 /// The search text of a document being edited is written at most this often (reading a
@@ -127,6 +128,19 @@ pub struct Engine {
     /// else has anything new to hear.
     synced_at: Option<Vec<ChangeHash>>,
     stirred: BTreeSet<ConnId>,
+    /// What happened since the caller last took the tally (for the server's metrics).
+    tally: Tally,
+}
+
+/// Counts of what an engine did, taken by its caller to report.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Tally {
+    /// New changes accepted from peers.
+    pub received: u64,
+    /// Changes put in sync messages to peers.
+    pub relayed: u64,
+    /// Peers refused, and why.
+    pub refused: Vec<Refusal>,
 }
 
 /// A signed story, its state, and each slot's sign-off with whether it is current.
@@ -317,6 +331,7 @@ impl Engine {
             batch: None,
             synced_at: None,
             stirred: BTreeSet::new(),
+            tally: Tally::default(),
         }
     }
 
@@ -565,8 +580,14 @@ impl Engine {
         }
         *self = Engine {
             out: std::mem::take(&mut self.out),
+            tally: std::mem::take(&mut self.tally),
             ..Engine::new(self.id, self.server.clone())
         };
+    }
+
+    /// What happened since the last call.
+    pub fn take_tally(&mut self) -> Tally {
+        std::mem::take(&mut self.tally)
     }
 
     /// The document, once loaded or pushed.
@@ -714,6 +735,7 @@ impl Engine {
             Ok(msg) => msg,
             Err(e) => {
                 warn!(peer_id = %from.peer, "undecodable sync message: {e}");
+                self.tally.refused.push(Refusal::Malformed);
                 self.refuse(from, CLOSE_PROTOCOL, &format!("invalid sync message: {e}"));
                 return false;
             }
@@ -723,6 +745,7 @@ impl Engine {
                 Ok(new) => new,
                 Err(e) => {
                     warn!(peer_id = %from.peer, "undecodable changes: {e}");
+                    self.tally.refused.push(Refusal::Malformed);
                     self.refuse(from, CLOSE_PROTOCOL, &format!("invalid sync message: {e}"));
                     return false;
                 }
@@ -731,6 +754,7 @@ impl Engine {
             // behind what it has been sent); only new ones need a right to edit.
             if !new.is_empty() && exists && !role.is_some_and(Role::can_edit) {
                 warn!(peer_id = %from.peer, user = %from.user, "refused changes from a viewer");
+                self.tally.refused.push(Refusal::Role);
                 self.refuse(
                     from,
                     CLOSE_POLICY,
@@ -740,9 +764,11 @@ impl Engine {
             }
             if let Err(why) = self.verify_authors(&new, &from.user, bindings) {
                 warn!(peer_id = %from.peer, user = %from.user, "refused forged changes: {why}");
+                self.tally.refused.push(Refusal::ForgedAuthor);
                 self.refuse(from, CLOSE_POLICY, &format!("refused: {why}"));
                 return false;
             }
+            self.tally.received += new.len() as u64;
             authors.insert(conn);
         }
         self.stirred.insert(conn);
@@ -771,6 +797,7 @@ impl Engine {
             }
             Err(Some(e)) => {
                 warn!(peer_id = %from.peer, "refused sync message: {e}");
+                self.tally.refused.push(Refusal::Malformed);
                 self.refuse(from, CLOSE_PROTOCOL, "invalid changes in sync message");
                 false
             }
@@ -1137,6 +1164,7 @@ impl Engine {
             }));
             match generated {
                 Ok(Some(msg)) => {
+                    self.tally.relayed += msg.changes.len() as u64;
                     let out = Outgoing::Message(Message::Sync {
                         sender: self.server.clone(),
                         target: peer.remote.peer.clone(),

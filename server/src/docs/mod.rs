@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::storage::{Role, StoreHandle};
 
 /// Identifies one websocket connection (one remote peer) for the lifetime of the process.
@@ -168,6 +169,7 @@ pub struct Registry {
     /// What the spec lists show changed: told after each durable write that changes a
     /// spec's row (its text, sign-offs or people).
     lists: broadcast::Sender<ListChange>,
+    metrics: Arc<Metrics>,
 }
 
 /// A spec whose row in the spec list reads differently now (it is durable).
@@ -191,8 +193,10 @@ impl Registry {
         server_peer: PeerId,
         tracker: TaskTracker,
         bindings: HashMap<Vec<u8>, String>,
+        metrics: Arc<Metrics>,
     ) -> Registry {
         Registry {
+            metrics,
             docs: Arc::default(),
             store,
             config,
@@ -202,6 +206,11 @@ impl Registry {
             bindings: Arc::new(Mutex::new(bindings)),
             lists: broadcast::channel(LIST_CHANGES).0,
         }
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Every spec-list change from now on.

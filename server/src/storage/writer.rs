@@ -1,5 +1,7 @@
 //! The storage thread: owns the `Storage`, serves loads, and group-commits writes from every document into one fsynced transaction.
 
+use std::time::{Duration, Instant};
+
 use duet_protocol::DocumentId;
 use tokio::sync::{mpsc, oneshot};
 
@@ -53,11 +55,15 @@ impl std::fmt::Debug for Command {
 
 impl StoreHandle {
     /// Starts the storage thread. It ends when every handle is dropped.
-    pub fn spawn(storage: impl Storage) -> StoreHandle {
+    /// Each commit's duration (writing and fsyncing) is told to `committed`.
+    pub fn spawn(
+        storage: impl Storage,
+        committed: impl Fn(Duration) + Send + 'static,
+    ) -> StoreHandle {
         let (tx, rx) = mpsc::channel(1024);
         std::thread::Builder::new()
             .name("duet-storage".into())
-            .spawn(move || run(storage, rx))
+            .spawn(move || run(storage, rx, committed))
             .map(|_| ())
             .unwrap_or_else(|e| tracing::error!("could not start the storage thread: {e}"));
         StoreHandle { tx }
@@ -165,7 +171,7 @@ impl<T> Pending<T> {
     }
 }
 
-fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>) {
+fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>, committed: impl Fn(Duration)) {
     while let Some(first) = rx.blocking_recv() {
         let mut group: Vec<(Vec<Write>, Reply<Vec<i64>>)> = Vec::new();
         let mut pending = Some(first);
@@ -223,7 +229,10 @@ fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>) {
             all.extend(writes);
             replies.push(reply);
         }
-        match storage.commit(&all) {
+        let start = Instant::now();
+        let result = storage.commit(&all);
+        committed(start.elapsed());
+        match result {
             Ok(seqs) => {
                 let mut seqs = seqs.into_iter();
                 for (n, reply) in sizes.into_iter().zip(replies) {
