@@ -35,6 +35,8 @@ pub enum AccountError {
     Taken,
     #[error("no such user")]
     NoSuchUser,
+    #[error("this account is disabled; ask an admin")]
+    Disabled,
     #[error("storage I/O failed: {0}")]
     Io(String),
 }
@@ -142,6 +144,14 @@ CREATE TABLE IF NOT EXISTS share_links (
     created_by TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS share_links_by_doc ON share_links (doc);
+CREATE TABLE IF NOT EXISTS admin_log (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       INTEGER NOT NULL,
+    action   TEXT NOT NULL,
+    username TEXT NOT NULL,
+    doc      TEXT,
+    role     TEXT
+);
 CREATE TABLE IF NOT EXISTS server_secret (
     id  INTEGER PRIMARY KEY CHECK (id = 1),
     key BLOB NOT NULL
@@ -228,7 +238,7 @@ fn on_hasher<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Opt
     sent.ok().and_then(|()| answer.recv().ok())
 }
 
-fn hash_password(password: &str) -> Result<String, AccountError> {
+pub(crate) fn hash_password(password: &str) -> Result<String, AccountError> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let salt = SaltString::encode_b64(&salt).map_err(|e| AccountError::Io(e.to_string()))?;
@@ -264,7 +274,7 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password(&random_token()).unwrap_or_default())
 }
 
-fn check_password(password: &str) -> Result<(), AccountError> {
+pub(crate) fn check_password(password: &str) -> Result<(), AccountError> {
     if password.len() < 8 {
         return Err(AccountError::Invalid(
             "the password must have at least 8 characters".into(),
@@ -317,6 +327,7 @@ impl Accounts {
             &[
                 ("api_tokens", "name", "TEXT NOT NULL DEFAULT ''"),
                 ("api_tokens", "created_at", "INTEGER NOT NULL DEFAULT 0"),
+                ("users", "disabled", "INTEGER NOT NULL DEFAULT 0"),
             ],
         )?;
         let key: Option<Vec<u8>> = conn
@@ -342,7 +353,7 @@ impl Accounts {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // Every operation is one statement or one transaction: a panic cannot leave the
         // connection half-way, so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
@@ -418,20 +429,25 @@ impl Accounts {
         username: &str,
         password: &str,
     ) -> Result<Option<User>, AccountError> {
-        let stored: Option<String> = self
+        let stored: Option<(String, bool)> = self
             .lock()
             .query_row(
-                "SELECT password_hash FROM users WHERE username = ?1",
+                "SELECT password_hash, disabled FROM users WHERE username = ?1",
                 [username],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)),
             )
             .optional()?;
-        let hash = stored.as_deref().unwrap_or(decoy_hash());
+        let hash = stored.as_ref().map_or(decoy_hash(), |(h, _)| h.as_str());
         let ok = verify_password(password, hash);
-        if !ok || stored.is_none() {
-            return Ok(None);
+        match stored {
+            Some((_, disabled)) if ok => {
+                if disabled {
+                    return Err(AccountError::Disabled);
+                }
+                self.user(username)
+            }
+            _ => Ok(None),
         }
-        self.user(username)
     }
 
     pub fn update_profile(
@@ -494,7 +510,8 @@ impl Accounts {
     /// The user of a live session.
     pub fn session(&self, token: &str) -> Result<Option<Verified>, AccountError> {
         self.live_user(
-            "SELECT username FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+            "SELECT s.username FROM sessions s JOIN users u ON u.username = s.username
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
             token,
         )
     }
@@ -600,7 +617,8 @@ impl Accounts {
             return Ok(None);
         }
         self.live_user(
-            "SELECT username FROM api_tokens WHERE token_hash = ?1 AND expires_at > ?2 AND revoked = 0",
+            "SELECT t.username FROM api_tokens t JOIN users u ON u.username = t.username
+             WHERE t.token_hash = ?1 AND t.expires_at > ?2 AND t.revoked = 0 AND u.disabled = 0",
             token,
         )
     }

@@ -33,6 +33,7 @@ impl From<AccountError> for AppError {
             AccountError::Invalid(m) => AppError::BadRequest(m),
             AccountError::Taken => AppError::Conflict(e.to_string()),
             AccountError::NoSuchUser => AppError::NotFound(e.to_string()),
+            AccountError::Disabled => AppError::Forbidden(e.to_string()),
             AccountError::Io(m) => AppError::Internal(m),
         }
     }

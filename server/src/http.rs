@@ -23,7 +23,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::accounts::{Accounts, LinkError, Throttle};
 use crate::auth::{self, Caller};
-use crate::docs::{DocCommand, DocError, Registry};
+use crate::docs::{DocCommand, DocError, Granter, Registry};
 use crate::metrics::Refusal;
 use crate::storage::{DocumentMeta, Role, StorageError};
 
@@ -40,8 +40,27 @@ pub struct AppState {
     pub accounts: Accounts,
     /// Failed sign-ins per account and per address.
     pub throttle: Arc<Throttle>,
-    /// Open websocket connections per user.
-    pub connections: Arc<Mutex<HashMap<String, usize>>>,
+    /// Open websocket connections per user, and what ends them all at once.
+    pub connections: Arc<Mutex<HashMap<String, UserConnections>>>,
+}
+
+/// A user's open websocket connections.
+#[derive(Debug, Default)]
+pub struct UserConnections {
+    pub count: usize,
+    /// Cancelled when an admin disables the account or resets its password.
+    pub end: CancellationToken,
+}
+
+impl AppState {
+    /// Closes every open websocket of `user` (with 1008).
+    pub fn end_connections(&self, user: &str) {
+        let mut open = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = open.get_mut(user) {
+            // A fresh token for connections made from now on (the account enabled again).
+            std::mem::take(&mut c.end).cancel();
+        }
+    }
 }
 
 /// An error answered as JSON `{ "error": "…" }`.
@@ -274,6 +293,19 @@ pub(crate) async fn access(
     caller: &Caller,
     id: DocumentId,
 ) -> Result<(DocumentMeta, Role), AppError> {
+    match access_document(state, caller, id).await? {
+        (meta, role) if meta.is_spec => Ok((meta, role)),
+        _ => Err(AppError::NotFound(NO_SUCH_SPEC.into())),
+    }
+}
+
+/// The caller's role on document `id`, a spec or any other automerge-repo document (for
+/// sharing: roles and links); 404 as [`access`].
+async fn access_document(
+    state: &AppState,
+    caller: &Caller,
+    id: DocumentId,
+) -> Result<(DocumentMeta, Role), AppError> {
     let roles = state.registry.store().roles(id).await?;
     let role = roles
         .into_iter()
@@ -281,7 +313,7 @@ pub(crate) async fn access(
         .map(|(_, r)| r);
     let meta = state.registry.store().meta(id).await?;
     match (meta, role) {
-        (Some(meta), Some(role)) if meta.is_spec && meta.deleted_at.is_none() => Ok((meta, role)),
+        (Some(meta), Some(role)) if meta.deleted_at.is_none() => Ok((meta, role)),
         _ => Err(AppError::NotFound(NO_SUCH_SPEC.into())),
     }
 }
@@ -342,7 +374,7 @@ async fn list_roles(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Member>>, AppError> {
     let id = parse_id(&id)?;
-    access(&state, &caller, id).await?;
+    access_document(&state, &caller, id).await?;
     let mut members = Vec::new();
     for (user, role) in state.registry.store().roles(id).await? {
         members.push(member(&state, user, role).await?);
@@ -362,10 +394,10 @@ fn parse_role(s: &str) -> Result<Role, AppError> {
 }
 
 /// Asks the spec's actor to change a role (it checks that `by` is an owner).
-async fn change_role(
+pub(crate) async fn change_role(
     state: &AppState,
     id: DocumentId,
-    by: Option<UserId>,
+    by: Granter,
     user: UserId,
     role: Option<Role>,
 ) -> Result<Option<Role>, AppError> {
@@ -381,7 +413,7 @@ async fn change_role(
 }
 
 async fn owner_only(state: &AppState, caller: &Caller, id: DocumentId) -> Result<(), AppError> {
-    match access(state, caller, id).await?.1 {
+    match access_document(state, caller, id).await?.1 {
         Role::Owner => Ok(()),
         _ => Err(AppError::Forbidden(
             "only the spec's owners can share it".into(),
@@ -403,7 +435,14 @@ async fn set_role(
         return Err(AppError::NotFound(format!("there is no user named {user}")));
     }
     let user_id = UserId::parse(&user).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    change_role(&state, id, Some(caller.user.clone()), user_id, Some(role)).await?;
+    change_role(
+        &state,
+        id,
+        Granter::Member(caller.user.clone()),
+        user_id,
+        Some(role),
+    )
+    .await?;
     Ok(Json(member(&state, user, role).await?))
 }
 
@@ -415,7 +454,14 @@ async fn remove_role(
     let id = parse_id(&id)?;
     owner_only(&state, &caller, id).await?;
     let user_id = UserId::parse(&user).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    change_role(&state, id, Some(caller.user.clone()), user_id, None).await?;
+    change_role(
+        &state,
+        id,
+        Granter::Member(caller.user.clone()),
+        user_id,
+        None,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -490,7 +536,7 @@ async fn redeem_link(
             LinkError::Expired | LinkError::Revoked => AppError::Gone(e.to_string()),
             LinkError::Io(m) => AppError::Internal(m),
         })?;
-    let granted = change_role(&state, id, None, caller.user.clone(), Some(role))
+    let granted = change_role(&state, id, Granter::Link, caller.user.clone(), Some(role))
         .await?
         .unwrap_or(role);
     tracing::info!(user = %caller.user, doc = %id, role = granted.as_str(), "share link redeemed");

@@ -108,6 +108,39 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// See stored documents and give people roles on them (with the server running or
+    /// not; a running server applies a grant within a second).
+    Spec {
+        #[command(subcommand)]
+        command: SpecCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SpecCommand {
+    /// Every stored document: specs and other automerge-repo documents, with their roles
+    /// ("nobody" for a document nobody can open).
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Folder of the embedded store.
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+    },
+    /// Gives a user a role on a document (the way to give an ownerless one an owner).
+    Grant {
+        /// The document's id (`automerge:` prefix optional).
+        #[arg(long)]
+        spec: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_parser = ["owner", "editor", "viewer"])]
+        role: String,
+        /// Folder of the embedded store.
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +156,38 @@ enum UserCommand {
         /// Make the account an admin (the first account always is).
         #[arg(long)]
         admin: bool,
+        /// Folder of the embedded store.
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+    },
+    /// Every account: admin or not, disabled or not, live sessions and tokens.
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Folder of the embedded store.
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+    },
+    /// Disables an account: its sessions end, its tokens are revoked, a running server
+    /// closes its connections within a second; it can no longer sign in.
+    Disable {
+        name: String,
+        /// Folder of the embedded store.
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+    },
+    /// Lets a disabled account sign in again (with new sessions and tokens).
+    Enable {
+        name: String,
+        /// Folder of the embedded store.
+        #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
+        data: PathBuf,
+    },
+    /// Sets a new password (from DUET_PASSWORD, or else the first line of standard
+    /// input); the account's sessions end and its open connections close.
+    ResetPassword {
+        name: String,
         /// Folder of the embedded store.
         #[arg(long, env = "DUET_DATA", default_value = "./duet-data")]
         data: PathBuf,
@@ -173,25 +238,8 @@ async fn main() -> anyhow::Result<()> {
         LogFormat::Json => logs.json().with_current_span(false).init(),
     }
     match cli.command {
-        Command::User {
-            command:
-                UserCommand::Add {
-                    name,
-                    display_name,
-                    admin,
-                    data,
-                },
-        } => {
-            let password = read_password()?;
-            let accounts = duet_server::accounts::Accounts::open(&data)?;
-            let user = accounts.add_user(&name, &password, display_name.as_deref(), admin)?;
-            println!(
-                "created {}{}",
-                user.username,
-                if user.is_admin { " (admin)" } else { "" }
-            );
-            Ok(())
-        }
+        Command::User { command } => user_command(command),
+        Command::Spec { command } => spec_command(command),
         Command::Backup { data, to } => {
             let made = duet_server::backup::backup(&data, &to)?;
             println!(
@@ -269,6 +317,143 @@ async fn main() -> anyhow::Result<()> {
                 config.data_dir.display()
             );
             duet_server::run(listener, config, shutdown_signal()).await
+        }
+    }
+}
+
+fn date(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute]"
+            ))
+            .ok()
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            name,
+            display_name,
+            admin,
+            data,
+        } => {
+            let password = read_password()?;
+            let accounts = duet_server::accounts::Accounts::open(&data)?;
+            let user = accounts.add_user(&name, &password, display_name.as_deref(), admin)?;
+            println!(
+                "created {}{}",
+                user.username,
+                if user.is_admin { " (admin)" } else { "" }
+            );
+            Ok(())
+        }
+        UserCommand::List { json, data } => {
+            let users = duet_server::admin::open(&data)?.users()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&users)?);
+                return Ok(());
+            }
+            println!(
+                "{:<24} {:<24} {:<9} {:<16} {:>8} {:>6}",
+                "USER", "NAME", "STATUS", "CREATED", "SESSIONS", "TOKENS"
+            );
+            for u in users {
+                let status = match (u.disabled, u.is_admin) {
+                    (true, _) => "disabled",
+                    (false, true) => "admin",
+                    (false, false) => "active",
+                };
+                println!(
+                    "{:<24} {:<24} {:<9} {:<16} {:>8} {:>6}",
+                    u.username,
+                    u.display_name,
+                    status,
+                    date(u.created_at),
+                    u.sessions,
+                    u.tokens
+                );
+            }
+            Ok(())
+        }
+        UserCommand::Disable { name, data } => {
+            duet_server::admin::open(&data)?.set_disabled(&name, true)?;
+            println!("disabled {name}: sessions ended, tokens revoked, connections closing");
+            Ok(())
+        }
+        UserCommand::Enable { name, data } => {
+            duet_server::admin::open(&data)?.set_disabled(&name, false)?;
+            println!("enabled {name}: they can sign in again");
+            Ok(())
+        }
+        UserCommand::ResetPassword { name, data } => {
+            let accounts = duet_server::admin::open(&data)?;
+            let password = read_password()?;
+            accounts.reset_password(&name, &password)?;
+            println!("reset the password of {name}: sessions ended, connections closing");
+            Ok(())
+        }
+    }
+}
+
+fn spec_command(command: SpecCommand) -> anyhow::Result<()> {
+    match command {
+        SpecCommand::List { json, data } => {
+            let docs = duet_server::admin::open(&data)?.documents()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&docs)?);
+                return Ok(());
+            }
+            println!(
+                "{:<30} {:<8} {:<16} {:<9} {:<32} ROLES",
+                "ID", "KIND", "UPDATED", "STATE", "TITLE"
+            );
+            for d in docs {
+                let state = if d.deleted {
+                    "deleted"
+                } else if d.archived {
+                    "archived"
+                } else {
+                    "open"
+                };
+                let roles = if d.roles.is_empty() {
+                    "nobody".to_owned()
+                } else {
+                    d.roles
+                        .iter()
+                        .map(|(u, r)| format!("{u}={}", r.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
+                let title: String = d.title.chars().take(32).collect();
+                println!(
+                    "{:<30} {:<8} {:<16} {:<9} {:<32} {}",
+                    d.id,
+                    if d.is_spec { "spec" } else { "document" },
+                    date(d.updated_at),
+                    state,
+                    title,
+                    roles
+                );
+            }
+            Ok(())
+        }
+        SpecCommand::Grant {
+            spec,
+            user,
+            role,
+            data,
+        } => {
+            let id = duet_protocol::DocumentId::parse(spec.trim_start_matches("automerge:"))
+                .map_err(|e| anyhow::anyhow!("--spec: {e}"))?;
+            let role = duet_server::storage::Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("--role must be owner, editor or viewer"))?;
+            duet_server::admin::open(&data)?.grant(id, &user, role)?;
+            println!("{user} is now {} of {id}", role.as_str());
+            Ok(())
         }
     }
 }

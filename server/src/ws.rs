@@ -41,6 +41,8 @@ const MAX_JOIN_BYTES: usize = 16 * 1024;
 struct ConnectionSlot {
     state: AppState,
     user: String,
+    /// Cancelled when all the user's connections must end.
+    end: CancellationToken,
 }
 
 impl ConnectionSlot {
@@ -48,15 +50,16 @@ impl ConnectionSlot {
     fn take(state: &AppState, user: &UserId) -> Option<ConnectionSlot> {
         let max = state.registry.config().max_connections_per_user;
         let mut open = state.connections.lock().unwrap_or_else(|p| p.into_inner());
-        let n = open.entry(user.to_string()).or_insert(0);
-        if *n >= max {
+        let mine = open.entry(user.to_string()).or_default();
+        if mine.count >= max {
             return None;
         }
-        *n += 1;
+        mine.count += 1;
         state.registry.metrics().connection_opened();
         Some(ConnectionSlot {
             state: state.clone(),
             user: user.to_string(),
+            end: mine.end.clone(),
         })
     }
 }
@@ -69,9 +72,9 @@ impl Drop for ConnectionSlot {
             .connections
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = open.get_mut(&self.user) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(mine) = open.get_mut(&self.user) {
+            mine.count -= 1;
+            if mine.count == 0 {
                 open.remove(&self.user);
             }
         }
@@ -164,6 +167,7 @@ fn millis_since(start: Instant) -> u64 {
 
 #[tracing::instrument(name = "conn", skip_all, fields(conn_id = tracing::field::Empty, user = %user, peer_id = tracing::field::Empty))]
 async fn serve_socket(socket: WebSocket, state: AppState, user: UserId, slot: ConnectionSlot) {
+    let ended = slot.end.clone();
     let _slot = slot;
     debug!("connection open");
     let conn: ConnId = state.next_conn.fetch_add(1, Ordering::Relaxed);
@@ -211,6 +215,10 @@ async fn serve_socket(socket: WebSocket, state: AppState, user: UserId, slot: Co
                         }
                         None => break,
                     },
+                    _ = ended.cancelled() => {
+                        let _ = sink.send(close(CLOSE_POLICY, "your account was disabled or its password reset; sign in again")).await;
+                        break;
+                    }
                     _ = kill.cancelled() => {
                         let _ = sink.send(close(CLOSE_POLICY, "connection dropped by the server")).await;
                         break;

@@ -19,7 +19,7 @@ use duet_model::automerge::{AutoCommit, Automerge, ChangeHash, ReadDoc};
 use duet_model::{Author, Spec, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
 use duet_server::docs::engine::{load_stored_chunk, Bindings, Engine, Remote};
-use duet_server::docs::{ConnId, Outgoing};
+use duet_server::docs::{ConnId, Granter, Outgoing};
 use duet_server::storage::{Chunk, DocumentMeta, Role, Write};
 use duet_sync::{Event, Session};
 use proptest::strategy::{Strategy, ValueTree};
@@ -234,7 +234,7 @@ impl Server {
                     before.entry(doc).or_insert_with(|| engine.heads());
                     // Refused when `by` is no longer an owner or the spec is unknown: the
                     // REST caller hears so; nothing changes.
-                    let _ = engine.change_role(Some(&by), &user, Some(role));
+                    let _ = engine.change_role(&Granter::Member(by.clone()), &user, Some(role));
                 }
             }
         }

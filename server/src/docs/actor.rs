@@ -378,7 +378,7 @@ impl DocActor {
                     user,
                     role,
                     reply,
-                } => match self.engine.change_role(by.as_ref(), &user, role) {
+                } => match self.engine.change_role(&by, &user, role) {
                     Ok(role) => role_replies.push((reply, role)),
                     Err(e) => {
                         let _ = reply.send(Err(e));

@@ -28,7 +28,7 @@ use duet_protocol::{DocumentId, Message, PeerId};
 use tracing::{error, warn};
 
 use super::review::Receipts;
-use super::{ConnId, DocError, Outgoing};
+use super::{ConnId, DocError, Granter, Outgoing};
 use crate::metrics::Refusal;
 use crate::storage::{fold, Chunk, DocumentMeta, Receipt, Role, SignOffRecord, Write};
 
@@ -662,7 +662,7 @@ impl Engine {
     /// Handles a role change asked by `by` (an owner) or by a verified share link (`None`).
     pub fn change_role(
         &mut self,
-        by: Option<&UserId>,
+        by: &Granter,
         user: &UserId,
         role: Option<Role>,
     ) -> Result<Option<Role>, DocError> {
@@ -671,7 +671,7 @@ impl Engine {
         }
         let current = self.role_of(user);
         match by {
-            Some(by) => match self.role_of(by) {
+            Granter::Member(by) => match self.role_of(by) {
                 Some(Role::Owner) => {}
                 Some(_) => {
                     return Err(DocError::Forbidden(
@@ -681,8 +681,8 @@ impl Engine {
                 None => return Err(DocError::NotFound),
             },
             // A share link never lowers a role.
-            None if current >= role => return Ok(current),
-            None => {}
+            Granter::Link if current >= role => return Ok(current),
+            Granter::Link | Granter::Admin => {}
         }
         let owners = self.roles.values().filter(|r| **r == Role::Owner).count();
         if current == Some(Role::Owner) && role != Some(Role::Owner) && owners <= 1 {

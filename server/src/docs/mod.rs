@@ -98,10 +98,9 @@ pub enum DocCommand {
         owner: UserId,
         reply: oneshot::Sender<Result<(), DocError>>,
     },
-    /// Gives `user` a role (or takes it away: `None`). `by`: the owner asking (checked),
-    /// or `None` for a verified share link, which only ever raises a role.
+    /// Gives `user` a role (or takes it away: `None`), as `by` may.
     SetRole {
-        by: Option<UserId>,
+        by: Granter,
         user: UserId,
         role: Option<Role>,
         reply: oneshot::Sender<Result<Option<Role>, DocError>>,
@@ -172,6 +171,17 @@ pub struct Registry {
     metrics: Arc<Metrics>,
 }
 
+/// Who changes a role, and so what they may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Granter {
+    /// Someone with a role: only an owner may change roles.
+    Member(UserId),
+    /// A verified share link: it only ever raises a role.
+    Link,
+    /// An operator's `duet spec grant`: any role, as long as someone stays owner.
+    Admin,
+}
+
 /// A spec whose row in the spec list reads differently now (it is durable).
 #[derive(Debug, Clone)]
 pub struct ListChange {
@@ -218,7 +228,7 @@ impl Registry {
         self.lists.subscribe()
     }
 
-    fn list_changed(&self, change: ListChange) {
+    pub(crate) fn list_changed(&self, change: ListChange) {
         // Nobody listening is fine.
         let _ = self.lists.send(change);
     }
