@@ -220,7 +220,12 @@ fn on_hasher<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Opt
                     // A poisoned lock only means another hasher panicked while waiting.
                     let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     match next {
-                        Ok(job) => job(),
+                        Ok(job) => {
+                            job();
+                            // The hash's 19 MiB are free: give them back now, not when
+                            // this thread next hashes.
+                            crate::memory::release();
+                        }
                         Err(_) => return,
                     }
                 });

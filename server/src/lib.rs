@@ -10,6 +10,7 @@ pub mod fuzzing;
 mod history;
 mod http;
 mod live;
+pub mod memory;
 pub mod metrics;
 mod signoffs;
 mod specs;

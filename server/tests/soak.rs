@@ -97,12 +97,17 @@ async fn twenty_people_typing_for_hours_keep_storage_load_time_and_memory_flat()
     let data = tempfile::tempdir()?;
     let server = spawn_duet_on(Path::new(env!("CARGO_BIN_EXE_duet")), data.path(), &[], &[])?;
     let pid = server.child.id();
+    // The server just started.
+    let started_kib = rss_kib(pid);
     let addr = accounts::server_addr(&server.url)?;
     let epoch = Instant::now();
     let mut tokens = Vec::new();
     for user in 0..PEOPLE {
         tokens.push(accounts::token_for(addr, &format!("soak-{user}")).await?);
     }
+    // The fresh server: its people signed up (argon2 hashing, sessions, tokens), no spec
+    // opened yet.
+    let fresh_kib = rss_kib(pid);
     let id = DocumentId::random(&mut rand::rng());
     let owner = Author::new(UserId::parse("soak-0")?, &mut rand::rng());
     let url = |user: u32| accounts::signed(&server.url, &tokens[user as usize]);
@@ -192,8 +197,7 @@ async fn twenty_people_typing_for_hours_keep_storage_load_time_and_memory_flat()
         }
     }
     // What the server still holds once everyone has left and the spec has been let go
-    // (after its idle time): reported, not checked — the allocator keeps freed pages for
-    // the next spec rather than handing them back at once.
+    // (after its idle time): within 1.5 times the fresh server's.
     let loaded_kib = rss_kib(pid);
     let replicas = peers.len();
     drop(peers);
@@ -204,11 +208,20 @@ async fn twenty_people_typing_for_hours_keep_storage_load_time_and_memory_flat()
         bail!("the server is gone: its memory could not be read after everyone left");
     }
     println!(
-        "soak: server RSS {:.1} MiB at the first sample, {:.1} MiB with the spec loaded at the end, {:.1} MiB 60 s after everyone left",
+        "soak: server RSS {:.1} MiB started, {:.1} MiB fresh (people signed up), {:.1} MiB at the first sample, {:.1} MiB with the spec loaded at the end, {:.1} MiB 60 s after everyone left",
+        started_kib as f64 / 1024.0,
+        fresh_kib as f64 / 1024.0,
         samples.first().map_or(0.0, |s| s.rss_kib as f64 / 1024.0),
         loaded_kib as f64 / 1024.0,
         after_kib as f64 / 1024.0,
     );
+    if after_kib * 2 > fresh_kib * 3 {
+        bail!(
+            "60 s after everyone left the server still holds {} KiB, over 1.5 times the fresh server's {} KiB",
+            after_kib,
+            fresh_kib
+        );
+    }
     // Memory: once warm (after the first quarter), the server's RSS does not keep growing.
     let warm: Vec<&Sample> = samples.iter().skip(samples.len() / 4).collect();
     if let (Some(a), Some(b)) = (warm.first(), warm.last()) {

@@ -272,7 +272,11 @@ impl Registry {
         let handle = DocHandle { tx };
         docs.insert(doc, handle.clone());
         let actor = actor::DocActor::new(doc, self.clone());
-        self.tracker.spawn(actor.run(rx));
+        self.tracker.spawn(async move {
+            actor.run(rx).await;
+            // The document's memory is free now: let the allocator give it back.
+            crate::memory::release();
+        });
         Some(handle)
     }
 

@@ -172,7 +172,19 @@ impl<T> Pending<T> {
 }
 
 fn run(mut storage: impl Storage, mut rx: mpsc::Receiver<Command>, committed: impl Fn(Duration)) {
-    while let Some(first) = rx.blocking_recv() {
+    loop {
+        let first = match rx.try_recv() {
+            Ok(first) => first,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // Idle: give back what this thread holds free, if asked (after an unload).
+                crate::memory::release_if_asked();
+                match rx.blocking_recv() {
+                    Some(first) => first,
+                    None => return,
+                }
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => return,
+        };
         let mut group: Vec<(Vec<Write>, Reply<Vec<i64>>)> = Vec::new();
         let mut pending = Some(first);
         loop {
