@@ -185,8 +185,7 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
     let app = match frontend.filter(|dir| dir.join("index.html").is_file()) {
         // The app's files, sent precompressed (`.br`, `.gz` beside each, written by the
         // build) when the client accepts it; any other path is a page of the app
-        // (client-side routes). Revalidated on every visit (the service worker keeps the
-        // shell for offline use).
+        // (client-side routes). See `cache_policy` for how long browsers keep them.
         Some(dir) => {
             let index = ServeFile::new(dir.join("index.html"))
                 .precompressed_br()
@@ -195,16 +194,48 @@ pub fn router(state: AppState, frontend: Option<&std::path::Path>) -> Router {
                 .precompressed_br()
                 .precompressed_gzip()
                 .fallback(index);
-            api.fallback_service(Router::new().fallback_service(files).layer(
-                SetResponseHeaderLayer::if_not_present(
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("no-cache"),
-                ),
-            ))
+            api.fallback_service(
+                Router::new()
+                    .fallback_service(files)
+                    .layer(axum::middleware::from_fn(cache_policy)),
+            )
         }
         None => api.route("/", get(index)).fallback(not_found),
     };
     security_headers(app)
+}
+
+/// Files whose name carries a hash of their content (`duet_frontend.0123456789abcdef.js`,
+/// written by the build) never change: browsers keep them for a year without asking.
+/// Everything else (the page, the service worker, the favicon) is revalidated on every
+/// visit, which costs a 304 when nothing changed.
+async fn cache_policy(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let hashed = is_content_hashed(request.uri().path());
+    let mut response = next.run(request).await;
+    // A hashed name that is not there is answered with the page: not that.
+    let page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    let policy = if hashed && response.status().is_success() && !page {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    response
+}
+
+/// Whether the last segment of `path` is `name.<16 hex digits>.ext`.
+fn is_content_hashed(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() == 3
+        && !parts[0].is_empty()
+        && parts[1].len() == 16
+        && parts[1].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// What the app needs, and nothing else: its own scripts and WebAssembly, styles (inline

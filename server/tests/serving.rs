@@ -90,6 +90,42 @@ async fn the_app_s_files_go_precompressed_by_accept_encoding_with_security_heade
 }
 
 #[tokio::test]
+async fn content_hashed_files_are_kept_for_good_and_the_page_is_revalidated() -> Result<()> {
+    let data = tempfile::tempdir()?;
+    let site = tempfile::tempdir()?;
+    app(site.path())?;
+    std::fs::write(site.path().join("app.0123456789abcdef.js"), "export {};")?;
+    std::fs::write(site.path().join("style.0123456789abcdef.css"), "body {}")?;
+    let mut config = duet_server::Config::new(data.path());
+    config.frontend_dir = Some(site.path().to_owned());
+    let server = Server::start_with(config).await?;
+    let cache = |path: &'static str| async move {
+        let r = http_with(server.addr, "GET", path, &[("Accept-Encoding", "br")], None).await?;
+        anyhow::Ok((r.status, r.header("cache-control")))
+    };
+    let forever = Some("public, max-age=31536000, immutable".to_owned());
+    assert_eq!(
+        cache("/app.0123456789abcdef.js").await?,
+        (200, forever.clone())
+    );
+    assert_eq!(cache("/style.0123456789abcdef.css").await?, (200, forever));
+    // The page (and any client-side route), the service worker, unhashed files: asked
+    // again on each visit. A hashed name that is not there is the page, not kept.
+    for path in [
+        "/",
+        "/specs/x",
+        "/app.js",
+        "/app.0123456789abcdee.js",
+        "/a.js.0123456789abcdef",
+    ] {
+        let (status, policy) = cache(path).await?;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(policy.as_deref(), Some("no-cache"), "{path}");
+    }
+    server.stop().await
+}
+
+#[tokio::test]
 async fn rest_answers_over_a_kilobyte_are_compressed_for_clients_that_accept_it() -> Result<()> {
     let data = tempfile::tempdir()?;
     let server = Server::start(data.path()).await?;

@@ -1,4 +1,4 @@
-//! The built app's files: a fingerprint of what the build reads (to skip a build whose inputs did not change) and the precompressed `.br` and `.gz` copies the server sends by `Accept-Encoding`.
+//! The built app's files: a fingerprint of what the build reads (to skip a build whose inputs did not change), content-hashed names for what browsers may cache for good, and the precompressed `.br` and `.gz` copies the server sends by `Accept-Encoding`.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -100,7 +100,7 @@ pub fn precompress(dist: &Path) -> Result<()> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         std::fs::write(path.with_file_name(format!("{name}.gz")), &gz)?;
         std::fs::write(path.with_file_name(format!("{name}.br")), &br)?;
-        if name.ends_with("_bg.wasm") {
+        if name.ends_with(".wasm") {
             eprintln!(
                 "==> {name}: {} bytes, gzip {} , brotli {}",
                 raw.len(),
@@ -110,4 +110,124 @@ pub fn precompress(dist: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The files that get a content hash in their name (`style.css` → `style.0123456789abcdef.css`),
+/// in an order where each comes after every file it names: a file's hash covers the hashed
+/// names it refers to, so a change anywhere renames everything that leads to it. The
+/// server lets browsers keep such files for good; `index.html`, `sw.js` and the rest are
+/// revalidated on each visit.
+const HASHED: [&str; 6] = [
+    "history/duet_history_bg.wasm",
+    "history/duet_history.js",
+    "duet_frontend_bg.wasm",
+    "duet_frontend.js",
+    "style.css",
+    "boot.js",
+];
+
+/// Renames each of [`HASHED`] in `dist` to its content-hashed name, rewriting the places
+/// that name it (the page, the scripts, wasm-bindgen's snippets).
+pub fn hash_names(dist: &Path) -> Result<()> {
+    for rel in HASHED {
+        let path = dist.join(rel);
+        let bytes = std::fs::read(&path)?;
+        let mut hasher = std::hash::DefaultHasher::new();
+        bytes.hash(&mut hasher);
+        let (Some(name), Some(ext)) = (
+            path.file_stem().and_then(|n| n.to_str()),
+            path.extension().and_then(|e| e.to_str()),
+        ) else {
+            anyhow::bail!("{rel} has no extension");
+        };
+        let old = format!("{name}.{ext}");
+        let new = format!("{name}.{:016x}.{ext}", hasher.finish());
+        std::fs::rename(&path, path.with_file_name(&new))?;
+        let mut named = false;
+        for text in files(dist)? {
+            if !matches!(
+                text.extension().and_then(|e| e.to_str()),
+                Some("js" | "html")
+            ) {
+                continue;
+            }
+            let content = std::fs::read_to_string(&text)?;
+            if content.contains(&old) {
+                std::fs::write(&text, content.replace(&old, &new))?;
+                named = true;
+            }
+        }
+        anyhow::ensure!(named, "nothing in the built app names {rel}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_names_replace_every_reference_and_change_with_the_content() -> Result<()> {
+        let dist = tempfile::tempdir()?;
+        let d = dist.path();
+        std::fs::create_dir_all(d.join("history"))?;
+        std::fs::write(d.join("history/duet_history_bg.wasm"), b"history wasm")?;
+        std::fs::write(
+            d.join("history/duet_history.js"),
+            "new URL('duet_history_bg.wasm', import.meta.url)",
+        )?;
+        std::fs::create_dir_all(d.join("snippets/x"))?;
+        std::fs::write(
+            d.join("snippets/x/inline0.js"),
+            "import('/history/duet_history.js')",
+        )?;
+        std::fs::write(d.join("duet_frontend_bg.wasm"), b"app wasm")?;
+        std::fs::write(
+            d.join("duet_frontend.js"),
+            "import './snippets/x/inline0.js'",
+        )?;
+        std::fs::write(d.join("style.css"), "body {}")?;
+        std::fs::write(
+            d.join("boot.js"),
+            "import init from '/duet_frontend.js'; init({ module_or_path: '/duet_frontend_bg.wasm' })",
+        )?;
+        std::fs::write(
+            d.join("index.html"),
+            "<link href=\"/style.css\"><link href=\"/duet_frontend.js\"><script src=\"/boot.js\"></script>",
+        )?;
+        hash_names(d)?;
+        let names: Vec<String> = files(d)?
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_owned))
+            .collect();
+        for original in HASHED {
+            let base = original.rsplit('/').next().unwrap_or(original);
+            assert!(
+                !names.iter().any(|n| n == base),
+                "{base} kept its name: {names:?}"
+            );
+        }
+        // name.<16 hex digits>.ext
+        let hashed = |n: &str| {
+            let parts: Vec<&str> = n.split('.').collect();
+            parts.len() == 3
+                && parts[1].len() == 16
+                && parts[1].bytes().all(|b| b.is_ascii_hexdigit())
+        };
+        assert_eq!(names.iter().filter(|n| hashed(n)).count(), 6, "{names:?}");
+        let index = std::fs::read_to_string(d.join("index.html"))?;
+        let boot = names
+            .iter()
+            .find(|n| n.starts_with("boot."))
+            .map(String::as_str);
+        assert!(
+            boot.is_some_and(|b| index.contains(&format!("/{b}"))),
+            "{index}"
+        );
+        let snippet = std::fs::read_to_string(d.join("snippets/x/inline0.js"))?;
+        assert!(
+            snippet.contains("/history/duet_history.") && !snippet.contains("duet_history.js'")
+        );
+        Ok(())
+    }
 }

@@ -645,13 +645,10 @@ fn build_frontend() -> Result<()> {
         let entry = entry?;
         std::fs::copy(entry.path(), dist.join(entry.file_name()))?;
     }
+    frontend_files::hash_names(&dist)?;
     write_service_worker(&dist)?;
     frontend_files::precompress(&dist)?;
     std::fs::write(dist.join(frontend_files::STAMP), &inputs)?;
-    for (_, name, dir) in MODULES {
-        let size = std::fs::metadata(dist.join(dir).join(format!("{name}_bg.wasm")))?.len();
-        eprintln!("==> {name}_bg.wasm: {} KiB", size / 1024);
-    }
     eprintln!("==> frontend built in frontend/dist");
     Ok(())
 }

@@ -1,5 +1,5 @@
 // Browser timings of the editor (not a test): keystroke → own paint, keystroke → the other page's paint, time to interactive for a 50-story spec, and the wasm size. Run with `cargo xtask bench-browser`.
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { root } from "../duet-server.mjs"
@@ -100,7 +100,9 @@ try {
     await page.context().close()
   }
 
-  const wasm = readFileSync(join(root, "frontend/dist/duet_frontend_bg.wasm"))
+  const dist = join(root, "frontend/dist")
+  const wasmName = readdirSync(dist).find(n => /^duet_frontend_bg\.[0-9a-f]{16}\.wasm$/.test(n))
+  const wasm = readFileSync(join(dist, wasmName))
   const gz = gzipSync(wasm, { level: 9 }).length
   const result = {
     keystrokes: keys.length,

@@ -46,6 +46,21 @@ try {
   })
   console.log(`repeat visit (reload of the list): ${kb(total(again))}`)
   for (const [path, n] of [...again].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${kb(n).padStart(10)}  ${path}`)
+  // The browser's HTTP cache alone (no service worker, as in a browser that blocks them):
+  // content-hashed files are kept for good, the page is revalidated.
+  const plain = await browser.newContext({ viewport: { width: 1280, height: 900 }, serviceWorkers: "block" })
+  await plain.addCookies(await context.cookies())
+  const tab = await plain.newPage()
+  const cold = await transferred(tab, async () => {
+    await tab.goto(duet.url)
+    await tab.getByRole("heading", { name: "Specs" }).waitFor()
+  })
+  const warm = await transferred(tab, async () => {
+    await tab.goto(duet.url)
+    await tab.getByRole("heading", { name: "Specs" }).waitFor()
+  })
+  console.log(`without a service worker: first ${kb(total(cold))}, repeat ${kb(total(warm))}`)
+  for (const [path, n] of [...warm].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${kb(n).padStart(10)}  ${path}`)
 } finally {
   await close()
 }

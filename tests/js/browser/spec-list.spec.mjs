@@ -103,13 +103,15 @@ test("the app has a favicon, not the app's page, at /favicon.ico", async ({ page
   await expect(page.locator('link[rel="icon"]').first()).toHaveAttribute("href", "/favicon.svg")
 })
 
-test("the app arrives brotli-compressed, revalidated on each visit, under a Content-Security-Policy it keeps to", async ({ page, duet }) => {
-  const wasm = page.waitForResponse(r => r.url().endsWith("/duet_frontend_bg.wasm"))
+test("the app arrives brotli-compressed under content-hashed names kept for good, the page revalidated, under a Content-Security-Policy it keeps to", async ({ page, duet }) => {
+  const wasm = page.waitForResponse(r => /\/duet_frontend_bg\.[0-9a-f]{16}\.wasm$/.test(r.url()))
+  const shell = page.waitForResponse(r => r.url() === `${duet.url}/`)
   await page.goto(duet.url)
   const res = await wasm
   const headers = res.headers()
   expect(headers["content-encoding"]).toBe("br")
-  expect(headers["cache-control"]).toBe("no-cache")
+  expect(headers["cache-control"]).toBe("public, max-age=31536000, immutable")
+  expect((await shell).headers()["cache-control"]).toBe("no-cache")
   expect(headers["content-security-policy"]).toContain("script-src 'self' 'wasm-unsafe-eval'")
   // The page runs under it: the list loads (any refusal would be a console error, which
   // fails the test).
