@@ -222,9 +222,9 @@ fn on_hasher<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Opt
                     match next {
                         Ok(job) => {
                             job();
-                            // The hash's 19 MiB are free: give them back now, not when
-                            // this thread next hashes.
-                            crate::memory::release();
+                            // The hash's 19 MiB, allocated and freed here, are free:
+                            // give them back now, not when this thread next hashes.
+                            crate::memory::release_here();
                         }
                         Err(_) => return,
                     }

@@ -16,11 +16,11 @@ use anyhow::Context;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Hands the memory mimalloc holds free back to the system, from this thread now and from
-/// every other as it next goes idle: called after a document is unloaded or a password
-/// hashed (`duet_server::memory`). mimalloc gives a thread's free pages back when that
-/// thread next allocates enough, which an idle server never does, and a document's memory
-/// is spread over every worker (tasks move between them). Without it, a spec of 36,000
-/// changes left the server at 102 MiB 60 s after everyone left (101.6 MiB loaded).
+/// every other as it next goes idle: called after a document is unloaded
+/// (`duet_server::memory`; a password hasher collects only its own thread). mimalloc gives
+/// a thread's free pages back when that thread next allocates enough, which an idle
+/// server never does, and a document's memory is spread over every worker (tasks move
+/// between them). Figures: RELIABILITY.md, "Soak".
 #[cfg(feature = "mimalloc")]
 fn release_memory() {
     let asked = RELEASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -265,6 +265,7 @@ fn main() -> anyhow::Result<()> {
     duet_server::memory::install(duet_server::memory::Release {
         now: release_memory,
         if_asked: collect_when_idle,
+        here: collect,
     });
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();

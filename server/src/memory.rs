@@ -11,6 +11,8 @@ pub struct Release {
     /// Gives back what the calling thread holds free if that was asked since it last did
     /// (cheap otherwise): for threads to call as they go idle.
     pub if_asked: fn(),
+    /// Gives back what the calling thread holds free, asking no other thread.
+    pub here: fn(),
 }
 
 static RELEASE: OnceLock<Release> = OnceLock::new();
@@ -20,10 +22,18 @@ pub fn install(release: Release) {
     let _ = RELEASE.set(release);
 }
 
-/// A lot of memory was just freed (a document unloaded, a password hashed): give it back.
+/// A lot of memory was just freed, by several threads (a document unloaded): give it back.
 pub fn release() {
     if let Some(r) = RELEASE.get() {
         (r.now)();
+    }
+}
+
+/// This thread just freed a lot of memory that only it held (a password hash): give it
+/// back.
+pub fn release_here() {
+    if let Some(r) = RELEASE.get() {
+        (r.here)();
     }
 }
 

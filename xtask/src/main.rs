@@ -328,23 +328,32 @@ fn soak(minutes: &str) -> Result<()> {
     )
 }
 
-/// Runs some of the server's integration `tests`, optimised, printing as they go, with
-/// extra test-harness `args` and `env`.
-fn release_server_tests(tests: &[&str], args: &[&str], env: &[(&str, String)]) -> Result<()> {
+/// Runs some areas (`modules` of the server's integration-test binary), optimised,
+/// printing as they go, with extra test-harness `args` and `env`.
+fn release_server_tests(modules: &[&str], args: &[&str], env: &[(&str, String)]) -> Result<()> {
     let mut command = Command::new("cargo");
-    command.args(["test", "--release", "--locked", "-p", "duet-server"]);
-    for test in tests {
-        command.args(["--test", test]);
+    command.args([
+        "test",
+        "--release",
+        "--locked",
+        "-p",
+        "duet-server",
+        "--test",
+        "it",
+        "--",
+    ]);
+    for module in modules {
+        command.arg(format!("{module}::"));
     }
     let status = command
-        .args(["--", "--nocapture"])
+        .arg("--nocapture")
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .current_dir(workspace_root())
         .status()
         .context("could not start cargo")?;
     if !status.success() {
-        bail!("`{}` failed ({status})", tests.join(", "));
+        bail!("`{}` failed ({status})", modules.join(", "));
     }
     Ok(())
 }

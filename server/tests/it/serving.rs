@@ -1,6 +1,6 @@
 //! How the server sends what it serves: the app's files precompressed by `Accept-Encoding` and revalidated on each visit, REST answers over 1 KiB compressed and never cached, and the security headers on every page and answer.
 
-mod common;
+use crate::common;
 
 use anyhow::{Context, Result};
 use common::{http_with, token_for, Server};

@@ -1,6 +1,6 @@
 //! Property tests: 2–5 replicas make random concurrent edits, merge in random orders, and must end identical with nothing duplicated or lost.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

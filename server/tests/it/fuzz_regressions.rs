@@ -52,7 +52,7 @@ fn the_kept_seeds_are_the_ones_the_targets_start_from() {
         expected.sort();
         assert_eq!(
             kept, expected,
-            "fuzz/seeds/{target} is stale: refresh it with `cargo test -p duet-server --test fuzz_regressions -- --ignored`"
+            "fuzz/seeds/{target} is stale: refresh it with `cargo test -p duet-server --test it fuzz_regressions:: -- --ignored`"
         );
     }
 }

@@ -1,6 +1,6 @@
 //! Restoring one item (a criterion, a constraint, a field…) to how it read before a chosen change, removed items included, and the preview of what a restore will change, in authors' colours.
 
-mod common;
+use crate::common;
 
 use common::{author, NOW};
 use duet_model::automerge::{AutoCommit, ChangeHash};

@@ -1,6 +1,6 @@
 //! Crash safety: `kill -9` the real `duet` binary during a stream of writes; every change whose acknowledgement the client saw is there after a restart.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

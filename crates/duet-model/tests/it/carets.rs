@@ -1,6 +1,6 @@
 //! Carets held as Automerge cursors stay on the same characters while others edit the field.
 
-mod common;
+use crate::common;
 
 use common::{author, NOW};
 use duet_model::{caret_at, caret_position, Spec, TextField};

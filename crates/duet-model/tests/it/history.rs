@@ -1,6 +1,6 @@
 //! History by author: versions, blame, restore, filters, sessions and diffs, checked against replays and shadow models.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashSet};
 

@@ -5,11 +5,11 @@
 //! exactly what was committed; the clients are the real `duet-sync` sessions and the
 //! model's typed edits, with frames encoded and decoded by `duet-protocol`. Nothing here
 //! reads a clock or the OS's randomness, so a failing case replays exactly:
-//! `DUET_SIM_SEED=<case seed> cargo test -p duet-server --test convergence`.
+//! `DUET_SIM_SEED=<case seed> cargo test -p duet-server --test it convergence::`.
 //! `DUET_SIM_CASES` sets how many cases run (10,000 by default; `cargo xtask drill`
 //! runs 100,000).
 
-#[path = "../../crates/duet-model/tests/common/ops.rs"]
+#[path = "../../../crates/duet-model/tests/it/common/ops.rs"]
 #[allow(dead_code)]
 mod ops;
 
@@ -961,7 +961,7 @@ fn replicas_and_the_stored_copy_agree_after_faults_restarts_and_reconnects() {
                         if let Err((why, events)) = run_case(seed, &mut totals) {
                             let tail = events.len().saturating_sub(60);
                             return Err(format!(
-                                "case seed {seed} diverged: {why}\nreplay: DUET_SIM_SEED={seed} cargo test -p duet-server --test convergence (DUET_SIM_TRACE=1 lists every frame)\nlast events:\n{}",
+                                "case seed {seed} diverged: {why}\nreplay: DUET_SIM_SEED={seed} cargo test -p duet-server --test it convergence:: (DUET_SIM_TRACE=1 lists every frame)\nlast events:\n{}",
                                 events[tail..].join("\n")
                             ));
                         }

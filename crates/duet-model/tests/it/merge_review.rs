@@ -1,6 +1,6 @@
 //! Merge review: the places both an offline replica and others changed while apart are found exactly, with each side's characters attributed.
 
-mod common;
+use crate::common;
 
 use common::{author, id, rng, NOW};
 use duet_model::automerge::ChangeHash;

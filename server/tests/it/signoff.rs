@@ -1,6 +1,6 @@
 //! Sign-off over REST against a real server: only a person of the slot's discipline with edit rights signs it, the server records what the story read, any later change to it (also one merged from an offline replica) makes it stale, forged data in the document counts for nothing, and it all survives a restart.
 
-mod common;
+use crate::common;
 
 use anyhow::{Context, Result};
 use common::{http_as, share, Client, Server};

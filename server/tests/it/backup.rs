@@ -1,6 +1,6 @@
 //! Backup while the server runs and restore: every change acknowledged before the backup began is in the copy (with people still typing), a server started on the restored copy serves the spec and the accounts, and damaged or foreign files are refused.
 
-mod common;
+use crate::common;
 
 use anyhow::{Context, Result};
 use common::{http_with, Client, Server};

@@ -1,6 +1,6 @@
 //! Markdown export and import: the exact format, round trips over random specs, and refusal of malformed input.
 
-mod common;
+use crate::common;
 
 use common::ops::{self, Ledger};
 use common::{author, rng, NOW};

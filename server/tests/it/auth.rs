@@ -1,6 +1,6 @@
 //! Accounts, roles and verified authorship against a real server: every door refuses bad credentials, roles bound what sync and REST reveal and accept, and nobody can write as someone else.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

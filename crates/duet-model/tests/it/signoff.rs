@@ -1,6 +1,6 @@
 //! What a sign-off covers: each kind of change to a story's text, criteria or constraints (also one merged from an offline replica) changes its digest, and nothing else does.
 
-mod common;
+use crate::common;
 
 use common::{author, NOW};
 use duet_model::automerge::transaction::Transactable;

@@ -1,6 +1,6 @@
 //! Unit tests of every typed edit: what the view shows afterwards and what each change records.
 
-mod common;
+use crate::common;
 
 use common::{author, id, rng, NOW};
 use duet_model::automerge::ReadDoc;

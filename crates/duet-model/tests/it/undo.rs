@@ -1,6 +1,6 @@
 //! Per-author undo and redo: a step reverts exactly what its author did, never what others wrote, comes back exactly on redo, and replicas still converge.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -1,6 +1,6 @@
 //! What an operator runs Duet with: Prometheus metrics (for admins, or on a private address), JSON logs, and the admin commands for accounts and specs.
 
-mod common;
+use crate::common;
 
 use anyhow::{Context, Result};
 use common::{expect_close, http_with, share, token_for, Client, Server, DEADLINE};

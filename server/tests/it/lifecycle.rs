@@ -1,6 +1,6 @@
 //! Document and connection lifecycles: presence relay, slow and silent peers, idle unload, compaction, corrupt chunks on disk, many joins at once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The server as an automerge-repo peer: concurrent co-editing, late joiners, durability across restarts, REST.
 
-mod common;
+use crate::common;
 
 use common::{http, http_as, Client, Server};
 use duet_model::automerge::{sync, AutoCommit};

@@ -1,6 +1,6 @@
 //! The spec list against a real server: owners rename, archive, delete and bring back a spec (nobody else may; a deleted spec cannot be opened over REST or sync), the list filters mine / shared / archived / deleted and searches titles and text, and specs deleted 30 days ago are purged with everything they had.
 
-mod common;
+use crate::common;
 
 use anyhow::{Context, Result};
 use common::{http_as, share, Client, Server};

@@ -1,6 +1,6 @@
 //! History by author over REST against a real server: timeline by session with author and part filters, versions, diffs and blame with verified authors, restore as a new change, and what changed since a person last looked.
 
-mod common;
+use crate::common;
 
 use anyhow::{Context, Result};
 use common::{http_as, share, Client, Server};

@@ -1,6 +1,6 @@
 //! Hostile peers: malformed, oversized, out-of-order and forged messages close only the offending connection with the right code; other clients and stored data are untouched.
 
-mod common;
+use crate::common;
 
 use common::{expect_close, handshake, Client, Server};
 use duet_model::automerge::sync::{self, SyncDoc};

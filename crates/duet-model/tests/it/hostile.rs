@@ -1,6 +1,6 @@
 //! Hostile input: random, truncated and mutated bytes, foreign documents and malformed spec contents give typed errors or lenient views, never a panic.
 
-mod common;
+use crate::common;
 
 use common::{author, rng, NOW};
 use duet_model::automerge::{transaction::Transactable, AutoCommit, ObjType, ReadDoc, ROOT};

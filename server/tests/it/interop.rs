@@ -1,6 +1,6 @@
 //! Interop: other automerge-repo implementations (Rust `samod`, JS `@automerge/automerge-repo`) create, find and edit documents through Duet.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

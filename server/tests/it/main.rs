@@ -1,0 +1,21 @@
+//! The server's integration tests in one binary (one link, not one per area): each module is an area, run one with `cargo test -p duet-server --test it <module>::`.
+
+mod common;
+
+mod auth;
+mod backup;
+mod convergence;
+mod crash;
+mod crash_drill;
+mod flood_drill;
+mod fuzz_regressions;
+mod history;
+mod hostile;
+mod interop;
+mod lifecycle;
+mod operations;
+mod serving;
+mod signoff;
+mod soak;
+mod spec_list;
+mod sync;
