@@ -1,4 +1,4 @@
-//! The bodies of Duet's fuzz targets: each takes any bytes, must not panic, and checks what has to hold for every input. `fuzz/` runs them under libFuzzer; `tests/fuzz_regressions.rs` runs them over every kept crasher and seed.
+//! The bodies of Duet's fuzz targets: each takes any bytes, must not panic, and checks what has to hold for every input. `fuzz/` runs them under libFuzzer; `tests/it/fuzz_regressions.rs` runs them over every kept crasher and seed.
 //!
 //! Panics that the server itself catches (Automerge's decoder on corrupt input) are not
 //! findings; a panic that escapes one of these functions is — it would take down a

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,10 +12,10 @@ use duet_model::history::{Filter, PartFilter};
 use duet_model::{ItemId, RestoreScope, TextField, UnixMillis, UserId};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Caller;
+use crate::access::SpecInPath;
 use crate::docs::review::{HistoryAnswer, HistoryQuery, PlaceEntry, SessionEntry};
 use crate::docs::{DocCommand, DocError};
-use crate::http::{access, parse_id, AppError, AppState};
+use crate::http::{AppError, AppState};
 use crate::storage::Write;
 
 /// Most heads accepted in one version.
@@ -102,17 +102,6 @@ fn filter_of(params: &HashMap<String, String>) -> Result<Filter, AppError> {
     })
 }
 
-/// Asks the document's actor a history question for `caller`, who must have a role.
-async fn ask(
-    state: &AppState,
-    caller: &Caller,
-    id: duet_protocol::DocumentId,
-    query: HistoryQuery,
-) -> Result<HistoryAnswer, AppError> {
-    access(state, caller, id).await?;
-    ask_actor(state, id, query).await
-}
-
 /// Asks the document's actor a history question.
 async fn ask_actor(
     state: &AppState,
@@ -172,11 +161,9 @@ pub(crate) async fn profiles(
 
 async fn changes(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { id, .. }: SpecInPath,
 ) -> Result<Json<HistoryAnswer>, AppError> {
-    let id = parse_id(&id)?;
-    Ok(Json(ask(&state, &caller, id, HistoryQuery::Changes).await?))
+    Ok(Json(ask_actor(&state, id, HistoryQuery::Changes).await?))
 }
 
 #[derive(Debug, Serialize)]
@@ -188,14 +175,12 @@ struct TimelineBody {
 
 async fn timeline(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { id, .. }: SpecInPath,
     Query(params): Params,
 ) -> Result<Json<TimelineBody>, AppError> {
-    let id = parse_id(&id)?;
     let filter = filter_of(&params)?;
     let HistoryAnswer::Timeline(t) =
-        ask(&state, &caller, id, HistoryQuery::Timeline { filter }).await?
+        ask_actor(&state, id, HistoryQuery::Timeline { filter }).await?
     else {
         return Err(AppError::Internal("unexpected answer to a timeline".into()));
     };
@@ -210,44 +195,38 @@ async fn timeline(
 /// The steps of one session (`?session=<its id>`), to step through its changes.
 async fn steps(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { id, .. }: SpecInPath,
     Query(params): Params,
 ) -> Result<Json<HistoryAnswer>, AppError> {
-    let id = parse_id(&id)?;
     let session = params
         .get("session")
         .ok_or_else(|| AppError::BadRequest("say which session: ?session=<its id>".into()))?;
     let session = ChangeHash::from_str(session)
         .map_err(|_| AppError::BadRequest("a session id is a change hash in hex".into()))?;
     Ok(Json(
-        ask(&state, &caller, id, HistoryQuery::Steps { session }).await?,
+        ask_actor(&state, id, HistoryQuery::Steps { session }).await?,
     ))
 }
 
 async fn version(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { id, .. }: SpecInPath,
     Query(params): Params,
 ) -> Result<Json<HistoryAnswer>, AppError> {
-    let id = parse_id(&id)?;
     let at = params
         .get("at")
         .ok_or_else(|| AppError::BadRequest("say which version: ?at=<change hashes>".into()))?;
     let at = parse_heads(at)?;
     Ok(Json(
-        ask(&state, &caller, id, HistoryQuery::Version { at }).await?,
+        ask_actor(&state, id, HistoryQuery::Version { at }).await?,
     ))
 }
 
 async fn diff(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { id, .. }: SpecInPath,
     Query(params): Params,
 ) -> Result<Json<HistoryAnswer>, AppError> {
-    let id = parse_id(&id)?;
     let from = params.get("from").ok_or_else(|| {
         AppError::BadRequest("say which version to compare from: ?from=<change hashes>".into())
     })?;
@@ -269,19 +248,17 @@ async fn diff(
         story,
         author,
     };
-    Ok(Json(ask(&state, &caller, id, query).await?))
+    Ok(Json(ask_actor(&state, id, query).await?))
 }
 
 async fn blame(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { id, .. }: SpecInPath,
     Query(params): Params,
 ) -> Result<Json<HistoryAnswer>, AppError> {
-    let id = parse_id(&id)?;
     let at = params.get("at").map(|t| parse_heads(t)).transpose()?;
     Ok(Json(
-        ask(&state, &caller, id, HistoryQuery::Blame { at }).await?,
+        ask_actor(&state, id, HistoryQuery::Blame { at }).await?,
     ))
 }
 
@@ -355,12 +332,12 @@ struct Restored {
 /// answers the diff that restore would make (in authors' colours) and changes nothing.
 async fn restore(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath {
+        caller, id, role, ..
+    }: SpecInPath,
     body: Option<Json<RestoreBody>>,
 ) -> Result<axum::response::Response, AppError> {
     use axum::response::IntoResponse;
-    let id = parse_id(&id)?;
     let Some(Json(body)) = body else {
         return Err(AppError::BadRequest(
             "send JSON {\"to\": [change hashes], \"story\" or \"item\" or \"field\", \"preview\"}"
@@ -372,7 +349,6 @@ async fn restore(
         return Err(AppError::BadRequest("say which version to restore".into()));
     }
     let scope = body.scope()?;
-    let (_, role) = access(&state, &caller, id).await?;
     if !role.can_edit() {
         return Err(AppError::Forbidden(
             "you can view this spec but not change it (your role is viewer)".into(),
@@ -417,13 +393,10 @@ struct SinceQuery {
 
 async fn since_seen(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { caller, id, .. }: SpecInPath,
     Query(q): Query<SinceQuery>,
 ) -> Result<Json<SinceBody>, AppError> {
-    let id = parse_id(&id)?;
     let also = parse_heads(&q.also)?;
-    access(&state, &caller, id).await?;
     let Some((heads, at)) = state
         .registry
         .store()
@@ -467,11 +440,9 @@ async fn since_seen(
 
 async fn seen(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { caller, id, .. }: SpecInPath,
 ) -> Result<StatusCode, AppError> {
-    let id = parse_id(&id)?;
-    let HistoryAnswer::Heads(heads) = ask(&state, &caller, id, HistoryQuery::Heads).await? else {
+    let HistoryAnswer::Heads(heads) = ask_actor(&state, id, HistoryQuery::Heads).await? else {
         return Err(AppError::Internal("unexpected answer to heads".into()));
     };
     let heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();

@@ -21,11 +21,12 @@ use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::access::{DocumentInPath, SpecInPath};
 use crate::accounts::{Accounts, LinkError, Throttle};
 use crate::auth::{self, Caller};
 use crate::docs::{DocCommand, DocError, Granter, Registry};
 use crate::metrics::Refusal;
-use crate::storage::{DocumentMeta, Role, StorageError};
+use crate::storage::{Role, StorageError};
 
 /// What every handler and connection shares.
 #[derive(Debug, Clone)]
@@ -311,44 +312,6 @@ pub(crate) fn metrics_text(state: &AppState) -> Response {
         .into_response()
 }
 
-pub(crate) fn parse_id(id: &str) -> Result<DocumentId, AppError> {
-    DocumentId::parse(id).map_err(|e| AppError::BadRequest(e.to_string()))
-}
-
-const NO_SUCH_SPEC: &str = "no such spec (or you have no access to it)";
-
-/// The caller's role on spec `id`; 404 when they have none or it is not a spec, so that
-/// the existence of specs one may not see is not revealed.
-pub(crate) async fn access(
-    state: &AppState,
-    caller: &Caller,
-    id: DocumentId,
-) -> Result<(DocumentMeta, Role), AppError> {
-    match access_document(state, caller, id).await? {
-        (meta, role) if meta.is_spec => Ok((meta, role)),
-        _ => Err(AppError::NotFound(NO_SUCH_SPEC.into())),
-    }
-}
-
-/// The caller's role on document `id`, a spec or any other automerge-repo document (for
-/// sharing: roles and links); 404 as [`access`].
-async fn access_document(
-    state: &AppState,
-    caller: &Caller,
-    id: DocumentId,
-) -> Result<(DocumentMeta, Role), AppError> {
-    let roles = state.registry.store().roles(id).await?;
-    let role = roles
-        .into_iter()
-        .find(|(u, _)| u == caller.user.as_str())
-        .map(|(_, r)| r);
-    let meta = state.registry.store().meta(id).await?;
-    match (meta, role) {
-        (Some(meta), Some(role)) if meta.deleted_at.is_none() => Ok((meta, role)),
-        _ => Err(AppError::NotFound(NO_SUCH_SPEC.into())),
-    }
-}
-
 /// The author of the edits the server makes for `user` (a spec created over REST).
 pub(crate) fn author_for(user: &UserId) -> Author {
     Author::new(user.clone(), &mut rand::rng())
@@ -356,11 +319,8 @@ pub(crate) fn author_for(user: &UserId) -> Author {
 
 async fn spec_markdown(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { caller, id, .. }: SpecInPath,
 ) -> Result<Response, AppError> {
-    let id = parse_id(&id)?;
-    access(&state, &caller, id).await?;
     let bytes = state
         .registry
         .ask(id, |reply| DocCommand::Read { reply })
@@ -401,11 +361,8 @@ async fn member(state: &AppState, username: String, role: Role) -> Result<Member
 
 async fn list_roles(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    DocumentInPath { id, .. }: DocumentInPath,
 ) -> Result<Json<Vec<Member>>, AppError> {
-    let id = parse_id(&id)?;
-    access_document(&state, &caller, id).await?;
     let mut members = Vec::new();
     for (user, role) in state.registry.store().roles(id).await? {
         members.push(member(&state, user, role).await?);
@@ -443,24 +400,14 @@ pub(crate) async fn change_role(
         .await?)
 }
 
-async fn owner_only(state: &AppState, caller: &Caller, id: DocumentId) -> Result<(), AppError> {
-    match access_document(state, caller, id).await?.1 {
-        Role::Owner => Ok(()),
-        _ => Err(AppError::Forbidden(
-            "only the spec's owners can share it".into(),
-        )),
-    }
-}
-
 async fn set_role(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, user)): Path<(String, String)>,
+    doc: DocumentInPath,
+    Path((_, user)): Path<(String, String)>,
     Json(body): Json<RoleBody>,
 ) -> Result<Json<Member>, AppError> {
-    let id = parse_id(&id)?;
     let role = parse_role(&body.role)?;
-    owner_only(&state, &caller, id).await?;
+    let DocumentInPath { caller, id, .. } = doc.owner()?;
     let name = user.clone();
     if state.accounts.run(move |a| a.user(&name)).await??.is_none() {
         return Err(AppError::NotFound(format!("there is no user named {user}")));
@@ -479,11 +426,10 @@ async fn set_role(
 
 async fn remove_role(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, user)): Path<(String, String)>,
+    doc: DocumentInPath,
+    Path((_, user)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let id = parse_id(&id)?;
-    owner_only(&state, &caller, id).await?;
+    let DocumentInPath { caller, id, .. } = doc.owner()?;
     let user_id = UserId::parse(&user).map_err(|e| AppError::BadRequest(e.to_string()))?;
     change_role(
         &state,
@@ -504,18 +450,16 @@ struct NewLink {
 
 async fn create_link(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    doc: DocumentInPath,
     Json(body): Json<NewLink>,
 ) -> Result<(StatusCode, Json<crate::accounts::Link>), AppError> {
-    let id = parse_id(&id)?;
     let role = parse_role(&body.role)?;
     if !(1..=8760).contains(&body.expires_in_hours) {
         return Err(AppError::BadRequest(
             "expires_in_hours must be between 1 and 8760 (a year)".into(),
         ));
     }
-    owner_only(&state, &caller, id).await?;
+    let DocumentInPath { caller, id, .. } = doc.owner()?;
     let by = caller.user.to_string();
     let ttl = Duration::from_secs(body.expires_in_hours * 3600);
     let link = state
@@ -527,21 +471,18 @@ async fn create_link(
 
 async fn list_links(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    doc: DocumentInPath,
 ) -> Result<Json<Vec<crate::accounts::Link>>, AppError> {
-    let id = parse_id(&id)?;
-    owner_only(&state, &caller, id).await?;
+    let id = doc.owner()?.id;
     Ok(Json(state.accounts.run(move |a| a.links(id)).await??))
 }
 
 async fn revoke_link(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, link)): Path<(String, String)>,
+    doc: DocumentInPath,
+    Path((_, link)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let id = parse_id(&id)?;
-    owner_only(&state, &caller, id).await?;
+    let id = doc.owner()?.id;
     if state
         .accounts
         .run(move |a| a.revoke_link(id, &link))

@@ -1,11 +1,13 @@
 //! The Duet sync server: automerge-repo websockets at `/sync`, REST under `/api`, embedded durable storage.
 
+mod access;
 pub mod accounts;
 pub mod admin;
 mod auth;
 pub mod backup;
 pub mod config;
 pub mod docs;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod history;
 mod http;

@@ -7,11 +7,11 @@ use duet_model::signoff::{SignCounts, Slot};
 use duet_model::ItemId;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Caller;
+use crate::access::SpecInPath;
 use crate::docs::engine::{SignRequest, StorySignOffs};
 use crate::docs::DocCommand;
 use crate::history::{parse_heads, profiles, Profile};
-use crate::http::{access, parse_id, AppError, AppState};
+use crate::http::{AppError, AppState};
 use crate::storage::SignOffRecord;
 
 pub fn routes() -> Router<AppState> {
@@ -31,11 +31,8 @@ struct SignOffsBody {
 
 async fn list(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { id, .. }: SpecInPath,
 ) -> Result<Json<SignOffsBody>, AppError> {
-    let id = parse_id(&id)?;
-    access(&state, &caller, id).await?;
     let answer = state
         .registry
         .ask(id, |reply| DocCommand::SignOffs { reply })
@@ -71,11 +68,10 @@ const SIGN_USAGE: &str =
 
 async fn sign(
     State(state): State<AppState>,
-    caller: Caller,
-    Path((id, story)): Path<(String, String)>,
+    SpecInPath { caller, id, .. }: SpecInPath,
+    Path((_, story)): Path<(String, String)>,
     body: Option<Json<SignBody>>,
 ) -> Result<Json<SignOffRecord>, AppError> {
-    let id = parse_id(&id)?;
     let story = ItemId::parse(&story).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let Some(Json(body)) = body else {
         return Err(AppError::BadRequest(SIGN_USAGE.into()));
@@ -88,7 +84,6 @@ async fn sign(
         .map(|b| ItemId::parse(b))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| AppError::BadRequest(format!("open_blockers: {e}")))?;
-    access(&state, &caller, id).await?;
     let username = caller.user.to_string();
     let discipline = state
         .accounts

@@ -8,11 +8,12 @@ use duet_model::{Spec, TextField, UnixMillis};
 use duet_protocol::DocumentId;
 use serde::{Deserialize, Serialize};
 
+use crate::access::{access, parse_id, SpecInPath};
 use crate::auth::Caller;
 use crate::docs::engine::ListingChange;
 use crate::docs::DocCommand;
 use crate::history::{profiles, Profile};
-use crate::http::{access, author_for, parse_id, AppError, AppState};
+use crate::http::{author_for, AppError, AppState};
 use crate::storage::{DocumentMeta, Role, KEEP_DELETED_MS};
 
 pub fn routes() -> Router<AppState> {
@@ -126,14 +127,8 @@ async fn list_specs(
     Ok(Json(list))
 }
 
-async fn spec_meta(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<SpecSummary>, AppError> {
-    let id = parse_id(&id)?;
-    let (meta, role) = access(&state, &caller, id).await?;
-    Ok(Json(SpecSummary::new(meta, role)))
+async fn spec_meta(SpecInPath { meta, role, .. }: SpecInPath) -> Json<SpecSummary> {
+    Json(SpecSummary::new(meta, role))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,18 +195,15 @@ const CHANGE_USAGE: &str =
 /// An owner renames or (un)archives a spec.
 async fn change_spec(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { caller, id, .. }: SpecInPath,
     body: Option<Json<SpecChange>>,
 ) -> Result<Json<SpecSummary>, AppError> {
-    let id = parse_id(&id)?;
     let Some(Json(change)) = body else {
         return Err(AppError::BadRequest(CHANGE_USAGE.into()));
     };
     if change.title.is_none() && change.archived.is_none() {
         return Err(AppError::BadRequest(CHANGE_USAGE.into()));
     }
-    access(&state, &caller, id).await?;
     if let Some(title) = change.title {
         let title = title.trim().to_owned();
         if title.is_empty() || title.len() > 1000 {
@@ -262,11 +254,8 @@ struct Deleted {
 /// for 30 days.
 async fn delete_spec(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
+    SpecInPath { caller, id, .. }: SpecInPath,
 ) -> Result<Json<Deleted>, AppError> {
-    let id = parse_id(&id)?;
-    access(&state, &caller, id).await?;
     let meta = listing(&state, &caller, id, ListingChange::Delete).await?;
     let deleted_at = meta.deleted_at.unwrap_or_default();
     Ok(Json(Deleted {
