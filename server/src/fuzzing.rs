@@ -411,3 +411,12 @@ fn chunk_seeds() -> Vec<Vec<u8>> {
         framed(&[&snapshot, &folded]),
     ]
 }
+
+/// A seed's file name under `fuzz/seeds/<target>/`: its length and a hash of its bytes
+/// (stable across runs).
+pub fn seed_name(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("seed-{:05}-{hash:016x}", bytes.len())
+}

@@ -34,6 +34,7 @@ fn main() -> Result<()> {
         }
         Some("bench-servers") => bench_servers(&args[1..]),
         Some("drill") => drill(),
+        Some("fuzz-seeds") => fuzz_seeds(),
         Some("soak") => {
             let minutes = args.get(1).map_or("120", String::as_str);
             soak(minutes)
@@ -63,6 +64,7 @@ fn main() -> Result<()> {
                  drill   the reliability drills in long mode (200 crashes, a 1 GiB malformed flood, 100,000 convergence cases)\n  \
                  fuzz [minutes]  every fuzz target for that long each (15 by default)\n  \
                  soak [minutes]  20 people typing into one spec for that long (120 by default)\n  \
+                 fuzz-seeds  rewrite fuzz/seeds from the targets' seed inputs\n  \
                  run     build the browser app and start Duet\n  \
                  frontend  build the browser app into frontend/dist"
             );
@@ -317,14 +319,49 @@ fn drill() -> Result<()> {
     )
 }
 
-/// The soak in long mode: 20 people typing into one spec for `minutes` (optimised build),
-/// a sample of storage, load time and memory each minute.
+/// The soak: 20 people typing into one spec for `minutes` against the release `duet`, a
+/// sample of storage, load time and memory each minute (`server/examples/soak.rs`).
 fn soak(minutes: &str) -> Result<()> {
     eprintln!("==> soak for {minutes} min");
-    release_server_tests(
-        &["soak"],
-        &["--ignored"],
-        &[("DUET_SOAK_MINUTES", minutes.to_owned())],
+    let mut build = vec!["build"];
+    build.extend(RELEASE_DUET);
+    cmd("cargo", &build)?;
+    let root = workspace_root();
+    let status = Command::new("cargo")
+        .args([
+            "run",
+            "--release",
+            "--locked",
+            "-p",
+            "duet-server",
+            "--example",
+            "soak",
+        ])
+        .env("DUET_SOAK_MINUTES", minutes)
+        .env("DUET_BIN", root.join("target/release/duet"))
+        .current_dir(&root)
+        .status()
+        .context("could not start cargo")?;
+    if !status.success() {
+        bail!("the soak failed ({status})");
+    }
+    Ok(())
+}
+
+/// Rewrites `fuzz/seeds/` from the inputs each fuzz target starts from.
+fn fuzz_seeds() -> Result<()> {
+    cmd(
+        "cargo",
+        &[
+            "run",
+            "--locked",
+            "-p",
+            "duet-server",
+            "--features",
+            "fuzzing",
+            "--example",
+            "fuzz_seeds",
+        ],
     )
 }
 
@@ -560,7 +597,7 @@ fn ensure_wasm_bindgen() -> Result<()> {
 /// history panel is a module of its own, loaded when a spec opens.
 const MODULES: [(&str, &str, &str); 2] = [
     ("duet-frontend", "duet_frontend", ""),
-    ("duet-history-panel", "duet_history", "history"),
+    ("duet-history", "duet_history", "history"),
 ];
 
 /// Builds the browser app into `frontend/dist`: each wasm module (release) with its JS glue

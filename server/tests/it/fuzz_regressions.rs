@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use duet_server::fuzzing::{run, seeds, TARGETS};
+use duet_server::fuzzing::{run, seed_name, seeds, TARGETS};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
@@ -52,28 +52,7 @@ fn the_kept_seeds_are_the_ones_the_targets_start_from() {
         expected.sort();
         assert_eq!(
             kept, expected,
-            "fuzz/seeds/{target} is stale: refresh it with `cargo test -p duet-server --test it fuzz_regressions:: -- --ignored`"
+            "fuzz/seeds/{target} is stale: refresh it with `cargo xtask fuzz-seeds`"
         );
-    }
-}
-
-/// A seed's file name: its length and a hash of its bytes (stable across runs).
-fn seed_name(bytes: &[u8]) -> String {
-    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
-    });
-    format!("seed-{:05}-{hash:016x}", bytes.len())
-}
-
-#[test]
-#[ignore = "writes fuzz/seeds; run with --ignored after changing a target's seeds"]
-fn write_fuzz_seeds() {
-    for target in TARGETS {
-        let dir = fuzz_dir().join("seeds").join(target);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("the seeds folder");
-        for seed in seeds(target) {
-            std::fs::write(dir.join(seed_name(&seed)), &seed).expect("a seed writes");
-        }
     }
 }

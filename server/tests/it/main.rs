@@ -16,6 +16,5 @@ mod lifecycle;
 mod operations;
 mod serving;
 mod signoff;
-mod soak;
 mod spec_list;
 mod sync;

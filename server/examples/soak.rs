@@ -1,8 +1,9 @@
-//! Soak (long mode, `cargo xtask soak [minutes]`): 20 people type into one spec for hours while the stored document stays within twice its compacted size, its load time and the server's memory are sampled, and at the end every replica and the stored copy agree.
+//! Soak (`cargo xtask soak [minutes]`): 20 people type into one spec for hours while the stored document stays within twice its compacted size, its load time and the server's memory are sampled, and at the end every replica and the stored copy agree.
 //!
-//! Ignored by the test command. `DUET_SOAK_MINUTES` (default 120), `DUET_SOAK_RATE`
-//! (edits per second per person, default 2) and `DUET_SOAK_SAMPLE_SECS` (default 60) set
-//! it up; every sample is printed as a table row.
+//! A program, not a test: `DUET_BIN` (the `duet` binary to run, default
+//! `target/release/duet`), `DUET_SOAK_MINUTES` (default 120), `DUET_SOAK_RATE` (edits per
+//! second per person, default 2) and `DUET_SOAK_SAMPLE_SECS` (default 60) set it up;
+//! every sample is printed as a table row. It exits non-zero when a check fails.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -88,14 +89,17 @@ fn sample(data: &Path, id: DocumentId, pid: u32, minute: f64) -> Result<Sample> 
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "long mode: cargo xtask soak [minutes]"]
-async fn twenty_people_typing_for_hours_keep_storage_load_time_and_memory_flat() -> Result<()> {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
     let minutes: f64 = env_or("DUET_SOAK_MINUTES", 120.0);
     let rate: f64 = env_or("DUET_SOAK_RATE", 2.0);
     let every = Duration::from_secs(env_or("DUET_SOAK_SAMPLE_SECS", 60));
     let data = tempfile::tempdir()?;
-    let server = spawn_duet_on(Path::new(env!("CARGO_BIN_EXE_duet")), data.path(), &[], &[])?;
+    let bin = std::env::var("DUET_BIN").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/duet"),
+        std::path::PathBuf::from,
+    );
+    let server = spawn_duet_on(&bin, data.path(), &[], &[])?;
     let pid = server.child.id();
     // The server just started.
     let started_kib = rss_kib(pid);
