@@ -35,7 +35,9 @@ fn start(data: &Path) -> Result<(Child, SocketAddr)> {
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
         .context("no address printed")?;
-    Ok((child, addr.parse()?))
+    let addr = addr.parse()?;
+    common::forget_tokens(addr);
+    Ok((child, addr))
 }
 
 #[tokio::test]

@@ -46,6 +46,7 @@ impl Server {
             .try_init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        forget_tokens(addr);
         let (stop, stopped) = oneshot::channel::<()>();
         let data = config.data_dir.clone();
         let task = tokio::spawn(duet_server::run(listener, config, async move {
@@ -383,6 +384,16 @@ pub fn password_of(user: &str) -> String {
 
 /// API tokens of test accounts, per server address and user.
 static TOKENS: std::sync::Mutex<Vec<(String, String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Forgets the tokens cached for `addr`: a new server listens there, and whichever used the
+/// port before is gone with its accounts (all the tests share one process and its ports).
+pub fn forget_tokens(addr: SocketAddr) {
+    let key = addr.to_string();
+    TOKENS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|(a, _, _)| *a != key);
+}
 
 /// An API token for `user` on the server at `addr`, signing the account up on first use.
 pub async fn token_for(addr: SocketAddr, user: &str) -> Result<String> {
