@@ -9,6 +9,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use crate::accounts::{AccountError, Accounts};
+use crate::http::AppState;
 use crate::storage::Role;
 
 /// An account as `duet user list` shows it.
@@ -296,3 +297,69 @@ fn log(
 
 /// How often a running server looks for admin commands run beside it.
 pub const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// Applies what admin commands run beside this server do (`duet user disable`, `duet spec
+/// grant`…) within [`WATCH_EVERY`]: connections of a disabled account close, a
+/// granted role holds in a loaded document and shows in the spec list.
+pub(crate) async fn watch(state: AppState) -> anyhow::Result<()> {
+    let accounts = state.accounts.clone();
+    let (mut last, mut version) = accounts
+        .run(|a| Ok::<_, AccountError>((a.last_action()?, a.data_version()?)))
+        .await??;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(WATCH_EVERY) => {}
+                () = state.shutdown.cancelled() => return,
+            }
+            let seen = state
+                .accounts
+                .run(move |a| {
+                    let now = a.data_version()?;
+                    if now == version {
+                        return Ok((now, Vec::new(), last));
+                    }
+                    let (actions, newest) = a.actions_since(last)?;
+                    Ok::<_, AccountError>((now, actions, newest))
+                })
+                .await;
+            let (actions, newest) = match seen.and_then(|read| read) {
+                Ok((now, actions, newest)) => {
+                    version = now;
+                    (actions, newest)
+                }
+                Err(e) => {
+                    tracing::warn!("reading admin actions failed: {e}");
+                    continue;
+                }
+            };
+            last = newest;
+            for action in actions {
+                apply(&state, action).await;
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn apply(state: &AppState, action: Action) {
+    match action {
+        Action::EndConnections { user } => {
+            tracing::info!(%user, "an admin disabled the account or reset its password; closing its connections");
+            state.end_connections(&user);
+        }
+        Action::Grant { doc, user, role } => {
+            tracing::info!(%doc, %user, role = role.as_str(), "an admin granted a role");
+            let granter = crate::docs::Granter::Admin;
+            if let Err(e) =
+                crate::http::change_role(state, doc, granter, user.clone(), Some(role)).await
+            {
+                tracing::warn!(%doc, "applying an admin's grant failed: {e:?}");
+            }
+            state.registry.list_changed(crate::docs::ListChange {
+                doc,
+                roles_of: vec![user.to_string()],
+            });
+        }
+    }
+}

@@ -82,7 +82,7 @@ pub async fn run(
     if let Some(addr) = metrics_addr {
         serve_metrics(addr, state.clone()).await?;
     }
-    watch_admin(state.clone()).await?;
+    admin::watch(state.clone()).await?;
     let app = http::router(state, frontend.as_deref());
     let stop = cancel.clone();
     // No Nagle: a keystroke is one small frame and must leave at once (with Nagle and
@@ -136,70 +136,6 @@ async fn serve_metrics(addr: std::net::SocketAddr, state: http::AppState) -> any
         }
     });
     Ok(())
-}
-
-/// Applies what admin commands run beside this server do (`duet user disable`, `duet spec
-/// grant`…) within [`admin::WATCH_EVERY`]: connections of a disabled account close, a
-/// granted role holds in a loaded document and shows in the spec list.
-async fn watch_admin(state: http::AppState) -> anyhow::Result<()> {
-    let accounts = state.accounts.clone();
-    let (mut last, mut version) = accounts
-        .run(|a| Ok::<_, accounts::AccountError>((a.last_action()?, a.data_version()?)))
-        .await??;
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(admin::WATCH_EVERY) => {}
-                () = state.shutdown.cancelled() => return,
-            }
-            let seen = state
-                .accounts
-                .run(move |a| {
-                    let now = a.data_version()?;
-                    if now == version {
-                        return Ok((now, Vec::new(), last));
-                    }
-                    let (actions, newest) = a.actions_since(last)?;
-                    Ok::<_, accounts::AccountError>((now, actions, newest))
-                })
-                .await;
-            let (actions, newest) = match seen.and_then(|read| read) {
-                Ok((now, actions, newest)) => {
-                    version = now;
-                    (actions, newest)
-                }
-                Err(e) => {
-                    tracing::warn!("reading admin actions failed: {e}");
-                    continue;
-                }
-            };
-            last = newest;
-            for action in actions {
-                apply_admin(&state, action).await;
-            }
-        }
-    });
-    Ok(())
-}
-
-async fn apply_admin(state: &http::AppState, action: admin::Action) {
-    match action {
-        admin::Action::EndConnections { user } => {
-            tracing::info!(%user, "an admin disabled the account or reset its password; closing its connections");
-            state.end_connections(&user);
-        }
-        admin::Action::Grant { doc, user, role } => {
-            tracing::info!(%doc, %user, role = role.as_str(), "an admin granted a role");
-            let granter = docs::Granter::Admin;
-            if let Err(e) = http::change_role(state, doc, granter, user.clone(), Some(role)).await {
-                tracing::warn!(%doc, "applying an admin's grant failed: {e:?}");
-            }
-            state.registry.list_changed(docs::ListChange {
-                doc,
-                roles_of: vec![user.to_string()],
-            });
-        }
-    }
 }
 
 /// Purges the specs deleted more than 30 days ago: at start, then daily until `stop`.
