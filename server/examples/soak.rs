@@ -14,7 +14,7 @@ use duet_load::{accounts, Peer, ProcStat};
 use duet_model::automerge::Automerge;
 use duet_model::{Author, Spec, UserId};
 use duet_protocol::{DocumentId, PeerId};
-use duet_server::docs::engine::{Engine, COMPACT_MIN_BYTES};
+use duet_server::docs::engine::{Engine, Policy, COMPACT_MIN_BYTES};
 use duet_server::storage::Chunk;
 use rusqlite::{Connection, OpenFlags};
 
@@ -66,7 +66,7 @@ fn sample(data: &Path, id: DocumentId, pid: u32, minute: f64) -> Result<Sample> 
         })?
         .collect::<rusqlite::Result<_>>()?;
     let started = Instant::now();
-    let mut engine = Engine::new(id, PeerId::new("soak")?);
+    let mut engine = Engine::new(id, PeerId::new("soak")?, Policy::default());
     let bad = engine.load(Some(&chunks), None, Vec::new());
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
     if bad > 0 {

@@ -1,10 +1,9 @@
-//! The bodies of Duet's fuzz targets: each takes any bytes, must not panic, and checks what has to hold for every input. `fuzz/` runs them under libFuzzer; `tests/it/fuzz_regressions.rs` runs them over every kept crasher and seed.
+//! The bodies of Duet's fuzz targets: each takes any bytes, must not panic, and checks what has to hold for every input. `fuzz/` runs them under libFuzzer; `tests/it/fuzzing.rs` runs them over every kept crasher and seed, and over thousands of mutations of them on every test run.
 //!
 //! Panics that the server itself catches (Automerge's decoder on corrupt input) are not
 //! findings; a panic that escapes one of these functions is — it would take down a
 //! connection's task or a document's actor in the server.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -21,7 +20,7 @@ use rand::SeedableRng;
 
 use crate::accounts::{Accounts, Verified};
 use crate::auth::{credential, Credential};
-use crate::docs::engine::{Bindings, Engine, Remote};
+use crate::docs::engine::{Bindings, Engine, Policy, Remote};
 use crate::storage::{Chunk, Role, Write};
 
 /// The fuzz targets, by name (the files under `fuzz/fuzz_targets/`).
@@ -64,6 +63,10 @@ fn user(name: &str) -> UserId {
     UserId::parse(name).expect("a valid user id")
 }
 
+fn server() -> PeerId {
+    PeerId::new("server").expect("valid")
+}
+
 fn doc_id() -> DocumentId {
     DocumentId::random(&mut StdRng::seed_from_u64(7))
 }
@@ -101,7 +104,7 @@ pub fn sync_message(data: &[u8]) {
         _ => None,
     };
     let base = base();
-    let mut engine = Engine::new(doc_id(), PeerId::new("server").expect("valid"));
+    let mut engine = Engine::new(doc_id(), server(), Policy::default());
     let stored = [Chunk {
         seq: 1,
         bytes: base.to_vec(),
@@ -115,12 +118,11 @@ pub fn sync_message(data: &[u8]) {
         user: user(EDITOR),
     };
     let bindings = Bindings::default();
-    let mut authors = HashSet::new();
-    if engine.receive(&from, data, request, &bindings, &mut authors) {
+    if engine.receive(&from, data, request, &bindings) {
         // Automerge panicked: the actor drops the document and reloads it from disk.
         return;
     }
-    let prepared = engine.prepare(&before, 0, &bindings);
+    let prepared = engine.plan(0, &bindings);
     let after = engine.heads();
     if after != before {
         assert_eq!(role, Some(Role::Editor), "changes accepted from a {role:?}");
@@ -150,7 +152,7 @@ pub fn sync_message(data: &[u8]) {
             );
         }
     }
-    engine.send_sync(&before, &authors);
+    engine.durable(prepared, &[1]);
     let _ = engine.take_out();
 }
 
@@ -173,7 +175,7 @@ pub fn stored_chunks(data: &[u8]) {
         });
         rest = next;
     }
-    let mut engine = Engine::new(doc_id(), PeerId::new("server").expect("valid"));
+    let mut engine = Engine::new(doc_id(), server(), Policy::default());
     engine.load(Some(&chunks), None, Vec::new());
     let doc = engine.doc().expect("loaded");
     let mut history = History::new();

@@ -1,6 +1,6 @@
 //! One document's actor: it alone drives the document's [`Engine`], stores what the engine says before anything is sent, carries its messages to the connections, and keeps the history.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use duet_model::automerge::{Automerge, Change, ChangeHash, ReadDoc};
@@ -8,14 +8,14 @@ use duet_model::history::{ChangeMeta, History};
 use duet_model::{Author, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message};
 use duet_sync::Notice;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
-use super::engine::{read_chunks, Engine, Prepared, Remote, CLOSE_SERVER_ERROR, FOLD_CHUNKS};
+use super::engine::{read_chunks, Engine, Plan, Policy, Remote, SignOffs, CLOSE_SERVER_ERROR};
 use super::review::{self, HistoryAnswer, HistoryQuery, Receipts};
 use super::{ConnId, DocCommand, DocError, ListChange, Outgoing, PeerLink, Registry};
-use crate::storage::Write;
+use crate::storage::{DocumentMeta, Role, SignOffRecord, StorageError, Write};
 
 /// Most commands handled in one pass (one storage commit, one round of replies).
 const MAX_BATCH: usize = 512;
@@ -94,7 +94,8 @@ fn remote(link: &PeerLink) -> Remote {
 
 impl DocActor {
     pub(super) fn new(id: DocumentId, registry: Registry) -> DocActor {
-        let engine = Engine::new(id, registry.server_peer().clone());
+        let policy = Policy::compacting_after(registry.config.compact_after_chunks);
+        let engine = Engine::new(id, registry.server_peer().clone(), policy);
         DocActor {
             id,
             registry,
@@ -159,7 +160,7 @@ impl DocActor {
             }
         }
         self.write_search_text().await;
-        self.compact(true).await;
+        self.upkeep(true).await;
         for link in self.links.values() {
             link.kill.cancel();
         }
@@ -192,7 +193,9 @@ impl DocActor {
         }
     }
 
+    /// Answers a command of a document that could not be loaded.
     fn refuse(&self, cmd: DocCommand, why: &DocError) {
+        let corrupt = || DocError::Corrupt(why.to_string());
         match cmd {
             DocCommand::Sync { link, .. } | DocCommand::Ephemeral { link, .. } => {
                 deliver(
@@ -203,30 +206,16 @@ impl DocActor {
                     },
                 );
             }
-            DocCommand::Create { reply, .. } => {
-                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
-            }
-            DocCommand::SetRole { reply, .. } => {
-                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
-            }
-            DocCommand::History { reply, .. } => {
-                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
-            }
+            DocCommand::Create { reply, .. } => send(reply, Err(corrupt())),
+            DocCommand::SetRole { reply, .. } => send(reply, Err(corrupt())),
+            DocCommand::History { reply, .. } => send(reply, Err(corrupt())),
             DocCommand::Restore { reply, .. } | DocCommand::Rename { reply, .. } => {
-                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
+                send(reply, Err(corrupt()))
             }
-            DocCommand::Listing { reply, .. } => {
-                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
-            }
-            DocCommand::SignOff { reply, .. } => {
-                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
-            }
-            DocCommand::SignOffs { reply } => {
-                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
-            }
-            DocCommand::Read { reply } => {
-                let _ = reply.send(Err(DocError::Corrupt(why.to_string())));
-            }
+            DocCommand::Listing { reply, .. } => send(reply, Err(corrupt())),
+            DocCommand::SignOff { reply, .. } => send(reply, Err(corrupt())),
+            DocCommand::SignOffs { reply } => send(reply, Err(corrupt())),
+            DocCommand::Read { reply } => send(reply, Err(corrupt())),
             DocCommand::Shutdown { reply } => {
                 let _ = reply.send(());
             }
@@ -307,27 +296,22 @@ impl DocActor {
         self.receipts.clear();
     }
 
-    /// Handles queued commands in one pass; returns true when asked to shut down.
+    /// Handles queued commands in one pass, carrying out the engine's plan for them;
+    /// returns true when asked to shut down.
     async fn handle_batch(&mut self, batch: Vec<DocCommand>) -> bool {
         let start = Instant::now();
         let syncs = batch
             .iter()
             .any(|cmd| matches!(cmd, DocCommand::Sync { .. }));
-        let before: Vec<ChangeHash> = self.engine.heads();
+        // Answers held until the batch is durable: a reader sees only what is on disk.
+        let mut deferred = Vec::new();
         let mut shutdown = Vec::new();
-        let mut created = Vec::new();
-        let mut role_replies = Vec::new();
-        let mut restored = Vec::new();
-        let mut listed = Vec::new();
-        let mut signed = Vec::new();
-        let mut reads = Vec::new();
-        let mut signoff_reads = Vec::new();
         let mut poisoned = false;
-        // Peers that sent changes in this batch: their replies acknowledge those changes.
-        let mut authors = HashSet::new();
         let bindings = self.registry.bindings_map();
         for cmd in batch {
-            match cmd {
+            let now = now_millis();
+            let engine = &mut self.engine;
+            let held = match cmd {
                 DocCommand::Sync {
                     link,
                     data,
@@ -335,9 +319,8 @@ impl DocActor {
                 } => {
                     let from = remote(&link);
                     self.links.insert(link.conn, link);
-                    poisoned |= self
-                        .engine
-                        .receive(&from, &data, request, &bindings, &mut authors);
+                    poisoned |= engine.receive(&from, &data, request, &bindings);
+                    None
                 }
                 DocCommand::Ephemeral {
                     link,
@@ -345,47 +328,30 @@ impl DocActor {
                     session,
                     data,
                 } => {
-                    for to in self.engine.relay_targets(&remote(&link)) {
-                        let msg = Message::Ephemeral {
-                            sender: link.peer.clone(),
-                            target: to.peer,
-                            count,
-                            session: session.clone(),
-                            document: self.id,
-                            data: data.clone(),
-                        };
-                        if let Some(to) = self.links.get(&to.conn) {
-                            deliver(to, Outgoing::Message(msg));
-                        }
-                    }
+                    self.relay(&link, count, session, data);
+                    None
                 }
                 DocCommand::Leave { conn } => {
-                    self.engine.leave(conn);
+                    engine.leave(conn);
                     self.links.remove(&conn);
+                    None
                 }
                 DocCommand::Create {
                     bytes,
                     owner,
                     reply,
-                } => match self.engine.create(&bytes, &owner) {
-                    Ok(()) => created.push(reply),
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                    }
-                },
+                } => hold(engine.create(&bytes, &owner), reply, |r, ()| {
+                    Deferred::Created(r)
+                }),
                 DocCommand::SetRole {
                     by,
                     user,
                     role,
                     reply,
-                } => match self.engine.change_role(&by, &user, role) {
-                    Ok(role) => role_replies.push((reply, role)),
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                    }
-                },
+                } => hold(engine.change_role(&by, &user, role), reply, Deferred::Role),
                 DocCommand::History { query, reply } => {
                     let _ = reply.send(self.answer(query).await);
+                    None
                 }
                 DocCommand::Restore {
                     by,
@@ -394,45 +360,30 @@ impl DocActor {
                     reply,
                 } => {
                     let author = Author::new(by, &mut rand::rng());
-                    let now = UnixMillis(now_millis());
-                    match self.engine.restore(author, &to, &scope, now) {
-                        Ok(()) => restored.push(reply),
-                        Err(e) => {
-                            let _ = reply.send(Err(e));
-                        }
-                    }
+                    let done = engine.restore(author, &to, &scope, UnixMillis(now));
+                    hold(done, reply, |r, ()| Deferred::Heads(r))
                 }
                 DocCommand::Rename { by, title, reply } => {
                     let author = Author::new(by, &mut rand::rng());
-                    let now = UnixMillis(now_millis());
-                    match self.engine.rename(author, &title, now) {
-                        Ok(()) => restored.push(reply),
-                        Err(e) => {
-                            let _ = reply.send(Err(e));
-                        }
-                    }
+                    let done = engine.rename(author, &title, UnixMillis(now));
+                    hold(done, reply, |r, ()| Deferred::Heads(r))
                 }
-                DocCommand::Listing { by, change, reply } => {
-                    match self.engine.set_listing(&by, change, now_millis()) {
-                        Ok(meta) => listed.push((reply, meta)),
-                        Err(e) => {
-                            let _ = reply.send(Err(e));
-                        }
-                    }
-                }
+                DocCommand::Listing { by, change, reply } => hold(
+                    engine.set_listing(&by, change, now),
+                    reply,
+                    Deferred::Listed,
+                ),
                 DocCommand::SignOff { request, reply } => {
-                    match self.engine.sign(&request, now_millis()) {
-                        Ok(record) => signed.push((reply, record)),
-                        Err(e) => {
-                            let _ = reply.send(Err(e));
-                        }
-                    }
+                    hold(engine.sign(&request, now), reply, Deferred::Signed)
                 }
-                // Answered after the batch is stored: a reader sees only what is on disk.
-                DocCommand::SignOffs { reply } => signoff_reads.push(reply),
-                DocCommand::Read { reply } => reads.push(reply),
-                DocCommand::Shutdown { reply } => shutdown.push(reply),
-            }
+                DocCommand::SignOffs { reply } => Some(Deferred::SignOffs(reply)),
+                DocCommand::Read { reply } => Some(Deferred::Read(reply)),
+                DocCommand::Shutdown { reply } => {
+                    shutdown.push(reply);
+                    None
+                }
+            };
+            deferred.extend(held);
         }
         // Refusals and "unavailable" go out at once; nothing in them needs storing.
         self.flush();
@@ -444,80 +395,32 @@ impl DocActor {
         // an author is its acknowledgement; and a change relayed before the fsync could
         // outlive a crash on another peer, which would then be refused when it offered the
         // change back (only its author may bring a change the server lacks).
-        if let Err(e) = self.persist(&before).await {
+        let plan = self.engine.plan(now_millis(), &bindings);
+        if let Err(e) = self.persist(plan).await {
             error!("storage failed; dropping unpersisted changes and peers: {e}");
-            let failed = || DocError::Storage(crate::storage::StorageError::Io(e.to_string()));
-            for reply in created {
-                let _ = reply.send(Err(failed()));
-            }
-            for (reply, _) in role_replies {
-                let _ = reply.send(Err(failed()));
-            }
-            for reply in restored {
-                let _ = reply.send(Err(failed()));
-            }
-            for (reply, _) in listed {
-                let _ = reply.send(Err(failed()));
-            }
-            for (reply, _) in signed {
-                let _ = reply.send(Err(failed()));
-            }
-            for reply in reads {
-                let _ = reply.send(Err(failed()));
-            }
-            for reply in signoff_reads {
-                let _ = reply.send(Err(failed()));
+            for held in deferred {
+                held.fail(DocError::Storage(crate::storage::StorageError::Io(
+                    e.to_string(),
+                )));
             }
             self.recover().await;
             return false;
         }
-        for reply in reads {
-            let saved = self
-                .engine
-                .doc()
-                .map(Automerge::save)
-                .ok_or(DocError::NotFound);
-            let _ = reply.send(saved);
-        }
-        for reply in signoff_reads {
-            let answer = if self.engine.exists() {
-                Ok(self.engine.signoffs())
-            } else {
-                Err(DocError::NotFound)
-            };
-            let _ = reply.send(answer);
-        }
-        for reply in created {
-            let _ = reply.send(Ok(()));
-        }
-        for (reply, role) in role_replies {
-            let _ = reply.send(Ok(role));
-        }
-        let heads = self.engine.heads();
-        for reply in restored {
-            let _ = reply.send(Ok(heads.clone()));
-        }
-        for (reply, meta) in listed {
-            let _ = reply.send(Ok(meta));
-        }
-        if !signed.is_empty() {
+        if deferred.iter().any(|d| matches!(d, Deferred::Signed(..))) {
             self.notify(Notice::SignOffs);
         }
-        for (reply, record) in signed {
-            let _ = reply.send(Ok(record));
+        for held in deferred {
+            held.answer(&self.engine);
         }
-        self.engine.send_sync(&before, &authors);
         self.flush();
         if syncs {
             self.registry.metrics().delivered(start.elapsed());
         }
-        self.compact(false).await;
-        // After a compaction nothing is left to fold.
-        self.fold().await;
+        self.upkeep(false).await;
         if shutdown.is_empty() {
             return false;
         }
-        self.compact(true).await;
+        self.upkeep(true).await;
         self.engine.close_all(1001, "server shutting down");
         self.flush();
         self.links.clear();
@@ -525,6 +428,23 @@ impl DocActor {
             let _ = reply.send(());
         }
         true
+    }
+
+    /// Relays presence from `link` to the document's other peers with a role.
+    fn relay(&self, link: &PeerLink, count: u64, session: String, data: Vec<u8>) {
+        for to in self.engine.relay_targets(&remote(link)) {
+            let msg = Message::Ephemeral {
+                sender: link.peer.clone(),
+                target: to.peer,
+                count,
+                session: session.clone(),
+                document: self.id,
+                data: data.clone(),
+            };
+            if let Some(to) = self.links.get(&to.conn) {
+                deliver(to, Outgoing::Message(msg));
+            }
+        }
     }
 
     /// Tells every peer with a role that something outside the document changed.
@@ -604,87 +524,71 @@ impl DocActor {
         review::answer(doc, history, query)
     }
 
-    /// Stores what the engine prepared for this batch. Durable on return.
-    async fn persist(&mut self, before: &[ChangeHash]) -> Result<(), crate::storage::StorageError> {
-        let bindings = self.registry.bindings_map();
-        let prepared: Prepared = self.engine.prepare(before, now_millis(), &bindings);
-        if prepared.writes.is_empty() {
+    /// Commits a batch's plan, then hands it back to the engine (which readies the
+    /// replies and relays), or tells the engine it failed. Durable on success.
+    async fn persist(&mut self, plan: Plan) -> Result<(), StorageError> {
+        if plan.writes.is_empty() {
+            self.engine.durable(plan, &[]);
             return Ok(());
         }
-        let committing = self
+        let committing = match self
             .registry
             .store()
-            .begin_commit(prepared.writes.clone())
-            .await?;
+            .begin_commit(plan.writes.clone())
+            .await
+        {
+            Ok(committing) => committing,
+            Err(e) => {
+                self.engine.failed(plan);
+                return Err(e);
+            }
+        };
         // While the storage thread writes: the history reads the changes now, or, while it
         // is being read, once it is adopted.
         if let (Some(history), Some(doc)) = (&mut self.history, self.engine.doc()) {
-            let changes = prepared
+            let changes = plan
                 .changes
                 .iter()
                 .filter_map(|h| doc.get_change_by_hash(h));
-            history.update(changes, |h| {
-                prepared.metas.get(h).cloned().unwrap_or_default()
-            });
+            history.update(changes, |h| plan.metas.get(h).cloned().unwrap_or_default());
         } else if self.reading.is_some() {
-            self.receipts.extend(prepared.metas.clone());
+            self.receipts.extend(plan.metas.clone());
         }
-        let seqs = committing.done().await?;
-        self.registry
-            .metrics()
-            .stored(prepared.changes.len() as u64);
-        self.engine.stored(&prepared, &seqs);
-        let listed = prepared.writes.iter().any(|w| {
-            matches!(
-                w,
-                Write::Append { .. }
-                    | Write::SignOff { .. }
-                    | Write::SetRole { .. }
-                    | Write::Listing { .. }
-            )
-        });
-        if listed {
-            let roles_of = prepared
-                .writes
-                .iter()
-                .filter_map(|w| match w {
-                    Write::SetRole { user, .. } => Some(user.clone()),
-                    _ => None,
-                })
-                .collect();
-            self.registry.list_changed(ListChange {
-                doc: self.id,
-                roles_of,
-            });
+        let seqs = match committing.done().await {
+            Ok(seqs) => seqs,
+            Err(e) => {
+                self.engine.failed(plan);
+                return Err(e);
+            }
+        };
+        let stored = plan.changes.len();
+        self.registry.metrics().stored(stored as u64);
+        let list_change = list_change(self.id, &plan.writes);
+        self.engine.durable(plan, &seqs);
+        if let Some(change) = list_change {
+            self.registry.list_changed(change);
         }
-        debug!(changes = prepared.changes.len(), "persisted");
+        debug!(changes = stored, "persisted");
         self.adopt_history(false).await;
         Ok(())
     }
 
-    /// Replaces the stored chunks with one snapshot when the engine says it is due.
-    async fn compact(&mut self, at_exit: bool) {
-        let after = self.registry.config.compact_after_chunks;
-        let Some(write) = self.engine.compaction(at_exit, after) else {
+    /// Compacts or folds the stored chunks when the engine says it is due.
+    async fn upkeep(&mut self, at_exit: bool) {
+        let Some(upkeep) = self.engine.upkeep(at_exit) else {
             return;
         };
-        match self.registry.store().commit(vec![write.clone()]).await {
+        match self
+            .registry
+            .store()
+            .commit(vec![upkeep.write().clone()])
+            .await
+        {
             Ok(_) => {
-                debug!("compacted");
-                self.engine.compacted(&write);
+                debug!("compacted or folded");
+                self.engine.upkept(upkeep);
             }
-            Err(e) => error!("compaction failed (chunks kept): {e}"),
-        }
-    }
-
-    /// Folds the chunks stored one by one since the last fold or snapshot, when due.
-    async fn fold(&mut self) {
-        let Some(write) = self.engine.fold(FOLD_CHUNKS) else {
-            return;
-        };
-        match self.registry.store().commit(vec![write.clone()]).await {
-            Ok(_) => self.engine.folded(&write),
-            Err(e) => error!("folding chunks failed (chunks kept): {e}"),
+            Err(e) => error!("compacting or folding failed (chunks kept): {e}"),
         }
     }
 
@@ -705,7 +609,7 @@ impl DocActor {
     /// Unloads the document if it is still idle; returns true if it did.
     async fn try_unload(&mut self, rx: &mut mpsc::Receiver<DocCommand>) -> bool {
         self.write_search_text().await;
-        self.compact(true).await;
+        self.upkeep(true).await;
         let unloaded = self.registry.unload_if(&self.id, || rx.is_empty());
         if unloaded {
             rx.close();
@@ -721,6 +625,104 @@ impl DocActor {
         }
         unloaded
     }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, DocError>>;
+
+/// A command's answer, held until its batch is durable.
+enum Deferred {
+    Created(Reply<()>),
+    Role(Reply<Option<Role>>, Option<Role>),
+    /// A restore or rename: answered with the heads that hold it.
+    Heads(Reply<Vec<ChangeHash>>),
+    Listed(Reply<DocumentMeta>, DocumentMeta),
+    Signed(Reply<SignOffRecord>, SignOffRecord),
+    SignOffs(Reply<SignOffs>),
+    Read(Reply<Vec<u8>>),
+}
+
+/// Holds `result`'s answer for after the batch is stored, or refuses at once.
+fn hold<T, A>(
+    result: Result<A, DocError>,
+    reply: Reply<T>,
+    held: impl FnOnce(Reply<T>, A) -> Deferred,
+) -> Option<Deferred> {
+    match result {
+        Ok(answer) => Some(held(reply, answer)),
+        Err(e) => {
+            let _ = reply.send(Err(e));
+            None
+        }
+    }
+}
+
+impl Deferred {
+    /// The batch is durable: the answer, read from the document as stored.
+    fn answer(self, engine: &Engine) {
+        let found = |exists: bool| {
+            if exists {
+                Ok(())
+            } else {
+                Err(DocError::NotFound)
+            }
+        };
+        match self {
+            Deferred::Created(reply) => send(reply, Ok(())),
+            Deferred::Role(reply, role) => send(reply, Ok(role)),
+            Deferred::Heads(reply) => send(reply, Ok(engine.heads())),
+            Deferred::Listed(reply, meta) => send(reply, Ok(meta)),
+            Deferred::Signed(reply, record) => send(reply, Ok(record)),
+            Deferred::SignOffs(reply) => {
+                send(reply, found(engine.exists()).map(|()| engine.signoffs()))
+            }
+            Deferred::Read(reply) => {
+                let saved = engine.doc().map(Automerge::save).ok_or(DocError::NotFound);
+                send(reply, saved)
+            }
+        }
+    }
+
+    /// The batch could not be stored.
+    fn fail(self, e: DocError) {
+        match self {
+            Deferred::Created(reply) => send(reply, Err(e)),
+            Deferred::Role(reply, _) => send(reply, Err(e)),
+            Deferred::Heads(reply) => send(reply, Err(e)),
+            Deferred::Listed(reply, _) => send(reply, Err(e)),
+            Deferred::Signed(reply, _) => send(reply, Err(e)),
+            Deferred::SignOffs(reply) => send(reply, Err(e)),
+            Deferred::Read(reply) => send(reply, Err(e)),
+        }
+    }
+}
+
+/// Answers; a caller that stopped waiting is no one's concern.
+fn send<T>(reply: Reply<T>, answer: Result<T, DocError>) {
+    let _ = reply.send(answer);
+}
+
+/// What the spec lists must hear of a batch's writes: the document's row changed (and
+/// whose roles), if it did.
+fn list_change(doc: DocumentId, writes: &[Write]) -> Option<ListChange> {
+    let listed = writes.iter().any(|w| {
+        matches!(
+            w,
+            Write::Append { .. }
+                | Write::SignOff { .. }
+                | Write::SetRole { .. }
+                | Write::Listing { .. }
+        )
+    });
+    listed.then(|| ListChange {
+        doc,
+        roles_of: writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::SetRole { user, .. } => Some(user.clone()),
+                _ => None,
+            })
+            .collect(),
+    })
 }
 
 /// Hands one message to a connection's writer; false (and the connection is killed) if

@@ -35,8 +35,17 @@ pub fn fold<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Option<Vec<u8>> {
     encoder.finish().ok()
 }
 
+/// Why a folded chunk read from disk was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnfoldError {
+    #[error("folded chunk does not inflate: {0}")]
+    Damaged(String),
+    #[error("folded chunk inflates beyond {MAX_BYTES} bytes")]
+    TooBig,
+}
+
 /// The chunks a folded chunk holds, concatenated; `Ok(None)` if `bytes` is not folded.
-pub fn unfold(bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
+pub fn unfold(bytes: &[u8]) -> Result<Option<Vec<u8>>, UnfoldError> {
     let Some(deflated) = bytes.strip_prefix(MAGIC) else {
         return Ok(None);
     };
@@ -44,9 +53,9 @@ pub fn unfold(bytes: &[u8]) -> Result<Option<Vec<u8>>, String> {
     DeflateDecoder::new(deflated)
         .take(MAX_BYTES as u64 + 1)
         .read_to_end(&mut raw)
-        .map_err(|e| format!("folded chunk does not inflate: {e}"))?;
+        .map_err(|e| UnfoldError::Damaged(e.to_string()))?;
     if raw.len() > MAX_BYTES {
-        return Err(format!("folded chunk inflates beyond {MAX_BYTES} bytes"));
+        return Err(UnfoldError::TooBig);
     }
     Ok(Some(raw))
 }
@@ -89,8 +98,7 @@ mod tests {
             .expect("write to a Vec");
         let bomb = encoder.finish().expect("finish a Vec");
         assert!(bomb.len() < 4096);
-        let refused = unfold(&bomb).expect_err("refused");
-        assert!(refused.contains("beyond"), "{refused}");
+        assert_eq!(unfold(&bomb), Err(UnfoldError::TooBig));
         // Cut short.
         let folded = fold([b"some chunk bytes".as_slice()]).expect("fold");
         assert!(unfold(&folded[..folded.len() - 3]).is_err());

@@ -1,4 +1,4 @@
-//! Durable storage of documents: the `Storage` trait, its SQLite implementation, and the writer thread that group-commits.
+//! Durable storage of documents: the `Storage` trait, its SQLite and in-memory implementations, and the writer thread that group-commits.
 
 /// A crash-test hook. Built with the `failpoints` feature (test builds only),
 /// `FAILPOINTS=<name>=return` makes the process abort right here, the way `kill -9` or a
@@ -11,9 +11,11 @@ macro_rules! crash_point {
 }
 
 pub mod fold;
+mod memory;
 mod sqlite;
 mod writer;
 
+pub use memory::MemoryStorage;
 pub(crate) use sqlite::add_columns;
 pub use sqlite::SqliteStorage;
 pub use writer::{Pending, StoreHandle};

@@ -1,8 +1,9 @@
 //! Seeded randomized convergence: clients join specs, make edits of every kind, drop and reconnect, the server restarts, and a faulty transport drops, duplicates, delays and reorders messages; once calm returns every replica and the stored copy agree, and nothing acknowledged was lost. Each case is a pure function of its seed.
 //!
 //! The server side is the real document engine (`duet_server::docs::engine`, the
-//! decisions of the document actor without its IO) over an in-memory store that keeps
-//! exactly what was committed; the clients are the real `duet-sync` sessions and the
+//! decisions of the document actor without its IO), its plans carried out in the actor's
+//! order over the in-memory implementation of the storage contract (`MemoryStorage`),
+//! which keeps exactly what was committed; the clients are the real `duet-sync` sessions and the
 //! model's typed edits, with frames encoded and decoded by `duet-protocol`. Nothing here
 //! reads a clock or the OS's randomness, so a failing case replays exactly:
 //! `DUET_SIM_SEED=<case seed> cargo test -p duet-server --test it convergence::`.
@@ -13,14 +14,14 @@
 #[allow(dead_code)]
 mod ops;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use duet_model::automerge::{AutoCommit, Automerge, ChangeHash, ReadDoc};
 use duet_model::{Author, Spec, UnixMillis, UserId};
 use duet_protocol::{DocumentId, Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
-use duet_server::docs::engine::{load_stored_chunk, Bindings, Engine, Remote};
+use duet_server::docs::engine::{load_stored_chunk, Bindings, Engine, Policy, Remote};
 use duet_server::docs::{ConnId, Granter, Outgoing};
-use duet_server::storage::{Chunk, DocumentMeta, Role, Write};
+use duet_server::storage::{MemoryStorage, Role, Storage};
 use duet_sync::{Event, Session};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -35,108 +36,30 @@ const FOLD_AFTER: usize = 2;
 /// Steps of a calm phase before a case counts as not settling.
 const CALM_LIMIT: usize = 20_000;
 
-/// What the store has committed (and nothing else: that is what a restart finds).
-#[derive(Default)]
-struct Store {
-    docs: BTreeMap<DocumentId, Stored>,
-    seq: i64,
-    bindings: BTreeMap<Vec<u8>, String>,
-    folds: u64,
-    compactions: u64,
+/// The stored document as a fresh reader loads it.
+fn stored_doc(store: &mut MemoryStorage, doc: &DocumentId) -> Automerge {
+    let mut loaded = Automerge::new();
+    for chunk in store.load(doc).expect("memory storage").unwrap_or_default() {
+        load_stored_chunk(&mut loaded, &chunk.bytes).expect("a stored chunk loads");
+    }
+    loaded
 }
 
-#[derive(Default)]
-struct Stored {
-    chunks: Vec<Chunk>,
-    meta: Option<DocumentMeta>,
-    roles: BTreeMap<String, Role>,
+/// Every stored document, in order.
+fn stored_ids(store: &mut MemoryStorage) -> Vec<DocumentId> {
+    let mut ids: Vec<DocumentId> = (store.list().expect("memory storage").iter())
+        .filter_map(|m| DocumentId::parse(&m.id).ok())
+        .collect();
+    ids.sort();
+    ids
 }
 
-impl Store {
-    fn commit(&mut self, writes: &[Write]) -> Vec<i64> {
-        let mut seqs = Vec::new();
-        for write in writes {
-            match write {
-                Write::Append {
-                    doc,
-                    bytes,
-                    meta,
-                    bindings,
-                    ..
-                } => {
-                    for (actor, user) in bindings {
-                        self.bindings.entry(actor.clone()).or_insert(user.clone());
-                    }
-                    let stored = self.docs.entry(*doc).or_default();
-                    stored.meta = Some(meta.clone());
-                    if bytes.is_empty() {
-                        seqs.push(0);
-                    } else {
-                        self.seq += 1;
-                        stored.chunks.push(Chunk {
-                            seq: self.seq,
-                            bytes: bytes.clone(),
-                        });
-                        seqs.push(self.seq);
-                    }
-                }
-                Write::SetRole { doc, user, role } => {
-                    let roles = &mut self.docs.entry(*doc).or_default().roles;
-                    match role {
-                        Some(r) => roles.insert(user.clone(), *r),
-                        None => roles.remove(user),
-                    };
-                    seqs.push(0);
-                }
-                // The simulation signs nothing.
-                Write::Seen { .. }
-                | Write::SignOff { .. }
-                | Write::Listing { .. }
-                | Write::SearchText { .. } => seqs.push(0),
-                Write::Fold {
-                    doc,
-                    bytes,
-                    first,
-                    last,
-                } => {
-                    self.folds += 1;
-                    let stored = self.docs.entry(*doc).or_default();
-                    stored.chunks.retain(|c| c.seq < *first || c.seq > *last);
-                    stored.chunks.push(Chunk {
-                        seq: *last,
-                        bytes: bytes.clone(),
-                    });
-                    stored.chunks.sort_by_key(|c| c.seq);
-                    seqs.push(0);
-                }
-                Write::Compact {
-                    doc,
-                    snapshot,
-                    replaces_up_to,
-                } => {
-                    self.compactions += 1;
-                    self.seq += 1;
-                    let stored = self.docs.entry(*doc).or_default();
-                    stored.chunks.retain(|c| c.seq > *replaces_up_to);
-                    stored.chunks.push(Chunk {
-                        seq: self.seq,
-                        bytes: snapshot.clone(),
-                    });
-                    seqs.push(0);
-                }
-            }
-        }
-        seqs
-    }
-
-    /// The stored document as a fresh reader loads it.
-    fn load(&self, doc: &DocumentId) -> Automerge {
-        let mut loaded = Automerge::new();
-        for chunk in self.docs.get(doc).map(|s| &s.chunks[..]).unwrap_or(&[]) {
-            load_stored_chunk(&mut loaded, &chunk.bytes).expect("a stored chunk loads");
-        }
-        loaded
-    }
+/// `user`'s stored role on `doc`.
+fn stored_role(store: &mut MemoryStorage, doc: &DocumentId, user: &UserId) -> Option<Role> {
+    let roles = store.roles(doc).expect("memory storage");
+    roles
+        .into_iter()
+        .find_map(|(u, r)| (u == user.as_str()).then_some(r))
 }
 
 /// What reaches the server, in the order it arrives.
@@ -157,7 +80,8 @@ struct Server {
     peer: PeerId,
     engines: BTreeMap<DocumentId, Engine>,
     bindings: Bindings,
-    store: Store,
+    /// What the server committed (and nothing else: that is what a restart finds).
+    store: MemoryStorage,
     /// Who each connection signed in as (what the websocket layer authenticates).
     users: BTreeMap<ConnId, UserId>,
     /// Connections past their handshake, as the documents see them.
@@ -175,7 +99,7 @@ impl Server {
             fold_after,
             engines: BTreeMap::new(),
             bindings: Bindings::default(),
-            store: Store::default(),
+            store: MemoryStorage::new(),
             users: BTreeMap::new(),
             remotes: BTreeMap::new(),
             inbox: Vec::new(),
@@ -188,34 +112,39 @@ impl Server {
         self.users.clear();
         self.remotes.clear();
         self.inbox.clear();
-        self.bindings = Bindings::new(self.store.bindings.clone().into_iter().collect());
+        let bound = self.store.bindings().expect("memory storage");
+        self.bindings = Bindings::new(bound.into_iter().collect());
     }
 
     fn engine(&mut self, doc: DocumentId) -> &mut Engine {
-        let store = &self.store;
+        let store = &mut self.store;
         let peer = &self.peer;
+        let policy = Policy {
+            compact_after: COMPACT_AFTER,
+            fold_after: self.fold_after,
+        };
         self.engines.entry(doc).or_insert_with(|| {
-            let mut engine = Engine::new(doc, peer.clone());
-            if let Some(stored) = store.docs.get(&doc) {
-                let roles = stored.roles.clone().into_iter().collect();
-                let bad = engine.load(Some(&stored.chunks), stored.meta.clone(), roles);
-                assert_eq!(bad, 0, "a stored chunk was corrupt");
-            }
+            let mut engine = Engine::new(doc, peer.clone(), policy);
+            let chunks = store.load(&doc).expect("memory storage");
+            let meta = store.meta(&doc).expect("memory storage");
+            let roles = store.roles(&doc).expect("memory storage");
+            let bad = engine.load(chunks.as_deref(), meta, roles);
+            assert_eq!(bad, 0, "a stored chunk was corrupt");
             engine
         })
     }
 
-    /// Handles everything that arrived, as one actor batch per document: apply, store,
-    /// then send. Returns what to send to each connection.
+    /// Handles everything that arrived, as one actor batch per document, carrying out
+    /// each engine's plan as the actor does: store, then send, then upkeep. Returns what
+    /// to send to each connection.
     fn tick(&mut self, now: i64) -> Vec<(ConnId, Outgoing)> {
         let mut out = Vec::new();
-        let mut before: BTreeMap<DocumentId, Vec<ChangeHash>> = BTreeMap::new();
-        let mut authors: BTreeMap<DocumentId, HashSet<ConnId>> = BTreeMap::new();
+        let mut touched = BTreeSet::new();
         for inbound in std::mem::take(&mut self.inbox) {
             match inbound {
                 Inbound::Frame(conn, bytes) => {
                     let msg = Message::decode(&bytes).expect("frames from clients decode");
-                    self.handle(conn, msg, &mut before, &mut authors, &mut out);
+                    self.handle(conn, msg, &mut touched, &mut out);
                 }
                 Inbound::Gone(conn) => {
                     self.users.remove(&conn);
@@ -230,29 +159,25 @@ impl Server {
                     user,
                     role,
                 } => {
-                    let engine = self.engine(doc);
-                    before.entry(doc).or_insert_with(|| engine.heads());
+                    touched.insert(doc);
                     // Refused when `by` is no longer an owner or the spec is unknown: the
                     // REST caller hears so; nothing changes.
-                    let _ = engine.change_role(&Granter::Member(by.clone()), &user, Some(role));
+                    let granter = Granter::Member(by.clone());
+                    let _ = self.engine(doc).change_role(&granter, &user, Some(role));
                 }
             }
         }
-        for (doc, before) in before {
+        for doc in touched {
             let engine = self.engines.get_mut(&doc).expect("touched engines exist");
             out.extend(engine.take_out());
-            let prepared = engine.prepare(&before, now, &self.bindings);
-            let seqs = self.store.commit(&prepared.writes);
-            engine.stored(&prepared, &seqs);
-            let none = HashSet::new();
-            engine.send_sync(&before, authors.get(&doc).unwrap_or(&none));
+            let plan = engine.plan(now, &self.bindings);
+            let seqs = self.store.commit(&plan.writes).expect("memory storage");
+            engine.durable(plan, &seqs);
             out.extend(engine.take_out());
-            if let Some(write) = engine.compaction(false, COMPACT_AFTER) {
-                self.store.commit(std::slice::from_ref(&write));
-                engine.compacted(&write);
-            } else if let Some(write) = engine.fold(self.fold_after) {
-                self.store.commit(std::slice::from_ref(&write));
-                engine.folded(&write);
+            if let Some(upkeep) = engine.upkeep(false) {
+                let write = std::slice::from_ref(upkeep.write());
+                self.store.commit(write).expect("memory storage");
+                engine.upkept(upkeep);
             }
         }
         out
@@ -262,8 +187,7 @@ impl Server {
         &mut self,
         conn: ConnId,
         msg: Message,
-        before: &mut BTreeMap<DocumentId, Vec<ChangeHash>>,
-        authors: &mut BTreeMap<DocumentId, HashSet<ConnId>>,
+        touched: &mut BTreeSet<DocumentId>,
         out: &mut Vec<(ConnId, Outgoing)>,
     ) {
         let (document, data, request) = match msg {
@@ -298,11 +222,10 @@ impl Server {
         let Some(remote) = self.remotes.get(&conn).cloned() else {
             return;
         };
+        touched.insert(document);
         self.engine(document);
         let engine = self.engines.get_mut(&document).expect("just loaded");
-        before.entry(document).or_insert_with(|| engine.heads());
-        let authors = authors.entry(document).or_default();
-        let poisoned = engine.receive(&remote, &data, request, &self.bindings, authors);
+        let poisoned = engine.receive(&remote, &data, request, &self.bindings);
         assert!(
             !poisoned,
             "automerge panicked on a message from an honest client"
@@ -622,7 +545,7 @@ impl Sim {
     /// Every change a client saw acknowledged is in the store.
     fn check_acknowledged_stored(&mut self) {
         for (doc, heads) in &self.acked {
-            let stored = self.server.store.load(doc);
+            let stored = stored_doc(&mut self.server.store, doc);
             for h in heads {
                 if stored.get_change_by_hash(h).is_none() {
                     self.refusals
@@ -715,24 +638,22 @@ impl Sim {
     /// Shares only what the server has stored with the owner as owner, so that the REST
     /// call succeeds at once (as the owner would see it).
     fn try_share(&mut self) {
-        let owners: Vec<(usize, DocumentId)> = self
-            .server
-            .store
-            .docs
-            .iter()
-            .flat_map(|(doc, stored)| {
-                self.clients.iter().enumerate().filter_map(move |(i, c)| {
-                    (stored.roles.get(c.user.as_str()) == Some(&Role::Owner)).then_some((i, *doc))
-                })
-            })
-            .collect();
+        let store = &mut self.server.store;
+        let mut owners: Vec<(usize, DocumentId)> = Vec::new();
+        for doc in stored_ids(store) {
+            for (i, c) in self.clients.iter().enumerate() {
+                if stored_role(store, &doc, &c.user) == Some(Role::Owner) {
+                    owners.push((i, doc));
+                }
+            }
+        }
         if owners.is_empty() {
             return;
         }
         let (owner, doc) = owners[self.rng.random_range(0..owners.len())];
         let to = self.rng.random_range(0..self.clients.len());
-        let stored = &self.server.store.docs[&doc];
-        if to == owner || stored.roles.contains_key(self.clients[to].user.as_str()) {
+        let user = self.clients[to].user.clone();
+        if to == owner || stored_role(&mut self.server.store, &doc, &user).is_some() {
             return;
         }
         let role = if self.rng.random_bool(0.8) {
@@ -743,9 +664,7 @@ impl Sim {
         self.share(owner, to, doc, role);
         // The REST call returns once the role is stored.
         self.tick(&mut Totals::default());
-        let granted = self.server.store.docs[&doc]
-            .roles
-            .contains_key(self.clients[to].user.as_str());
+        let granted = stored_role(&mut self.server.store, &doc, &user).is_some();
         assert!(granted, "an owner's share was not stored");
     }
 
@@ -801,7 +720,7 @@ impl Sim {
             }
             93..98 => self.try_share(),
             _ => {
-                let specs: usize = self.server.store.docs.len();
+                let specs = stored_ids(&mut self.server.store).len();
                 if specs < 3 {
                     let client = self.rng.random_range(0..n);
                     self.create_spec(client);
@@ -852,8 +771,10 @@ impl Sim {
         if !self.refusals.is_empty() {
             return Err(self.refusals.join("\n"));
         }
-        for doc in self.server.store.docs.keys().copied().collect::<Vec<_>>() {
-            let mut stored = self.server.store.load(&doc).get_heads();
+        let stored_ids = stored_ids(&mut self.server.store);
+        for &doc in &stored_ids {
+            let stored_doc = stored_doc(&mut self.server.store, &doc);
+            let mut stored = stored_doc.get_heads();
             stored.sort();
             let mut served = self.server.engine(doc).heads();
             served.sort();
@@ -874,7 +795,7 @@ impl Sim {
                     ));
                 }
             }
-            let mut loaded = AutoCommit::load(&self.server.store.load(&doc).save())
+            let mut loaded = AutoCommit::load(&stored_doc.save())
                 .map_err(|e| format!("{doc}: the stored copy does not reload: {e}"))?;
             let skeleton_only = loaded.get_heads() == vec![duet_model::skeleton_hash()];
             if !skeleton_only && duet_model::spec_title(loaded.document()).is_none() {
@@ -885,7 +806,7 @@ impl Sim {
         // one its creator could not yet send, which the calm phase rules out.
         for (i, c) in self.clients.iter().enumerate() {
             for doc in c.docs.keys() {
-                if !self.server.store.docs.contains_key(doc) {
+                if !stored_ids.contains(doc) {
                     return Err(format!("client {i} holds {doc}, which the store lacks"));
                 }
             }

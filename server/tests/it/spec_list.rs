@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use common::{http_as, share, Client, Server};
 use duet_model::{NewStory, Spec, TextField, UnixMillis};
 use duet_protocol::DocumentId;
-use duet_server::storage::{DocumentMeta, SqliteStorage, Storage, Write, KEEP_DELETED_MS};
+use duet_server::storage::KEEP_DELETED_MS;
 use rand::{rngs::StdRng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -258,53 +258,4 @@ async fn the_list_searches_titles_and_text_in_any_case() -> Result<()> {
     pm.until_acked().await?;
     until("?q=quarterly", &["Über exports"]).await?;
     server.stop().await
-}
-
-#[test]
-fn specs_deleted_more_than_30_days_ago_are_purged_with_what_they_had() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let mut store = SqliteStorage::open(dir.path())?;
-    let old = DocumentId::random(&mut StdRng::seed_from_u64(21));
-    let recent = DocumentId::random(&mut StdRng::seed_from_u64(22));
-    let day = 24 * 3600 * 1000;
-    let now = 100 * day;
-    for (doc, deleted_at) in [(old, now - 31 * day), (recent, now - day)] {
-        let meta = DocumentMeta {
-            id: doc.to_string(),
-            is_spec: true,
-            title: "t".into(),
-            ..DocumentMeta::default()
-        };
-        store.commit(&[
-            Write::Append {
-                doc,
-                bytes: vec![1, 2, 3],
-                meta,
-                receipts: Vec::new(),
-                bindings: Vec::new(),
-            },
-            Write::SetRole {
-                doc,
-                user: "pm".into(),
-                role: Some(duet_server::storage::Role::Owner),
-            },
-            Write::Listing {
-                doc,
-                archived: false,
-                deleted_at: Some(deleted_at),
-            },
-        ])?;
-    }
-    assert_eq!(store.purge(now - KEEP_DELETED_MS)?, [old]);
-    assert!(store.load(&old)?.is_none(), "its chunks are gone");
-    assert!(store.roles(&old)?.is_empty());
-    assert!(
-        store.load(&recent)?.is_some(),
-        "a recent deletion can still be undone"
-    );
-    assert_eq!(
-        store.meta(&recent)?.and_then(|m| m.deleted_at),
-        Some(now - day)
-    );
-    Ok(())
 }
