@@ -1,4 +1,4 @@
-// Playwright settings for Duet's browser tests: Debian's headless Chromium, one worker per spec file.
+// Playwright settings for Duet's browser tests: Debian's headless Chromium, two workers, each spec file on its own server.
 import { defineConfig } from "@playwright/test"
 
 export default defineConfig({
@@ -6,7 +6,7 @@ export default defineConfig({
   timeout: 60_000,
   expect: { timeout: 15_000 },
   fullyParallel: false,
-  workers: 1,
+  workers: 2,
   reporter: [["list"]],
   use: {
     browserName: "chromium",

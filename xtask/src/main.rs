@@ -207,24 +207,27 @@ fn test() -> Result<()> {
     ensure_wasm_target()?;
     ensure_node_packages()?;
     cmd("cargo", &["fmt", "--all", "--check"])?;
-    cmd(
-        "cargo",
+    // Clippy lints while the tests build: `clippy-driver` is rustc with Clippy's lints, so
+    // as the workspace's compiler (`RUSTC_WORKSPACE_WRAPPER`; dependencies keep plain rustc)
+    // it builds every target of every crate once, linted with `-D warnings`, instead of a
+    // `cargo clippy` that checks the whole dependency tree a second time. `--all-targets`
+    // covers what `cargo clippy --all-targets` does (benches run once each, as tests).
+    // Every line of the app and the sans-IO crates is linted natively (none is wasm-only);
+    // their release build for the browser comes with the browser tests, which proves they
+    // build for wasm32. The fuzz targets' bodies run in the server's tests: every kept
+    // input, then thousands of random mutations of them (`tests/it/fuzzing.rs`); libFuzzer's
+    // coverage-guided runs need a second, instrumented build of everything, so they are
+    // `cargo xtask fuzz`.
+    cargo_test(
+        &["test", "--workspace", "--all-targets", "--locked"],
         &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--locked",
-            "--",
-            "-D",
-            "warnings",
+            ("RUSTC_WORKSPACE_WRAPPER", clippy_driver()?.as_str()),
+            (
+                "CLIPPY_ARGS",
+                "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+            ),
         ],
     )?;
-    // Every line of the app and the sans-IO crates is linted above (none is wasm-only);
-    // their release build for the browser comes with the browser tests, which proves they
-    // build for wasm32. A separate wasm check would recompile the Leptos stack for nothing.
-    // The app's pure logic (text layout, offsets) is unit-tested natively too.
-    cargo_test(&["test", "--workspace", "--locked"])?;
-    fuzz(FUZZ_SECONDS_IN_TESTS)?;
     browser_tests()?;
     eprintln!(
         "==> all checks passed in {:.1} min",
@@ -233,14 +236,33 @@ fn test() -> Result<()> {
     Ok(())
 }
 
+/// Where the toolchain's `clippy-driver` is (its Clippy component added when missing).
+fn clippy_driver() -> Result<String> {
+    let which = || {
+        Command::new("rustup")
+            .args(["which", "clippy-driver"])
+            .output()
+    };
+    let mut out = which().context("could not start rustup")?;
+    if !out.status.success() {
+        cmd("rustup", &["component", "add", "clippy"])?;
+        out = which().context("could not start rustup")?;
+    }
+    if !out.status.success() {
+        bail!("clippy-driver is missing after `rustup component add clippy`");
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// Runs `cargo test`, echoing its output, and ends with one total line
 /// (`N passed, M failed`) so the many per-binary summaries add up to one figure.
-fn cargo_test(args: &[&str]) -> Result<()> {
+fn cargo_test(args: &[&str], env: &[(&str, &str)]) -> Result<()> {
     use std::io::{BufRead, BufReader};
     eprintln!("==> cargo {}", args.join(" "));
     let started = std::time::Instant::now();
     let mut child = Command::new("cargo")
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -395,8 +417,6 @@ fn release_server_tests(modules: &[&str], args: &[&str], env: &[(&str, String)])
     Ok(())
 }
 
-/// How long the test command fuzzes each target.
-const FUZZ_SECONDS_IN_TESTS: u64 = 30;
 /// The fuzz targets (`fuzz/fuzz_targets/`, bodies in `duet_server::fuzzing`).
 const FUZZ_TARGETS: [&str; 4] = [
     "protocol_message",

@@ -27,9 +27,15 @@ test.describe("without an account", () => {
     await expect(page.getByRole("textbox", { name: "Spec title" })).toHaveValue("Kept across sessions")
     await page.goBack()
     const row = page.locator("li.spec", { hasText: "Kept across sessions" })
+    // Listed, on the server, and nothing left to send: signing out asks nothing.
+    await expect(row).toBeVisible()
     await expect(row.locator(".here-only")).toHaveCount(0)
+    await expect(status(page)).toHaveText("Live")
     await expect.poll(() => databases(page)).toContain(`duet-${username}`)
 
+    page.once("dialog", d => {
+      throw new Error(`sign-out asked although the server has everything: ${d.message()}`)
+    })
     await page.getByRole("button", { name: "Sign out" }).click()
     await expect(page.getByRole("heading", { name: "Sign in to Duet" })).toBeVisible()
     expect(await page.evaluate(() => localStorage.getItem("duet.account"))).toBeNull()
