@@ -80,10 +80,25 @@ fn cmd(program: &str, args: &[&str]) -> Result<()> {
 
 /// Runs a command in `dir`, failing with its name if it fails.
 fn cmd_in(dir: &std::path::Path, program: &str, args: &[&str]) -> Result<()> {
+    cmd_in_env(dir, program, args, &[])
+}
+
+/// Runs a command with extra environment variables, failing with its name if it fails.
+fn cmd_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+    cmd_in_env(&workspace_root(), program, args, env)
+}
+
+fn cmd_in_env(
+    dir: &std::path::Path,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<()> {
     eprintln!("==> {program} {}", args.join(" "));
     let started = std::time::Instant::now();
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .status()
         .with_context(|| format!("could not start `{program}`"))?;
@@ -211,22 +226,42 @@ fn test() -> Result<()> {
     // as the workspace's compiler (`RUSTC_WORKSPACE_WRAPPER`; dependencies keep plain rustc)
     // it builds every target of every crate once, linted with `-D warnings`, instead of a
     // `cargo clippy` that checks the whole dependency tree a second time. `--all-targets`
-    // covers what `cargo clippy --all-targets` does (benches run once each, as tests).
+    // builds what `cargo clippy --all-targets` lints; the benches are not run.
     // Every line of the app and the sans-IO crates is linted natively (none is wasm-only);
     // their release build for the browser comes with the browser tests, which proves they
     // build for wasm32. The fuzz targets' bodies run in the server's tests: every kept
     // input, then thousands of random mutations of them (`tests/it/fuzzing.rs`); libFuzzer's
     // coverage-guided runs need a second, instrumented build of everything, so they are
     // `cargo xtask fuzz`.
-    cargo_test(
-        &["test", "--workspace", "--all-targets", "--locked"],
+    let driver = clippy_driver()?;
+    let linted = [
+        ("RUSTC_WORKSPACE_WRAPPER", driver.as_str()),
+        (
+            "CLIPPY_ARGS",
+            "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+        ),
+    ];
+    cmd_env(
+        "cargo",
         &[
-            ("RUSTC_WORKSPACE_WRAPPER", clippy_driver()?.as_str()),
-            (
-                "CLIPPY_ARGS",
-                "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
-            ),
+            "test",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--no-run",
         ],
+        &linted,
+    )?;
+    cargo_test(
+        &[
+            "test",
+            "--workspace",
+            "--lib",
+            "--bins",
+            "--tests",
+            "--locked",
+        ],
+        &linted,
     )?;
     browser_tests()?;
     eprintln!(
@@ -682,9 +717,9 @@ fn build_frontend() -> Result<()> {
             cmd(
                 &wasm_opt.to_string_lossy(),
                 &[
+                    // One pass: `--converge` (passes again until the module stops
+                    // shrinking) saves ~2 KB of gzip and costs ~50 s of every build.
                     "-Oz",
-                    // Runs the passes again until the module stops shrinking (about 2 KB less gzip).
-                    "--converge",
                     // Rust puts the stack first (from 1 MiB down to 0), so the lowest KiB is only
                     // touched by a stack a whisker from overflowing: this lets constant offsets fold
                     // into loads and stores (about 5 KB less gzip).
