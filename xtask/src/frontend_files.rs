@@ -19,7 +19,7 @@ const INPUTS: [&str; 9] = [
     "frontend/Cargo.toml",
     "frontend/package-lock.json",
     "crates",
-    "vendor",
+    "automerge/vendor",
 ];
 
 /// Every file under `dir` (or `dir` itself), sorted, skipping build outputs below it.
