@@ -227,6 +227,14 @@
     unused_parens,
     while_true
 )]
+// Duet's copy (PATCHES.md): built from a path, this crate's warnings are no longer capped
+// as they are for crates.io dependencies, and newer compilers warn on upstream's code.
+#![allow(
+    unknown_lints,
+    unused_imports,
+    unused_assignments,
+    mismatched_lifetime_syntaxes
+)]
 
 #[doc(hidden)]
 #[macro_export]
