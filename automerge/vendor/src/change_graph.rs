@@ -1,4 +1,6 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use fxhash::FxBuildHasher;
 
 use crate::{
     clock::{Clock, ClockData},
@@ -16,12 +18,19 @@ pub(crate) struct ChangeGraph {
     edges: Vec<Edge>,
     hashes: Vec<ChangeHash>,
     nodes_by_hash: BTreeMap<ChangeHash, NodeIdx>,
-    clock_cache: Vec<Clock>,
+    /// The clocks of some nodes: every `CACHE_STEP`th node, and the nodes where a walk
+    /// computing one of those was cut short (see `cache_clock`).
+    clock_cache: HashMap<NodeIdx, Clock, FxBuildHasher>,
 }
 
 const CACHE_STEP: u32 = 32;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// How many nodes one walk that fills the cache visits before it caches the clocks of
+/// the nodes it has not reached yet instead of walking on. A history typed by 20 people
+/// at once needs ~100 per walk; each node cached costs a clock (~1 KB with 20 actors).
+const WALK_LIMIT: usize = 8 * CACHE_STEP as usize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct NodeIdx(u32);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,7 +63,7 @@ impl ChangeGraph {
             edges: Vec::new(),
             nodes_by_hash: BTreeMap::new(),
             hashes: Vec::new(),
-            clock_cache: Vec::new(),
+            clock_cache: HashMap::default(),
         }
     }
 
@@ -77,12 +86,50 @@ impl ChangeGraph {
         for parent_idx in parent_indices {
             self.add_parent(node_idx, parent_idx);
         }
-        if let Some(cached_idx) = Self::node_to_cache(&node_idx, CACHE_STEP) {
-            assert_eq!(cached_idx, self.clock_cache.len());
-            let clock = self.calculate_clock(vec![node_idx]);
-            self.clock_cache.push(clock)
+        if (node_idx.0 + 1) % CACHE_STEP == 0 {
+            self.cache_clock(node_idx);
         }
         Ok(())
+    }
+
+    /// Cache the clock of `target`, visiting a bounded number of nodes per clock.
+    ///
+    /// In a history written by several people at once a path from `target` can run
+    /// between the cached nodes all the way to the first change, which made loading such
+    /// a history quadratic when a walk only stopped at cached nodes. Now a walk also
+    /// skips what the cached clocks it met already include (see `walk_clock`), and stops
+    /// after `WALK_LIMIT` nodes; the nodes it has not reached by then get their clocks
+    /// cached first (each the same way), and the walk is done again, now stopping at
+    /// them.
+    fn cache_clock(&mut self, target: NodeIdx) {
+        let mut pending = vec![target];
+        while let Some(&node) = pending.last() {
+            if self.clock_cache.contains_key(&node) {
+                pending.pop();
+                continue;
+            }
+            let mut clock = Clock::new();
+            let mut to_visit = BTreeSet::from([node]);
+            self.walk_clock(&mut clock, &mut to_visit, WALK_LIMIT);
+            let uncached: Vec<NodeIdx> = to_visit
+                .iter()
+                .filter(|n| !self.clock_cache.contains_key(n))
+                .copied()
+                .collect();
+            if uncached.is_empty() {
+                for n in &to_visit {
+                    clock = Clock::merge(&clock, &self.clock_cache[n]);
+                }
+                self.clock_cache.insert(node, clock);
+                pending.pop();
+            } else {
+                // Each is older than every node this walk visited, so caching them
+                // cannot change this walk's first `WALK_LIMIT` steps: the next walk
+                // from `node` stops at them. The stack only grows towards older nodes,
+                // so this ends.
+                pending.extend(uncached);
+            }
+        }
     }
 
     fn add_node(&mut self, actor_index: usize, change: &Change) -> NodeIdx {
@@ -143,27 +190,34 @@ impl ChangeGraph {
     }
 
     pub(crate) fn clock_for_heads(&self, heads: &[ChangeHash]) -> Clock {
-        let nodes = self.heads_to_nodes(heads);
-        assert_eq!(
-            self.clock_cache.len(),
-            self.nodes.len() / CACHE_STEP as usize
-        );
-        self.calculate_clock(nodes)
-    }
-
-    fn node_to_cache(idx: &NodeIdx, step: u32) -> Option<usize> {
-        assert!(step > 2);
-        if (idx.0 + 1) % step == 0 {
-            Some(((idx.0 + 1) / step - 1) as usize)
-        } else {
-            None
-        }
-    }
-
-    fn calculate_clock(&self, nodes: Vec<NodeIdx>) -> Clock {
         let mut clock = Clock::new();
+        let mut to_visit = self.heads_to_nodes(heads).into_iter().collect();
+        self.walk_clock(&mut clock, &mut to_visit, usize::MAX);
+        debug_assert!(to_visit.is_empty());
+        clock
+    }
 
-        self.traverse_ancestors(nodes, |node, idx| {
+    /// Include in `clock` the nodes of `to_visit` and their ancestors, newest first.
+    ///
+    /// At a cached node its clock is merged instead of walking on, and a node that a
+    /// merged clock already includes is skipped with all its ancestors: an actor's change
+    /// follows that actor's previous change, so a clock that includes an actor's change
+    /// `seq` includes that change's ancestors too. Nodes are numbered in the order they
+    /// were added, after their dependencies, so taking the highest number each time
+    /// visits every node once. Stops after visiting `limit` nodes: what is left in
+    /// `to_visit` then is older than every node visited, and not yet included.
+    fn walk_clock(&self, clock: &mut Clock, to_visit: &mut BTreeSet<NodeIdx>, limit: usize) {
+        let mut visited = 0;
+        let mut covered = Clock::new();
+        while visited < limit {
+            let Some(idx) = to_visit.pop_last() else {
+                break;
+            };
+            if self.includes(&covered, idx) {
+                continue;
+            }
+            let node = &self.nodes[idx.0 as usize];
+            visited += 1;
             clock.include(
                 node.actor_index,
                 ClockData {
@@ -171,17 +225,22 @@ impl ChangeGraph {
                     seq: node.seq,
                 },
             );
-            if let Some(cached_idx) = Self::node_to_cache(&idx, CACHE_STEP) {
-                if cached_idx < self.clock_cache.len() {
-                    let ancestor_clock = &self.clock_cache[cached_idx];
-                    clock = Clock::merge(&clock, ancestor_clock);
-                    return false; // dont look at ancestors
-                }
+            if let Some(cached) = self.clock_cache.get(&idx) {
+                covered = Clock::merge(&covered, cached);
+            } else {
+                to_visit.extend(self.parents(idx));
             }
-            true // do look at ancestors
-        });
+        }
+        to_visit.retain(|&idx| !self.includes(&covered, idx));
+        *clock = Clock::merge(clock, &covered);
+    }
 
+    /// Whether `clock` includes the change at `idx`.
+    fn includes(&self, clock: &Clock, idx: NodeIdx) -> bool {
+        let node = &self.nodes[idx.0 as usize];
         clock
+            .get_for_actor(&node.actor_index)
+            .is_some_and(|d| d.seq >= node.seq)
     }
 
     pub(crate) fn remove_ancestors(
@@ -382,17 +441,5 @@ mod tests {
             }
             graph
         }
-    }
-
-    #[test]
-    fn node_to_cache() {
-        assert_eq!(None, ChangeGraph::node_to_cache(&NodeIdx(0), 4));
-        assert_eq!(None, ChangeGraph::node_to_cache(&NodeIdx(1), 4));
-        assert_eq!(None, ChangeGraph::node_to_cache(&NodeIdx(2), 4));
-        assert_eq!(Some(0), ChangeGraph::node_to_cache(&NodeIdx(3), 4));
-        assert_eq!(None, ChangeGraph::node_to_cache(&NodeIdx(4), 4));
-        assert_eq!(None, ChangeGraph::node_to_cache(&NodeIdx(5), 4));
-        assert_eq!(None, ChangeGraph::node_to_cache(&NodeIdx(6), 4));
-        assert_eq!(Some(1), ChangeGraph::node_to_cache(&NodeIdx(7), 4));
     }
 }
