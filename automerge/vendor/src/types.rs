@@ -637,12 +637,32 @@ impl ElemId {
 pub(crate) const HASH_SIZE: usize = 32; // 256 bits = 32 bytes
 
 /// The sha256 hash of a change.
+// Duet: `repr(transparent)` so that hashes stored back to back in a change's bytes can be
+// read in place (`slice_of`).
 #[derive(Eq, PartialEq, Hash, Clone, PartialOrd, Ord, Copy)]
+#[repr(transparent)]
 pub struct ChangeHash(pub [u8; HASH_SIZE]);
 
 impl ChangeHash {
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// Duet: the hashes stored back to back in `bytes`, read in place.
+    ///
+    /// # Panics
+    /// If `bytes` is not a whole number of hashes.
+    pub(crate) fn slice_of(bytes: &[u8]) -> &[ChangeHash] {
+        assert_eq!(bytes.len() % HASH_SIZE, 0, "not a whole number of hashes");
+        // SAFETY: `ChangeHash` is `repr(transparent)` over `[u8; HASH_SIZE]`: the same size,
+        // alignment 1, and every bit pattern valid; the length is checked above, and the
+        // result borrows `bytes`.
+        unsafe {
+            std::slice::from_raw_parts(
+                bytes.as_ptr().cast::<ChangeHash>(),
+                bytes.len() / HASH_SIZE,
+            )
+        }
     }
 
     pub(crate) fn checksum(&self) -> [u8; 4] {

@@ -1,6 +1,6 @@
 use std::{borrow::Cow, io::Write, marker::PhantomData, num::NonZeroU64, ops::Range};
 
-use crate::{convert, ActorId, ChangeHash, ScalarValue};
+use crate::{convert, types::HASH_SIZE, ActorId, ChangeHash, ScalarValue};
 
 use super::{parse, shift_range, CheckSum, ChunkType, Columns, Header, RawColumns};
 
@@ -45,14 +45,18 @@ pub(crate) struct Change<'a, O: OpReadState> {
     /// The raw bytes of the entire chunk containing this change, including the header.
     bytes: Cow<'a, [u8]>,
     header: Header,
-    dependencies: Vec<ChangeHash>,
+    /// Duet: where the dependencies' hashes lie in `bytes` (upstream keeps a decoded copy,
+    /// 32 bytes per dependency held twice for every change of the history).
+    dependencies: Range<usize>,
     actor: ActorId,
     other_actors: Vec<ActorId>,
     seq: u64,
     start_op: NonZeroU64,
     timestamp: i64,
     message: Option<String>,
-    ops_meta: ChangeOpsColumns,
+    /// Duet: where the ops columns' layout lies in `bytes`; read again when the ops are
+    /// (upstream keeps it parsed: ~240 bytes for every change of the history).
+    ops_meta: Range<usize>,
     /// The range in `Self::bytes` where the ops column data is
     ops_data: Range<usize>,
     extra_bytes: Range<usize>,
@@ -101,7 +105,15 @@ impl<'a> Change<'a, Unverified> {
         input: parse::Input<'a>,
         header: Header,
     ) -> parse::ParseResult<'_, Change<'a, Unverified>, ParseError> {
-        let (i, deps) = parse::length_prefixed(parse::change_hash)(input)?;
+        let (
+            i,
+            parse::RangeOf {
+                range: deps_range,
+                value: deps,
+            },
+        ) = parse::range_of(parse::length_prefixed(parse::change_hash), input)?;
+        // The hashes are the end of the length-prefixed run.
+        let dependencies = (deps_range.end - deps.len() * HASH_SIZE)..deps_range.end;
         let (i, actor) = parse::actor_id(i)?;
         let (i, seq) = parse::leb128_u64(i)?;
         let (i, start_op) = parse::nonzero_leb128_u64(i)?;
@@ -109,7 +121,13 @@ impl<'a> Change<'a, Unverified> {
         let (i, message_len) = parse::leb128_u64(i)?;
         let (i, message) = parse::utf_8(message_len as usize, i)?;
         let (i, other_actors) = parse::length_prefixed(parse::actor_id)(i)?;
-        let (i, ops_meta) = RawColumns::parse(i)?;
+        let (
+            i,
+            parse::RangeOf {
+                range: ops_meta_range,
+                value: ops_meta,
+            },
+        ) = parse::range_of(RawColumns::parse, i)?;
         let (
             i,
             parse::RangeOf {
@@ -129,15 +147,16 @@ impl<'a> Change<'a, Unverified> {
             .ok_or(parse::ParseError::Error(ParseError::CompressedChangeCols))?;
         let col_layout = Columns::parse(ops_data.len(), ops_meta.iter())
             .map_err(|e| parse::ParseError::Error(ParseError::InvalidColumns(Box::new(e))))?;
-        let ops_meta = ChangeOpsColumns::try_from(col_layout)
+        ChangeOpsColumns::try_from(col_layout)
             .map_err(|e| parse::ParseError::Error(ParseError::InvalidColumns(Box::new(e))))?;
+        let ops_meta = ops_meta_range;
 
         Ok((
             parse::Input::empty(),
             Change {
                 bytes: input.bytes().into(),
                 header,
-                dependencies: deps,
+                dependencies,
                 actor,
                 other_actors,
                 seq,
@@ -162,7 +181,7 @@ impl<'a> Change<'a, Unverified> {
     pub(crate) fn iter_ops(
         &'a self,
     ) -> impl Iterator<Item = Result<ChangeOp, ReadChangeOpError>> + Clone + 'a {
-        self.ops_meta.iter(self.ops_data())
+        self.ops_columns().iter(self.ops_data())
     }
 
     /// Verify all the ops in this change executing `f` for each one
@@ -215,7 +234,7 @@ impl<'a> Change<'a, Verified> {
     pub(crate) fn iter_ops(&'a self) -> impl Iterator<Item = ChangeOp> + Clone + 'a {
         // SAFETY: This unwrap is okay because a `Change<'_, Verified>` can only be constructed
         // using either `verify_ops` or `Builder::build`, so we know the ops columns are valid.
-        self.ops_meta.iter(self.ops_data()).map(|o| o.unwrap())
+        self.ops_columns().iter(self.ops_data()).map(|o| o.unwrap())
     }
 }
 
@@ -240,7 +259,7 @@ impl<'a, O: OpReadState> Change<'a, O> {
     }
 
     pub(crate) fn dependencies(&self) -> &[ChangeHash] {
-        &self.dependencies
+        ChangeHash::slice_of(&self.bytes[self.dependencies.clone()])
     }
 
     pub(crate) fn seq(&self) -> u64 {
@@ -273,6 +292,17 @@ impl<'a, O: OpReadState> Change<'a, O> {
 
     pub(crate) fn ops_data(&self) -> &[u8] {
         &self.bytes[self.ops_data.clone()]
+    }
+
+    /// Duet: the ops columns' layout, read from `bytes` again.
+    fn ops_columns(&self) -> ChangeOpsColumns {
+        // The same bytes parsed the same way when the change was parsed or built.
+        const PARSED: &str = "the ops columns were parsed when the change was";
+        let meta = parse::Input::new(&self.bytes[self.ops_meta.clone()]);
+        let (_, raw) = RawColumns::parse::<ParseError>(meta).expect(PARSED);
+        let raw = raw.uncompressed().expect(PARSED);
+        let layout = Columns::parse(self.ops_data.len(), raw.iter()).expect(PARSED);
+        ChangeOpsColumns::try_from(layout).expect(PARSED)
     }
 
     pub(crate) fn into_owned(self) -> Change<'static, O> {
@@ -470,9 +500,11 @@ impl ChangeBuilder<Set<NonZeroU64>, Set<ActorId>, Set<u64>, Set<i64>> {
 
         let mut data = Vec::with_capacity(col_data.len());
         leb128::write::unsigned(&mut data, self.dependencies.len() as u64).unwrap();
+        let deps_start = data.len();
         for dep in &self.dependencies {
             data.write_all(dep.as_bytes()).unwrap();
         }
+        let dependencies = deps_start..data.len();
         length_prefixed_bytes(&actor, &mut data);
         leb128::write::unsigned(&mut data, self.seq.value).unwrap();
         leb128::write::unsigned(&mut data, self.start_op.value.into()).unwrap();
@@ -485,7 +517,9 @@ impl ChangeBuilder<Set<NonZeroU64>, Set<ActorId>, Set<u64>, Set<i64>> {
         for actor in other_actors.iter() {
             length_prefixed_bytes(actor, &mut data);
         }
+        let ops_meta_start = data.len();
         cols.raw_columns().write(&mut data);
+        let ops_meta = ops_meta_start..data.len();
         let ops_data_start = data.len();
         let ops_data = ops_data_start..(ops_data_start + col_data.len());
 
@@ -504,18 +538,20 @@ impl ChangeBuilder<Set<NonZeroU64>, Set<ActorId>, Set<u64>, Set<i64>> {
 
         let ops_data = shift_range(ops_data, header.len());
         let extra_bytes = shift_range(extra_bytes, header.len());
+        let dependencies = shift_range(dependencies, header.len());
+        let ops_meta = shift_range(ops_meta, header.len());
 
         Ok(Change {
             bytes: Cow::Owned(bytes),
             header,
-            dependencies: self.dependencies,
+            dependencies,
             actor,
             other_actors,
             seq: self.seq.value,
             start_op: self.start_op.value,
             timestamp: self.timestamp.value,
             message: self.message,
-            ops_meta: cols,
+            ops_meta,
             ops_data,
             extra_bytes,
             num_ops,
