@@ -30,6 +30,13 @@ const CACHE_STEP: u32 = 32;
 /// at once needs ~100 per walk; each node cached costs a clock (~1 KB with 20 actors).
 const WALK_LIMIT: usize = 8 * CACHE_STEP as usize;
 
+/// Clocks cached beyond one per `CACHE_STEP / 2` nodes. Histories people type hold one
+/// in `CACHE_STEP`; a crafted one (hundreds of concurrent changes merged, again and
+/// again) would make every walk cut at `WALK_LIMIT` cache the clocks of the hundreds of
+/// nodes it did not reach, up to a clock per change. Past this budget a clock is walked
+/// in full instead, as upstream does: slower for such a history, never more memory.
+const EXTRA_CLOCKS: usize = 256;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct NodeIdx(u32);
 
@@ -122,6 +129,14 @@ impl ChangeGraph {
                 }
                 self.clock_cache.insert(node, clock);
                 pending.pop();
+            } else if self.clock_cache.len() + pending.len() + uncached.len()
+                > self.cache_budget()
+            {
+                let mut clock = Clock::new();
+                let mut to_visit = BTreeSet::from([node]);
+                self.walk_clock(&mut clock, &mut to_visit, usize::MAX);
+                self.clock_cache.insert(node, clock);
+                pending.pop();
             } else {
                 // Each is older than every node this walk visited, so caching them
                 // cannot change this walk's first `WALK_LIMIT` steps: the next walk
@@ -130,6 +145,11 @@ impl ChangeGraph {
                 pending.extend(uncached);
             }
         }
+    }
+
+    /// How many clocks the cache may hold (see `EXTRA_CLOCKS`).
+    fn cache_budget(&self) -> usize {
+        self.nodes.len() / (CACHE_STEP as usize / 2) + EXTRA_CLOCKS
     }
 
     fn add_node(&mut self, actor_index: usize, change: &Change) -> NodeIdx {
@@ -344,6 +364,46 @@ mod tests {
         let expected_changes = vec![change3, change4].into_iter().collect::<BTreeSet<_>>();
 
         assert_eq!(changes, expected_changes);
+    }
+
+    /// Rounds of `fan` concurrent changes, each by an actor of its own, every round
+    /// merged by one change: the shape that would make the cache hold a clock per change.
+    #[test]
+    fn a_crafted_history_cannot_make_the_clock_cache_hold_a_clock_per_change() {
+        let (fan, rounds) = (400, 6);
+        let mut builder = TestGraphBuilder::new();
+        let merger = builder.actor();
+        let mut head = builder.change(&merger, 1, &[]);
+        let mut all = vec![head];
+        for _ in 0..rounds {
+            let round: Vec<ChangeHash> = (0..fan)
+                .map(|_| {
+                    let actor = builder.actor();
+                    builder.change(&actor, 1, &[head])
+                })
+                .collect();
+            all.extend(&round);
+            head = builder.change(&merger, 1, &round);
+            all.push(head);
+        }
+        let graph = builder.build();
+        assert!(
+            graph.clock_cache.len() <= graph.cache_budget(),
+            "{} clocks cached for {} changes",
+            graph.clock_cache.len(),
+            graph.nodes.len()
+        );
+        // Past the budget clocks are still right: every actor, at its last change.
+        let clock = graph.clock_for_heads(&[head]);
+        for actor in &builder.actors {
+            let seq = if *actor == merger { rounds + 1 } else { 1 };
+            let data = clock.get_for_actor(&builder.index(actor));
+            assert_eq!(data.map(|d| d.seq), Some(seq as u64));
+        }
+        // And a clock of one change in the middle covers its round's merge, not the next.
+        let middle = all[all.len() / 2];
+        let partial = graph.clock_for_heads(&[middle]);
+        assert!(partial.get_for_actor(&builder.index(&merger)).map(|d| d.seq) < Some(rounds as u64 + 1));
     }
 
     struct TestGraphBuilder {
