@@ -35,6 +35,7 @@ fn main() -> Result<()> {
         Some("bench-servers") => bench_servers(&args[1..]),
         Some("drill") => drill(),
         Some("fuzz-seeds") => fuzz_seeds(),
+        Some("automerge-tests") => automerge_tests(),
         Some("soak") => {
             let minutes = args.get(1).map_or("120", String::as_str);
             soak(minutes)
@@ -65,6 +66,7 @@ fn main() -> Result<()> {
                  fuzz [minutes]  every fuzz target for that long each (15 by default)\n  \
                  soak [minutes]  20 people typing into one spec for that long (120 by default)\n  \
                  fuzz-seeds  rewrite fuzz/seeds from the targets' seed inputs\n  \
+                 automerge-tests  upstream automerge 0.6.1's own tests against Duet's patched copy\n  \
                  run     build the browser app and start Duet\n  \
                  frontend  build the browser app into frontend/dist"
             );
@@ -358,6 +360,22 @@ fn bench_servers(extra: &[String]) -> Result<()> {
     let mut args = vec!["--compare", "--matrix", "--json", "target/duet-load.json"];
     args.extend(extra.iter().map(String::as_str));
     cmd(&load.to_string_lossy(), &args)
+}
+
+/// Upstream automerge 0.6.1's own tests (its unit tests and its seven suites) against
+/// Duet's patched copy (`automerge/upstream-tests`, a workspace of its own).
+fn automerge_tests() -> Result<()> {
+    cmd(
+        "cargo",
+        &[
+            "test",
+            "--locked",
+            "--manifest-path",
+            "automerge/upstream-tests/Cargo.toml",
+            "--target-dir",
+            "target/automerge-upstream",
+        ],
+    )
 }
 
 /// The reliability drills in long mode, optimised (the test command runs their CI modes):
