@@ -6,7 +6,7 @@ use duet_model::{
     Severity, SpecView, StoryField, StoryStatus, StoryView, TextField,
 };
 use duet_protocol::DocumentId;
-use duet_sync::Presence;
+use duet_protocol::Presence;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;

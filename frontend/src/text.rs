@@ -5,7 +5,7 @@ use duet_model::{
     TextField,
 };
 use duet_protocol::DocumentId;
-use duet_sync::Presence;
+use duet_protocol::Presence;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 

@@ -4,8 +4,6 @@ use std::net::SocketAddr;
 
 use anyhow::{anyhow, bail, Context, Result};
 use duet_protocol::DocumentId;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// The server's address, from its websocket URL (`ws://host:port/sync`).
 pub fn server_addr(url: &str) -> Result<SocketAddr> {
@@ -17,7 +15,7 @@ pub fn server_addr(url: &str) -> Result<SocketAddr> {
         .with_context(|| format!("the load generator needs ws://IP:PORT, got {url}"))
 }
 
-/// One HTTP/1.1 request on loopback: (status, Set-Cookie value if any, body).
+/// One HTTP request to the server: (status, Set-Cookie value if any, body).
 pub async fn request(
     addr: SocketAddr,
     method: &str,
@@ -25,32 +23,15 @@ pub async fn request(
     header: Option<(&str, &str)>,
     body: &str,
 ) -> Result<(u16, Option<String>, String)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    let extra = header
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .unwrap_or_default();
-    let text = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(text.as_bytes()).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    let raw = String::from_utf8_lossy(&raw);
-    let (head, body) = raw
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("no response"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow!("no status"))?;
-    let cookie = head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("set-cookie")
-            .then(|| v.trim().split(';').next().unwrap_or("").to_owned())
-    });
-    Ok((status, cookie, body.to_owned()))
+    let headers: Vec<(&str, &str)> = header.into_iter().collect();
+    let response = crate::http::send(addr, method, path, &headers, Some(body)).await?;
+    let status = response.status().as_u16();
+    let cookie = response
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").to_owned());
+    Ok((status, cookie, response.text().await?))
 }
 
 /// An API token for `user`, signing the account up on first use (password derived from the

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod hocuspocus;
+pub mod http;
 mod peer;
 mod proc;
 mod report;

@@ -4,13 +4,13 @@ use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use duet_fastsync::chunks::{chunks, Chunk, ChunkKind};
+use duet_fastsync::{self as fastsync, Batch};
 use duet_model::automerge::sync;
 use duet_model::automerge::transaction::{CommitOptions, Transactable};
 use duet_model::automerge::{
     AutoCommit, Automerge, AutomergeError, Change, ChangeHash, ObjId, ReadDoc, ROOT,
 };
-use duet_model::chunks::{chunks, Chunk, ChunkKind};
-use duet_model::fastsync::{self, Batch};
 use duet_protocol::{DocumentId, Message, PeerId};
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;

@@ -765,27 +765,60 @@ impl Throttle {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Seconds to wait if `key` has reached `max` failures in the window.
-    pub fn blocked(&self, key: &str, max: u32) -> Option<u64> {
+    /// Seconds to wait at `now` if `key` has reached `max` failures in the window.
+    pub fn blocked(&self, key: &str, max: u32, now: Instant) -> Option<u64> {
         let map = self.lock();
         let (count, since) = map.get(key)?;
-        let left = THROTTLE_WINDOW.checked_sub(since.elapsed())?;
+        let left = THROTTLE_WINDOW.checked_sub(now.saturating_duration_since(*since))?;
         (*count >= max).then(|| left.as_secs().max(1))
     }
 
-    pub fn fail(&self, key: &str) {
+    /// Counts a failure of `key` at `now` (a window starts at its first failure).
+    pub fn fail(&self, key: &str, now: Instant) {
         let mut map = self.lock();
         if map.len() > 100_000 {
-            map.retain(|_, (_, since)| since.elapsed() < THROTTLE_WINDOW);
+            map.retain(|_, (_, since)| now.saturating_duration_since(*since) < THROTTLE_WINDOW);
         }
-        let entry = map.entry(key.to_owned()).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= THROTTLE_WINDOW {
-            *entry = (0, Instant::now());
+        let entry = map.entry(key.to_owned()).or_insert((0, now));
+        if now.saturating_duration_since(entry.1) >= THROTTLE_WINDOW {
+            *entry = (0, now);
         }
         entry.0 += 1;
     }
 
     pub fn succeed(&self, key: &str) {
         self.lock().remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_throttle_blocks_a_key_at_its_limit_for_the_rest_of_the_window() {
+        let throttle = Throttle::default();
+        let start = Instant::now();
+        let at = |secs| start + Duration::from_secs(secs);
+        for i in 0..4 {
+            throttle.fail("user:ada", at(i));
+        }
+        assert_eq!(throttle.blocked("user:ada", 5, at(10)), None);
+        throttle.fail("user:ada", at(10));
+        let window = THROTTLE_WINDOW.as_secs();
+        // Blocked until the window that began with the first failure ends.
+        assert_eq!(throttle.blocked("user:ada", 5, at(10)), Some(window - 10));
+        assert_eq!(throttle.blocked("user:ada", 5, at(window - 60)), Some(60));
+        assert_eq!(throttle.blocked("user:ada", 5, at(window + 1)), None);
+        assert_eq!(throttle.blocked("addr:1.2.3.4", 5, at(10)), None, "per key");
+        // A failure after the window starts a new count.
+        throttle.fail("user:ada", at(window + 1));
+        assert_eq!(
+            throttle.blocked("user:ada", 1, at(window + 1)),
+            Some(window)
+        );
+        assert_eq!(throttle.blocked("user:ada", 2, at(window + 1)), None);
+        throttle.succeed("user:ada");
+        assert_eq!(throttle.blocked("user:ada", 1, at(window + 2)), None);
     }
 }

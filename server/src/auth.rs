@@ -1,7 +1,7 @@
 //! Who is calling: the session cookie or an API token checked on every door (REST and the websocket upgrade), the Origin check for cookies, and the account routes (sign up, sign in, sign out, profile, tokens).
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -292,9 +292,10 @@ pub async fn sign_in(
     let account_key = format!("user:{}", body.username);
     let address_key = format!("addr:{}", addr.ip());
     let throttle = &state.throttle;
+    let now = Instant::now();
     let wait = throttle
-        .blocked(&account_key, accounts::MAX_FAILURES_PER_ACCOUNT)
-        .or_else(|| throttle.blocked(&address_key, accounts::MAX_FAILURES_PER_ADDRESS));
+        .blocked(&account_key, accounts::MAX_FAILURES_PER_ACCOUNT, now)
+        .or_else(|| throttle.blocked(&address_key, accounts::MAX_FAILURES_PER_ADDRESS, now));
     if let Some(secs) = wait {
         state.registry.metrics().refused(Refusal::Rate);
         return Err(AppError::TooMany(
@@ -319,8 +320,9 @@ pub async fn sign_in(
             Ok(signed_in(&state, &headers, StatusCode::OK, user, &token))
         }
         None => {
-            throttle.fail(&account_key);
-            throttle.fail(&address_key);
+            let now = Instant::now();
+            throttle.fail(&account_key, now);
+            throttle.fail(&address_key, now);
             state.registry.metrics().sign_in_failed();
             tracing::info!(user = %username, ip = %addr.ip(), "failed sign-in");
             Err(AppError::Unauthorized("wrong username or password".into()))
@@ -436,9 +438,10 @@ pub async fn change_password(
 ) -> Result<Response, AppError> {
     let name = caller.user.to_string();
     let key = format!("user:{name}");
-    if let Some(secs) = state
-        .throttle
-        .blocked(&key, accounts::MAX_FAILURES_PER_ACCOUNT)
+    if let Some(secs) =
+        state
+            .throttle
+            .blocked(&key, accounts::MAX_FAILURES_PER_ACCOUNT, Instant::now())
     {
         return Err(AppError::TooMany(
             "too many wrong passwords; try again later".into(),
@@ -457,7 +460,7 @@ pub async fn change_password(
         })
         .await??;
     let Some((user, token)) = changed else {
-        state.throttle.fail(&key);
+        state.throttle.fail(&key, Instant::now());
         return Err(AppError::Forbidden(
             "the current password is not right".into(),
         ));

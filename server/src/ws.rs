@@ -128,18 +128,18 @@ struct RateLimit {
 }
 
 impl RateLimit {
-    fn new(per_second: u32, burst: u32) -> RateLimit {
+    /// A full bucket at `now`.
+    fn new(per_second: u32, burst: u32, now: Instant) -> RateLimit {
         RateLimit {
             tokens: f64::from(burst),
             per_second: f64::from(per_second),
             burst: f64::from(burst),
-            last: Instant::now(),
+            last: now,
         }
     }
 
-    /// Takes one message; false when the connection is over its rate.
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
+    /// Takes one message at `now`; false when the connection is over its rate.
+    fn take(&mut self, now: Instant) -> bool {
         let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
         self.tokens = (self.tokens + refill).min(self.burst);
         self.last = now;
@@ -254,7 +254,11 @@ async fn serve_socket(socket: WebSocket, state: AppState, user: UserId, slot: Co
         kill: kill.clone(),
         user,
     };
-    let mut rate = RateLimit::new(config.messages_per_second, config.message_burst);
+    let mut rate = RateLimit::new(
+        config.messages_per_second,
+        config.message_burst,
+        Instant::now(),
+    );
     // Whether reading stopped on a transport error (the peer can no longer be read).
     let mut read_failed = false;
     loop {
@@ -265,11 +269,12 @@ async fn serve_socket(socket: WebSocket, state: AppState, user: UserId, slot: Co
         let Some(frame) = frame else { break };
         last_heard.store(millis_since(start), Ordering::Relaxed);
         let keep_going = match frame {
-            Ok(Frame::Binary(_)) | Ok(Frame::Text(_)) if !rate.take() => reader.refuse(
-                Refusal::Rate,
-                CLOSE_POLICY,
-                "too many messages: this connection is over its rate limit",
-            ),
+            Ok(Frame::Binary(_)) | Ok(Frame::Text(_)) if !rate.take(Instant::now()) => reader
+                .refuse(
+                    Refusal::Rate,
+                    CLOSE_POLICY,
+                    "too many messages: this connection is over its rate limit",
+                ),
             Ok(Frame::Binary(bytes)) if reader.peer.is_none() && bytes.len() > MAX_JOIN_BYTES => {
                 reader.refuse(Refusal::Size, CLOSE_TOO_BIG, "the join message is too big")
             }
@@ -499,5 +504,26 @@ impl Reader<'_> {
         };
         self.peer = Some(sender);
         self.outbox.try_send(Outgoing::Message(reply)).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_limit_allows_a_burst_then_refills_at_its_rate() {
+        let start = Instant::now();
+        let mut rate = RateLimit::new(10, 3, start);
+        assert!((0..3).all(|_| rate.take(start)), "a burst of 3");
+        assert!(!rate.take(start), "then nothing at once");
+        let later = |ms| start + Duration::from_millis(ms);
+        assert!(!rate.take(later(50)), "half a message refilled");
+        assert!(rate.take(later(100)), "one message per 100 ms");
+        assert!(!rate.take(later(100)));
+        // Idle for a minute refills the burst, not more.
+        let idle = later(60_100);
+        assert!((0..3).all(|_| rate.take(idle)));
+        assert!(!rate.take(idle));
     }
 }

@@ -5,13 +5,11 @@
 
 mod at;
 mod caret;
-pub mod chunks;
 mod concurrent;
 mod diff;
 pub mod done;
 mod edit;
 mod error;
-pub mod fastsync;
 pub mod history;
 mod ids;
 mod journal;

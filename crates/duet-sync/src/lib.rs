@@ -4,8 +4,7 @@
 //! (a reconnect makes a new one, as the sync protocol requires fresh sync states), turns
 //! incoming [`Message`]s into [`Event`]s, and produces the messages to send.
 
-mod notice;
-mod presence;
+mod roster;
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,8 +12,7 @@ use duet_model::automerge::sync::{self, SyncDoc};
 use duet_model::automerge::{AutoCommit, ChangeHash};
 use duet_protocol::{DocumentId, Message, PeerId, PeerMetadata, PROTOCOL_VERSION};
 
-pub use notice::Notice;
-pub use presence::{is_colour, Presence, PresenceError, Roster, EXPIRE_MS, HEARTBEAT_MS};
+pub use roster::Roster;
 
 /// Why the session cannot go on; the connection should be closed and remade.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

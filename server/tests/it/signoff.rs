@@ -468,41 +468,49 @@ async fn signing_over_an_open_blocker_is_an_explicit_recorded_choice_and_a_story
     server.stop().await
 }
 
-/// A listener on `GET /api/specs/events` as `user`, reading the raw event stream.
+/// A listener on `GET /api/specs/events` as `user`, reading the event stream line by line.
 struct ListEvents {
-    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    response: reqwest::Response,
+    /// What arrived and is not a whole line yet.
+    pending: String,
 }
 
 impl ListEvents {
     async fn open(server: &Server, user: &str) -> Result<ListEvents> {
-        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
         let token = common::token_for(server.addr, user).await?;
-        let mut tcp = tokio::net::TcpStream::connect(server.addr).await?;
-        let request = format!(
-            "GET /api/specs/events HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n",
-            server.addr
-        );
-        tcp.write_all(request.as_bytes()).await?;
-        let mut stream = tokio::io::BufReader::new(tcp);
-        let mut line = String::new();
-        stream.read_line(&mut line).await?;
-        anyhow::ensure!(line.contains(" 200 "), "{line}");
-        Ok(ListEvents { stream })
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Accept", "text/event-stream"),
+        ];
+        let response =
+            duet_load::http::send(server.addr, "GET", "/api/specs/events", &headers, None).await?;
+        anyhow::ensure!(response.status() == 200, "{}", response.status());
+        Ok(ListEvents {
+            response,
+            pending: String::new(),
+        })
     }
 
-    /// The ids of the next `changed` event (chunked framing lines are skipped).
+    async fn line(&mut self) -> Result<String> {
+        loop {
+            if let Some(end) = self.pending.find('\n') {
+                let line: String = self.pending.drain(..=end).collect();
+                return Ok(line.trim_end().to_owned());
+            }
+            let chunk =
+                tokio::time::timeout(std::time::Duration::from_secs(10), self.response.chunk())
+                    .await??;
+            let chunk = chunk.context("the stream ended")?;
+            self.pending.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The ids of the next `changed` event.
     async fn next(&mut self) -> Result<String> {
-        use tokio::io::AsyncBufReadExt;
         let mut changed = false;
         loop {
-            let mut line = String::new();
-            let read = tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                self.stream.read_line(&mut line),
-            )
-            .await??;
-            anyhow::ensure!(read > 0, "the stream ended");
-            let line = line.trim_end();
+            let line = self.line().await?;
             if line == "event: changed" {
                 changed = true;
             } else if changed {

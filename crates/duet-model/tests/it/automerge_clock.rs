@@ -1,6 +1,6 @@
 //! Automerge's clocks for past versions, checked against the plain answer on histories
 //! written by many people at once (Duet's automerge copy caches those clocks
-//! differently from upstream 0.6.1: `vendor/automerge/PATCHES.md`).
+//! differently from upstream 0.6.1: `automerge/vendor/PATCHES.md`).
 
 use std::collections::{BTreeSet, HashSet};
 

@@ -31,9 +31,9 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use duet_fastsync::Batch;
 use duet_model::automerge::sync::State as SyncState;
 use duet_model::automerge::{Automerge, ChangeHash};
-use duet_model::fastsync::Batch;
 use duet_model::ItemId;
 use duet_model::UserId;
 use duet_protocol::{DocumentId, Message, PeerId};

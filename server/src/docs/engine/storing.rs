@@ -2,8 +2,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use duet_fastsync::Batch;
 use duet_model::automerge::{Automerge, ReadDoc};
-use duet_model::fastsync::Batch;
 use duet_model::history::ChangeMeta;
 use duet_model::{UnixMillis, UserId};
 use tracing::error;

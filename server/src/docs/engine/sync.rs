@@ -2,10 +2,10 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use duet_fastsync::chunks::{chunks, ChunkKind};
+use duet_fastsync::{self as fastsync, Batch};
 use duet_model::automerge::sync;
 use duet_model::automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
-use duet_model::chunks::{chunks, ChunkKind};
-use duet_model::fastsync::{self, Batch};
 use duet_protocol::Message;
 use tracing::{error, warn};
 

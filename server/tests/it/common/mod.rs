@@ -244,7 +244,8 @@ impl Client {
             }
             Message::DocUnavailable { .. } => self.unavailable = true,
             Message::Ephemeral { data, .. }
-                if duet_sync::Notice::decode(&data) == Some(duet_sync::Notice::SignOffs) =>
+                if duet_protocol::Notice::decode(&data)
+                    == Some(duet_protocol::Notice::SignOffs) =>
             {
                 self.signoff_notices += 1
             }
@@ -327,7 +328,7 @@ impl Reply {
     }
 }
 
-/// A minimal HTTP/1.1 exchange over loopback with extra request headers.
+/// One HTTP request over loopback with extra request headers (`duet_load::http`).
 pub async fn http_with(
     addr: SocketAddr,
     method: &str,
@@ -335,38 +336,24 @@ pub async fn http_with(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Result<Reply> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = TcpStream::connect(addr).await?;
-    let body = body.unwrap_or("");
-    let extra: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}\r\n"))
-        .collect();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut raw)).await??;
-    // Lossy: a compressed body is not text (its tests look at the headers).
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("no header end"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow!("no status in {head}"))?;
+    let sent = duet_load::http::send(addr, method, path, headers, body);
+    let response = tokio::time::timeout(DEADLINE, sent).await??;
+    let mut head = format!("HTTP/1.1 {}\r\n", response.status());
+    for (name, value) in response.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let status = response.status().as_u16();
+    let bytes = tokio::time::timeout(DEADLINE, response.bytes()).await??;
     Ok(Reply {
         status,
-        head: head.to_owned(),
-        body: body.to_owned(),
+        head,
+        // Lossy: a compressed body is not text (its tests look at the headers).
+        body: String::from_utf8_lossy(&bytes).into_owned(),
     })
 }
 
-/// A minimal HTTP/1.1 exchange over loopback, without credentials: (status, body).
+/// One HTTP request over loopback, without credentials: (status, body).
 pub async fn http(
     addr: SocketAddr,
     method: &str,

@@ -10,6 +10,8 @@
 //! an ancestor of some heads exactly when their clock covers it, and automerge lists the
 //! uncovered changes from its per-actor index). Usable on both sides of a connection.
 
+pub mod chunks;
+
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};

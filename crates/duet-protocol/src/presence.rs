@@ -1,6 +1,4 @@
-//! Presence: who has a spec open, in which field, with which selection — the CBOR payload of `ephemeral` messages, and the roster that forgets people who stop announcing themselves.
-
-use std::collections::BTreeMap;
+//! Presence: who has a spec open, in which field, with which selection — the CBOR payload of `ephemeral` messages, and how often it is announced.
 
 use minicbor::data::Type;
 use minicbor::{Decoder, Encoder};
@@ -50,6 +48,18 @@ impl From<minicbor::decode::Error> for PresenceError {
 type EncodeResult = Result<(), minicbor::encode::Error<std::convert::Infallible>>;
 
 impl Presence {
+    /// `user` (shown as `name`, in `color`) with the spec open, in no field.
+    pub fn new(user: &str, name: &str, color: &str) -> Presence {
+        Presence {
+            user: user.to_owned(),
+            name: name.to_owned(),
+            color: color.to_owned(),
+            field: None,
+            selection: None,
+            backward: false,
+            leaving: false,
+        }
+    }
     /// The payload: a CBOR map with string keys, readable by any automerge-repo peer.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -165,57 +175,16 @@ pub fn is_colour(s: &str) -> bool {
     s.len() == 7 && s.starts_with('#') && s[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The people in one spec, keyed by their tab's session, forgetting the silent.
-#[derive(Debug, Default, Clone)]
-pub struct Roster {
-    people: BTreeMap<String, (Presence, u64)>,
-}
-
-impl Roster {
-    /// Records what a tab announced at `now_ms`. Returns whether the roster changed.
-    pub fn update(&mut self, session: &str, presence: Presence, now_ms: u64) -> bool {
-        if presence.leaving {
-            return self.people.remove(session).is_some();
-        }
-        let changed = self.people.get(session).is_none_or(|(p, _)| p != &presence);
-        self.people.insert(session.to_owned(), (presence, now_ms));
-        changed
-    }
-
-    /// Forgets tabs silent for `EXPIRE_MS`. Returns whether anyone was forgotten.
-    pub fn expire(&mut self, now_ms: u64) -> bool {
-        let before = self.people.len();
-        self.people
-            .retain(|_, (_, seen)| now_ms.saturating_sub(*seen) < EXPIRE_MS);
-        self.people.len() != before
-    }
-
-    /// Everyone here, one entry per tab, in a stable order.
-    pub fn people(&self) -> Vec<Presence> {
-        self.people.values().map(|(p, _)| p.clone()).collect()
-    }
-
-    /// Forgets everyone (the connection was lost: presence restarts with it).
-    pub fn clear(&mut self) -> bool {
-        let had = !self.people.is_empty();
-        self.people.clear();
-        had
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ada() -> Presence {
         Presence {
-            user: "ada".into(),
-            name: "Ada 結".into(),
-            color: "#3153d4".into(),
             field: Some("story/abc/i_want".into()),
             selection: Some((2, 5)),
             backward: true,
-            leaving: false,
+            ..Presence::new("ada", "Ada 結", "#3153d4")
         }
     }
 
@@ -262,38 +231,5 @@ mod tests {
         nested.extend(std::iter::repeat_n(0x81, 100_000));
         nested.push(0x00);
         assert!(Presence::decode(&nested).is_err());
-    }
-
-    #[test]
-    fn the_roster_forgets_a_tab_that_leaves_or_goes_silent() {
-        let mut r = Roster::default();
-        assert!(r.update("tab-a", ada(), 0));
-        assert!(
-            !r.update("tab-a", ada(), 1_000),
-            "the same announcement changes nothing"
-        );
-        let bo = Presence {
-            user: "bo".into(),
-            name: "Bo".into(),
-            ..ada()
-        };
-        assert!(r.update("tab-b", bo.clone(), 1_000));
-        assert_eq!(r.people().len(), 2);
-        assert!(!r.expire(1_000 + EXPIRE_MS - 1));
-        assert!(
-            r.expire(1_000 + EXPIRE_MS),
-            "both have been silent long enough"
-        );
-        assert!(r.people().is_empty());
-        r.update("tab-b", bo.clone(), 10_000);
-        assert!(r.update(
-            "tab-b",
-            Presence {
-                leaving: true,
-                ..bo
-            },
-            10_001
-        ));
-        assert!(r.people().is_empty());
     }
 }
