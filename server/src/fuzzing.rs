@@ -113,7 +113,7 @@ pub fn sync_message(data: &[u8]) {
     assert_eq!(engine.load(Some(&stored), None, roles), 0);
     let before = engine.heads();
     let from = Remote {
-        conn: 1,
+        conn: crate::docs::ConnId(1),
         peer: PeerId::new("client").expect("valid"),
         user: user(EDITOR),
     };

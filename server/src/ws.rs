@@ -170,8 +170,8 @@ async fn serve_socket(socket: WebSocket, state: AppState, user: UserId, slot: Co
     let ended = slot.end.clone();
     let _slot = slot;
     debug!("connection open");
-    let conn: ConnId = state.next_conn.fetch_add(1, Ordering::Relaxed);
-    tracing::Span::current().record("conn_id", conn);
+    let conn = ConnId(state.next_conn.fetch_add(1, Ordering::Relaxed));
+    tracing::Span::current().record("conn_id", conn.0);
     let config = state.registry.config().clone();
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut out_rx) = mpsc::channel::<Outgoing>(config.peer_outbox);

@@ -254,6 +254,8 @@ fn test() -> Result<()> {
         ],
         &linted,
     )?;
+    // Four test threads on two cores: the crash drill spends most of its time waiting for
+    // processes it killed and restarted, and other tests run meanwhile.
     cargo_test(
         &[
             "test",
@@ -262,6 +264,9 @@ fn test() -> Result<()> {
             "--bins",
             "--tests",
             "--locked",
+            "--",
+            "--test-threads",
+            "4",
         ],
         &linted,
     )?;

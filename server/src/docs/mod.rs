@@ -18,7 +18,14 @@ use crate::metrics::Metrics;
 use crate::storage::{Role, StoreHandle};
 
 /// Identifies one websocket connection (one remote peer) for the lifetime of the process.
-pub type ConnId = u64;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// What a document actor hands a connection's writer.
 #[derive(Debug)]

@@ -365,7 +365,7 @@ impl Sim {
             server,
             clients,
             conns: BTreeMap::new(),
-            next_conn: 1,
+            next_conn: ConnId(1),
             acked: BTreeMap::new(),
             refusals: Vec::new(),
             ledger: ops::Ledger::default(),
@@ -406,7 +406,7 @@ impl Sim {
     /// A new connection for `client`, faulty or not as told (else at random), and its join.
     fn connect(&mut self, client: usize, faulty: Option<bool>) {
         let conn = self.next_conn;
-        self.next_conn += 1;
+        self.next_conn.0 += 1;
         let c = &mut self.clients[client];
         c.connections += 1;
         let me = PeerId::new(&format!("{}-{}", c.user, c.connections)).expect("valid peer id");

@@ -33,10 +33,10 @@ struct Client {
 }
 
 impl Client {
-    fn new(conn: ConnId, author: Author, saved: &[u8]) -> Client {
+    fn new(conn: u64, author: Author, saved: &[u8]) -> Client {
         Client {
             remote: Remote {
-                conn,
+                conn: ConnId(conn),
                 peer: PeerId::new(&format!("peer-{conn}")).expect("valid"),
                 user: author.user().clone(),
             },
@@ -114,10 +114,11 @@ fn settle(engine: &mut Engine, client: &mut Client) {
     panic!("the peer and the engine did not settle");
 }
 
-fn closes(out: &[(ConnId, Outgoing)]) -> Vec<(ConnId, u16)> {
+/// The connections closed, by number, and with which code.
+fn closes(out: &[(ConnId, Outgoing)]) -> Vec<(u64, u16)> {
     out.iter()
         .filter_map(|(conn, out)| match out {
-            Outgoing::Close { code, .. } => Some((*conn, *code)),
+            Outgoing::Close { code, .. } => Some((conn.0, *code)),
             Outgoing::Message(_) => None,
         })
         .collect()
@@ -172,7 +173,7 @@ fn a_batch_that_changed_nothing_plans_no_writes() {
 
 /// Ada shares the spec with `name` as `role`; a peer signed in as `name` but writing as
 /// `writer` changes the title. What is sent, and why the engine refused, if it did.
-fn change_by(name: &str, role: Role, writer: &str) -> (Vec<(ConnId, u16)>, Vec<Refusal>) {
+fn change_by(name: &str, role: Role, writer: &str) -> (Vec<(u64, u16)>, Vec<Refusal>) {
     let (mut engine, saved) = owned_by_ada();
     engine
         .change_role(&Granter::Member(user("ada")), &user(name), Some(role))
@@ -193,7 +194,7 @@ fn change_by(name: &str, role: Role, writer: &str) -> (Vec<(ConnId, u16)>, Vec<R
             engine.plan(NOW.0, &Bindings::default()).changes.is_empty(),
             "a refused change is not stored"
         );
-        assert!(!engine.has_peer(2));
+        assert!(!engine.has_peer(ConnId(2)));
     }
     (closed, refused)
 }
@@ -221,7 +222,7 @@ fn a_change_authored_as_someone_else_is_refused() {
 fn a_malformed_message_closes_with_a_protocol_error() {
     let (mut engine, _) = owned_by_ada();
     let remote = Remote {
-        conn: 4,
+        conn: ConnId(4),
         peer: PeerId::new("peer-4").expect("valid"),
         user: user("ada"),
     };
@@ -246,14 +247,14 @@ fn losing_a_role_makes_the_document_unavailable_at_once() {
     let out = engine.take_out();
     assert!(matches!(
         out.as_slice(),
-        [(5, Outgoing::Message(Message::DocUnavailable { .. }))]
+        [(ConnId(5), Outgoing::Message(Message::DocUnavailable { .. }))]
     ));
     let writes = store(&mut engine);
     assert!(matches!(
         writes.as_slice(),
         [Write::SetRole { role: None, .. }]
     ));
-    assert!(!engine.has_peer(5));
+    assert!(!engine.has_peer(ConnId(5)));
 }
 
 #[test]
