@@ -37,7 +37,7 @@ impl DocumentInPath {
     pub fn owner(self) -> Result<DocumentInPath, AppError> {
         match self.role {
             Role::Owner => Ok(self),
-            _ => Err(AppError::Forbidden(
+            _ => Err(AppError::NotAllowed(
                 "only the spec's owners can share it".into(),
             )),
         }
@@ -50,7 +50,7 @@ impl FromRequestParts<AppState> for SpecInPath {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let (caller, id, meta, role) = in_path(parts, state).await?;
         if !meta.is_spec {
-            return Err(AppError::NotFound(NO_SUCH_SPEC.into()));
+            return Err(AppError::Missing(NO_SUCH_SPEC.into()));
         }
         Ok(SpecInPath {
             caller,
@@ -77,7 +77,7 @@ async fn in_path(
     let caller = Caller::from_request_parts(parts, state).await?;
     let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
         .await
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
     let id = params
         .get("id")
         .ok_or_else(|| AppError::Internal("a route without {id} asked for one".into()))?;
@@ -87,7 +87,7 @@ async fn in_path(
 }
 
 pub(crate) fn parse_id(id: &str) -> Result<DocumentId, AppError> {
-    DocumentId::parse(id).map_err(|e| AppError::BadRequest(e.to_string()))
+    DocumentId::parse(id).map_err(|e| AppError::Invalid(e.to_string()))
 }
 
 /// The caller's role on spec `id` (for handlers that find the spec otherwise than in the
@@ -99,7 +99,7 @@ pub(crate) async fn access(
 ) -> Result<(DocumentMeta, Role), AppError> {
     match role_on(state, caller, id).await? {
         (meta, role) if meta.is_spec => Ok((meta, role)),
-        _ => Err(AppError::NotFound(NO_SUCH_SPEC.into())),
+        _ => Err(AppError::Missing(NO_SUCH_SPEC.into())),
     }
 }
 
@@ -117,6 +117,6 @@ async fn role_on(
     let meta = state.registry.store().meta(id).await?;
     match (meta, role) {
         (Some(meta), Some(role)) if meta.deleted_at.is_none() => Ok((meta, role)),
-        _ => Err(AppError::NotFound(NO_SUCH_SPEC.into())),
+        _ => Err(AppError::Missing(NO_SUCH_SPEC.into())),
     }
 }

@@ -30,10 +30,10 @@ pub struct Caller {
 impl From<AccountError> for AppError {
     fn from(e: AccountError) -> Self {
         match e {
-            AccountError::Invalid(m) => AppError::BadRequest(m),
+            AccountError::Invalid(m) => AppError::Invalid(m),
             AccountError::Taken => AppError::Conflict(e.to_string()),
-            AccountError::NoSuchUser => AppError::NotFound(e.to_string()),
-            AccountError::Disabled => AppError::Forbidden(e.to_string()),
+            AccountError::NoSuchUser => AppError::Missing(e.to_string()),
+            AccountError::Disabled => AppError::NotAllowed(e.to_string()),
             AccountError::Io(m) => AppError::Internal(m),
         }
     }
@@ -112,7 +112,7 @@ pub(crate) fn credential(
     match bearer(headers) {
         Some(Ok(t)) => return Ok(Credential::Token(t)),
         Some(Err(())) => {
-            return Err(AppError::Unauthorized(
+            return Err(AppError::NotSignedIn(
                 "the Authorization header must be `Bearer <token>`".into(),
             ))
         }
@@ -122,7 +122,7 @@ pub(crate) fn credential(
         return Ok(Credential::Token(token));
     }
     let Some(value) = cookie(headers, SESSION_COOKIE) else {
-        return Err(AppError::Unauthorized(
+        return Err(AppError::NotSignedIn(
             "sign in first (a session cookie or an API token is required)".into(),
         ));
     };
@@ -141,7 +141,7 @@ pub async fn authenticate(
     websocket: bool,
 ) -> Result<Caller, AppError> {
     let checked = check(state, parts, websocket).await;
-    if let Err(AppError::Unauthorized(_) | AppError::Forbidden(_)) = &checked {
+    if let Err(AppError::NotSignedIn(_) | AppError::NotAllowed(_)) = &checked {
         state.registry.metrics().refused(Refusal::Auth);
     }
     checked
@@ -156,7 +156,7 @@ async fn check(state: &AppState, parts: &Parts, websocket: bool) -> Result<Calle
                     user,
                     session: None,
                 }),
-                None => Err(AppError::Unauthorized(
+                None => Err(AppError::NotSignedIn(
                     "the API token is not valid (unknown, expired or revoked)".into(),
                 )),
             };
@@ -167,12 +167,12 @@ async fn check(state: &AppState, parts: &Parts, websocket: bool) -> Result<Calle
     // comes from another origin is refused, and the websocket must say where it comes from.
     match origin.as_deref() {
         Some(o) if !origin_allowed(state, &parts.headers, o) => {
-            return Err(AppError::Forbidden(format!(
+            return Err(AppError::NotAllowed(format!(
                 "requests from {o} may not use this server's session cookie"
             )))
         }
         None if websocket => {
-            return Err(AppError::Forbidden(
+            return Err(AppError::NotAllowed(
                 "a websocket signed in by cookie must say its Origin".into(),
             ))
         }
@@ -185,7 +185,7 @@ async fn check(state: &AppState, parts: &Parts, websocket: bool) -> Result<Calle
             user,
             session: Some(session),
         }),
-        None => Err(AppError::Unauthorized(
+        None => Err(AppError::NotSignedIn(
             "your session has ended; sign in again".into(),
         )),
     }
@@ -298,7 +298,7 @@ pub async fn sign_in(
         .or_else(|| throttle.blocked(&address_key, accounts::MAX_FAILURES_PER_ADDRESS, now));
     if let Some(secs) = wait {
         state.registry.metrics().refused(Refusal::Rate);
-        return Err(AppError::TooMany(
+        return Err(AppError::RateLimited(
             "too many failed sign-ins; try again later".into(),
             secs,
         ));
@@ -325,7 +325,7 @@ pub async fn sign_in(
             throttle.fail(&address_key, now);
             state.registry.metrics().sign_in_failed();
             tracing::info!(user = %username, ip = %addr.ip(), "failed sign-in");
-            Err(AppError::Unauthorized("wrong username or password".into()))
+            Err(AppError::NotSignedIn("wrong username or password".into()))
         }
     }
 }
@@ -351,7 +351,7 @@ async fn user_of(state: &AppState, user: &UserId) -> Result<User, AppError> {
         .accounts
         .run(move |a| a.user(&name))
         .await??
-        .ok_or_else(|| AppError::Unauthorized("this account no longer exists".into()))
+        .ok_or_else(|| AppError::NotSignedIn("this account no longer exists".into()))
 }
 
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<User>, AppError> {
@@ -391,13 +391,11 @@ pub async fn create_token(
         NewToken::default()
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| AppError::BadRequest(format!("invalid body: {e}")))?
+            .map_err(|e| AppError::Invalid(format!("invalid body: {e}")))?
     };
     let days = body.days.unwrap_or(365);
     if !(1..=3650).contains(&days) {
-        return Err(AppError::BadRequest(
-            "days must be between 1 and 3650".into(),
-        ));
+        return Err(AppError::Invalid("days must be between 1 and 3650".into()));
     }
     let user = caller.user.to_string();
     let label = body.name.unwrap_or_default();
@@ -443,7 +441,7 @@ pub async fn change_password(
             .throttle
             .blocked(&key, accounts::MAX_FAILURES_PER_ACCOUNT, Instant::now())
     {
-        return Err(AppError::TooMany(
+        return Err(AppError::RateLimited(
             "too many wrong passwords; try again later".into(),
             secs,
         ));
@@ -461,7 +459,7 @@ pub async fn change_password(
         .await??;
     let Some((user, token)) = changed else {
         state.throttle.fail(&key, Instant::now());
-        return Err(AppError::Forbidden(
+        return Err(AppError::NotAllowed(
             "the current password is not right".into(),
         ));
     };
@@ -482,6 +480,6 @@ pub async fn revoke_token(
     if found {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(AppError::NotFound("no such token".into()))
+        Err(AppError::Missing("no such token".into()))
     }
 }

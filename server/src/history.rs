@@ -47,14 +47,14 @@ pub(crate) fn parse_heads(s: &str) -> Result<Vec<ChangeHash>, AppError> {
         .map(|h| {
             ChangeHash::from_str(h).map_err(|_| {
                 let shown: String = h.chars().take(80).collect();
-                AppError::BadRequest(format!(
+                AppError::Invalid(format!(
                     "invalid version {shown:?}: expected change hashes of 64 hex digits, comma-separated"
                 ))
             })
         })
         .collect::<Result<_, _>>()?;
     if heads.len() > MAX_HEADS {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::Invalid(format!(
             "a version has at most {MAX_HEADS} heads"
         )));
     }
@@ -67,7 +67,7 @@ fn millis(params: &HashMap<String, String>, name: &str) -> Result<Option<UnixMil
         .filter(|v| !v.is_empty())
         .map(|v| {
             v.parse::<i64>().map(UnixMillis).map_err(|_| {
-                AppError::BadRequest(format!("{name} must be a time in Unix milliseconds"))
+                AppError::Invalid(format!("{name} must be a time in Unix milliseconds"))
             })
         })
         .transpose()
@@ -79,20 +79,20 @@ fn filter_of(params: &HashMap<String, String>) -> Result<Filter, AppError> {
         .map(|a| {
             a.split(',')
                 .filter(|u| !u.is_empty())
-                .map(|u| UserId::parse(u).map_err(|e| AppError::BadRequest(e.to_string())))
+                .map(|u| UserId::parse(u).map_err(|e| AppError::Invalid(e.to_string())))
                 .collect::<Result<std::collections::BTreeSet<_>, _>>()
         })
         .transpose()?
         .unwrap_or_default();
     if authors.len() > MAX_AUTHORS {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::Invalid(format!(
             "filter by at most {MAX_AUTHORS} authors"
         )));
     }
     let part = params
         .get("part")
         .filter(|p| !p.is_empty())
-        .map(|p| PartFilter::parse(p).map_err(|e| AppError::BadRequest(e.to_string())))
+        .map(|p| PartFilter::parse(p).map_err(|e| AppError::Invalid(e.to_string())))
         .transpose()?;
     Ok(Filter {
         authors,
@@ -200,9 +200,9 @@ async fn steps(
 ) -> Result<Json<HistoryAnswer>, AppError> {
     let session = params
         .get("session")
-        .ok_or_else(|| AppError::BadRequest("say which session: ?session=<its id>".into()))?;
+        .ok_or_else(|| AppError::Invalid("say which session: ?session=<its id>".into()))?;
     let session = ChangeHash::from_str(session)
-        .map_err(|_| AppError::BadRequest("a session id is a change hash in hex".into()))?;
+        .map_err(|_| AppError::Invalid("a session id is a change hash in hex".into()))?;
     Ok(Json(
         ask_actor(&state, id, HistoryQuery::Steps { session }).await?,
     ))
@@ -215,7 +215,7 @@ async fn version(
 ) -> Result<Json<HistoryAnswer>, AppError> {
     let at = params
         .get("at")
-        .ok_or_else(|| AppError::BadRequest("say which version: ?at=<change hashes>".into()))?;
+        .ok_or_else(|| AppError::Invalid("say which version: ?at=<change hashes>".into()))?;
     let at = parse_heads(at)?;
     Ok(Json(
         ask_actor(&state, id, HistoryQuery::Version { at }).await?,
@@ -228,19 +228,19 @@ async fn diff(
     Query(params): Params,
 ) -> Result<Json<HistoryAnswer>, AppError> {
     let from = params.get("from").ok_or_else(|| {
-        AppError::BadRequest("say which version to compare from: ?from=<change hashes>".into())
+        AppError::Invalid("say which version to compare from: ?from=<change hashes>".into())
     })?;
     let from = parse_heads(from)?;
     let to = params.get("to").map(|t| parse_heads(t)).transpose()?;
     let story = params
         .get("story")
         .filter(|s| !s.is_empty())
-        .map(|s| ItemId::parse(s).map_err(|e| AppError::BadRequest(e.to_string())))
+        .map(|s| ItemId::parse(s).map_err(|e| AppError::Invalid(e.to_string())))
         .transpose()?;
     let author = params
         .get("author")
         .filter(|s| !s.is_empty())
-        .map(|s| UserId::parse(s).map_err(|e| AppError::BadRequest(e.to_string())))
+        .map(|s| UserId::parse(s).map_err(|e| AppError::Invalid(e.to_string())))
         .transpose()?;
     let query = HistoryQuery::Diff {
         from,
@@ -291,7 +291,7 @@ struct RestoreBody {
 impl RestoreBody {
     /// What the body asks to restore: one field, one item, one story or the whole spec.
     fn scope(&self) -> Result<RestoreScope, AppError> {
-        let id = |s: &str| ItemId::parse(s).map_err(|e| AppError::BadRequest(e.to_string()));
+        let id = |s: &str| ItemId::parse(s).map_err(|e| AppError::Invalid(e.to_string()));
         if let Some(field) = &self.field {
             return Ok(RestoreScope::Field(field.clone()));
         }
@@ -301,7 +301,7 @@ impl RestoreBody {
                 "story" => RestoreScope::Story(this),
                 "criterion" => RestoreScope::Criterion {
                     story: id(item.story.as_deref().ok_or_else(|| {
-                        AppError::BadRequest("a criterion needs its \"story\"".into())
+                        AppError::Invalid("a criterion needs its \"story\"".into())
                     })?)?,
                     criterion: this,
                 },
@@ -310,7 +310,7 @@ impl RestoreBody {
                 "question" => RestoreScope::Question(this),
                 "metric" => RestoreScope::Metric(this),
                 other => {
-                    return Err(AppError::BadRequest(format!(
+                    return Err(AppError::Invalid(format!(
                         "no such kind of item: {other:?} (metric, story, criterion, constraint, decision, question)"
                     )))
                 }
@@ -339,18 +339,18 @@ async fn restore(
 ) -> Result<axum::response::Response, AppError> {
     use axum::response::IntoResponse;
     let Some(Json(body)) = body else {
-        return Err(AppError::BadRequest(
+        return Err(AppError::Invalid(
             "send JSON {\"to\": [change hashes], \"story\" or \"item\" or \"field\", \"preview\"}"
                 .into(),
         ));
     };
     let to = parse_heads(&body.to.join(","))?;
     if to.is_empty() {
-        return Err(AppError::BadRequest("say which version to restore".into()));
+        return Err(AppError::Invalid("say which version to restore".into()));
     }
     let scope = body.scope()?;
     if !role.can_edit() {
-        return Err(AppError::Forbidden(
+        return Err(AppError::NotAllowed(
             "you can view this spec but not change it (your role is viewer)".into(),
         ));
     }

@@ -64,34 +64,38 @@ impl AppState {
     }
 }
 
-/// An error answered as JSON `{ "error": "…" }`.
+/// An error answered as JSON `{ "error": "…" }`, named by its cause (the status follows).
 #[derive(Debug)]
 pub enum AppError {
-    NotFound(String),
-    BadRequest(String),
+    /// No such thing, or one the caller may not know exists (404).
+    Missing(String),
+    /// The request itself is malformed or out of bounds (400).
+    Invalid(String),
+    /// The request no longer fits what is stored: it exists already, changed since it was
+    /// read, or would leave a spec without an owner (409).
     Conflict(String),
-    /// No, malformed, expired or revoked credentials.
-    Unauthorized(String),
-    /// Signed in, but not allowed (or a cookie from another origin).
-    Forbidden(String),
-    /// A share link that expired or was revoked.
-    Gone(String),
-    /// Slow down; retry after this many seconds.
-    TooMany(String, u64),
-    /// Details are logged; the client gets a generic message.
+    /// No, malformed, expired or revoked credentials (401).
+    NotSignedIn(String),
+    /// Signed in, but not allowed (or a cookie from another origin) (403).
+    NotAllowed(String),
+    /// A share link that expired or was revoked (410).
+    Expired(String),
+    /// Slow down; retry after this many seconds (429).
+    RateLimited(String, u64),
+    /// The server's own failure; details are logged, the client gets a generic message (500).
     Internal(String),
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
-            AppError::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            AppError::Missing(m) => (StatusCode::NOT_FOUND, m),
+            AppError::Invalid(m) => (StatusCode::BAD_REQUEST, m),
             AppError::Conflict(m) => (StatusCode::CONFLICT, m),
-            AppError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
-            AppError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
-            AppError::Gone(m) => (StatusCode::GONE, m),
-            AppError::TooMany(m, secs) => {
+            AppError::NotSignedIn(m) => (StatusCode::UNAUTHORIZED, m),
+            AppError::NotAllowed(m) => (StatusCode::FORBIDDEN, m),
+            AppError::Expired(m) => (StatusCode::GONE, m),
+            AppError::RateLimited(m, secs) => {
                 return (
                     StatusCode::TOO_MANY_REQUESTS,
                     [(header::RETRY_AFTER, secs.to_string())],
@@ -120,13 +124,13 @@ impl From<StorageError> for AppError {
 impl From<DocError> for AppError {
     fn from(e: DocError) -> Self {
         match e {
-            DocError::NotFound => AppError::NotFound("no such spec".into()),
+            DocError::NotFound => AppError::Missing("no such spec".into()),
             DocError::AlreadyExists => AppError::Conflict(e.to_string()),
             DocError::LastOwner => AppError::Conflict(e.to_string()),
-            DocError::Forbidden(m) => AppError::Forbidden(m),
-            DocError::BadVersion(m) => AppError::BadRequest(m),
+            DocError::Forbidden(m) => AppError::NotAllowed(m),
+            DocError::BadVersion(m) => AppError::Invalid(m),
             DocError::Conflict(m) => AppError::Conflict(m),
-            DocError::NoSuchItem(m) => AppError::NotFound(m),
+            DocError::NoSuchItem(m) => AppError::Missing(m),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -268,7 +272,7 @@ async fn index() -> Html<&'static str> {
 }
 
 async fn not_found() -> AppError {
-    AppError::NotFound("no such route".into())
+    AppError::Missing("no such route".into())
 }
 
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -289,7 +293,7 @@ async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Respon
         .is_some_and(|u| u.is_admin);
     if !admin {
         state.registry.metrics().refused(Refusal::Auth);
-        return Err(AppError::Forbidden(
+        return Err(AppError::NotAllowed(
             "metrics are for admins: use an admin's API token".into(),
         ));
     }
@@ -377,8 +381,7 @@ struct RoleBody {
 }
 
 fn parse_role(s: &str) -> Result<Role, AppError> {
-    Role::parse(s)
-        .ok_or_else(|| AppError::BadRequest("role must be owner, editor or viewer".into()))
+    Role::parse(s).ok_or_else(|| AppError::Invalid("role must be owner, editor or viewer".into()))
 }
 
 /// Asks the spec's actor to change a role (it checks that `by` is an owner).
@@ -410,9 +413,9 @@ async fn set_role(
     let DocumentInPath { caller, id, .. } = doc.owner()?;
     let name = user.clone();
     if state.accounts.run(move |a| a.user(&name)).await??.is_none() {
-        return Err(AppError::NotFound(format!("there is no user named {user}")));
+        return Err(AppError::Missing(format!("there is no user named {user}")));
     }
-    let user_id = UserId::parse(&user).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let user_id = UserId::parse(&user).map_err(|e| AppError::Invalid(e.to_string()))?;
     change_role(
         &state,
         id,
@@ -430,7 +433,7 @@ async fn remove_role(
     Path((_, user)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let DocumentInPath { caller, id, .. } = doc.owner()?;
-    let user_id = UserId::parse(&user).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let user_id = UserId::parse(&user).map_err(|e| AppError::Invalid(e.to_string()))?;
     change_role(
         &state,
         id,
@@ -455,7 +458,7 @@ async fn create_link(
 ) -> Result<(StatusCode, Json<crate::accounts::Link>), AppError> {
     let role = parse_role(&body.role)?;
     if !(1..=8760).contains(&body.expires_in_hours) {
-        return Err(AppError::BadRequest(
+        return Err(AppError::Invalid(
             "expires_in_hours must be between 1 and 8760 (a year)".into(),
         ));
     }
@@ -490,7 +493,7 @@ async fn revoke_link(
     {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(AppError::NotFound("no such link".into()))
+        Err(AppError::Missing("no such link".into()))
     }
 }
 
@@ -504,8 +507,8 @@ async fn redeem_link(
         .run(move |a| a.redeem(&token))
         .await?
         .map_err(|e| match e {
-            LinkError::Invalid => AppError::BadRequest(e.to_string()),
-            LinkError::Expired | LinkError::Revoked => AppError::Gone(e.to_string()),
+            LinkError::Invalid => AppError::Invalid(e.to_string()),
+            LinkError::Expired | LinkError::Revoked => AppError::Expired(e.to_string()),
             LinkError::Io(m) => AppError::Internal(m),
         })?;
     let granted = change_role(&state, id, Granter::Link, caller.user.clone(), Some(role))

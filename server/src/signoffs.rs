@@ -72,18 +72,18 @@ async fn sign(
     Path((_, story)): Path<(String, String)>,
     body: Option<Json<SignBody>>,
 ) -> Result<Json<SignOffRecord>, AppError> {
-    let story = ItemId::parse(&story).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let story = ItemId::parse(&story).map_err(|e| AppError::Invalid(e.to_string()))?;
     let Some(Json(body)) = body else {
-        return Err(AppError::BadRequest(SIGN_USAGE.into()));
+        return Err(AppError::Invalid(SIGN_USAGE.into()));
     };
-    let slot = Slot::parse(&body.slot).ok_or_else(|| AppError::BadRequest(SIGN_USAGE.into()))?;
+    let slot = Slot::parse(&body.slot).ok_or_else(|| AppError::Invalid(SIGN_USAGE.into()))?;
     let seen = parse_heads(&body.seen.join(","))?;
     let with_blockers = body
         .open_blockers
         .iter()
         .map(|b| ItemId::parse(b))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AppError::BadRequest(format!("open_blockers: {e}")))?;
+        .map_err(|e| AppError::Invalid(format!("open_blockers: {e}")))?;
     let username = caller.user.to_string();
     let discipline = state
         .accounts

@@ -88,7 +88,7 @@ async fn list_specs(
         .map(|q| q.trim().to_lowercase())
         .filter(|q| !q.is_empty());
     if needle.as_ref().is_some_and(|q| q.len() > 200) {
-        return Err(AppError::BadRequest("search for at most 200 bytes".into()));
+        return Err(AppError::Invalid("search for at most 200 bytes".into()));
     }
     let keep: fn(&DocumentMeta, Role) -> bool = match query.filter.as_deref() {
         None | Some("" | "all") => |m, _| !m.archived && m.deleted_at.is_none(),
@@ -97,7 +97,7 @@ async fn list_specs(
         Some("archived") => |m, _| m.archived && m.deleted_at.is_none(),
         Some("deleted") => |m, r| r == Role::Owner && m.deleted_at.is_some(),
         Some(other) => {
-            return Err(AppError::BadRequest(format!(
+            return Err(AppError::Invalid(format!(
                 "filter must be mine, shared, archived or deleted, not {other:?}"
             )))
         }
@@ -144,9 +144,7 @@ async fn create_spec(
 ) -> Result<(StatusCode, Json<SpecSummary>), AppError> {
     let Json(body) = body.unwrap_or_default();
     if body.title.len() > 1000 {
-        return Err(AppError::BadRequest(
-            "title is longer than 1000 bytes".into(),
-        ));
+        return Err(AppError::Invalid("title is longer than 1000 bytes".into()));
     }
     let now = UnixMillis(
         std::time::SystemTime::now()
@@ -199,15 +197,15 @@ async fn change_spec(
     body: Option<Json<SpecChange>>,
 ) -> Result<Json<SpecSummary>, AppError> {
     let Some(Json(change)) = body else {
-        return Err(AppError::BadRequest(CHANGE_USAGE.into()));
+        return Err(AppError::Invalid(CHANGE_USAGE.into()));
     };
     if change.title.is_none() && change.archived.is_none() {
-        return Err(AppError::BadRequest(CHANGE_USAGE.into()));
+        return Err(AppError::Invalid(CHANGE_USAGE.into()));
     }
     if let Some(title) = change.title {
         let title = title.trim().to_owned();
         if title.is_empty() || title.len() > 1000 {
-            return Err(AppError::BadRequest("a title is 1 to 1000 bytes".into()));
+            return Err(AppError::Invalid("a title is 1 to 1000 bytes".into()));
         }
         state
             .registry

@@ -91,7 +91,7 @@ pub async fn upgrade(State(state): State<AppState>, request: Request) -> Respons
     };
     let Some(slot) = ConnectionSlot::take(&state, &caller.user) else {
         state.registry.metrics().refused(Refusal::Rate);
-        return AppError::TooMany(
+        return AppError::RateLimited(
             format!(
                 "{} has too many connections open; close some tabs or clients",
                 caller.user
