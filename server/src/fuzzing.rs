@@ -19,8 +19,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::accounts::{Accounts, Verified};
-use crate::auth::{credential, Credential};
 use crate::docs::engine::{Bindings, Engine, Policy, Remote};
+use crate::http::auth::{credential, Credential};
 use crate::storage::{Chunk, Role, Write};
 
 /// The fuzz targets, by name (the files under `fuzz/fuzz_targets/`).

@@ -1,23 +1,16 @@
 //! The Duet sync server: automerge-repo websockets at `/sync`, REST under `/api`, embedded durable storage.
 
-mod access;
 pub mod accounts;
 pub mod admin;
-mod auth;
 pub mod backup;
 pub mod config;
 pub mod docs;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-mod history;
 mod http;
-mod live;
 pub mod memory;
 pub mod metrics;
-mod signoffs;
-mod specs;
 pub mod storage;
-mod ws;
 
 use std::future::Future;
 use std::sync::Arc;

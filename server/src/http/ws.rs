@@ -15,8 +15,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::error::AppError;
+use super::state::AppState;
 use crate::docs::{ConnId, DocCommand, Outgoing, PeerLink};
-use crate::http::{AppError, AppState};
 use crate::metrics::Refusal;
 
 /// Close codes (RFC 6455).
@@ -85,7 +86,7 @@ impl Drop for ConnectionSlot {
 /// 403 a cookie from another origin, 429 too many connections of this user).
 pub async fn upgrade(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _) = request.into_parts();
-    let caller = match crate::auth::authenticate(&state, &parts, true).await {
+    let caller = match super::auth::authenticate(&state, &parts, true).await {
         Ok(caller) => caller,
         Err(e) => return e.into_response(),
     };

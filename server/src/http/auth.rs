@@ -11,8 +11,9 @@ use axum::Json;
 use duet_model::UserId;
 use serde::Deserialize;
 
+use super::error::AppError;
+use super::state::AppState;
 use crate::accounts::{self, AccountError, ProfileUpdate, User, Verified};
-use crate::http::{AppError, AppState};
 use crate::metrics::Refusal;
 
 /// Name of the session cookie.

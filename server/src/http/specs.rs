@@ -8,18 +8,20 @@ use duet_model::{Spec, TextField, UnixMillis};
 use duet_protocol::DocumentId;
 use serde::{Deserialize, Serialize};
 
-use crate::access::{access, parse_id, SpecInPath};
-use crate::auth::Caller;
+use super::access::{access, parse_id, SpecInPath};
+use super::auth::Caller;
+use super::error::AppError;
+use super::history::{profiles, Profile};
+use super::sharing::author_for;
+use super::state::AppState;
 use crate::docs::engine::ListingChange;
 use crate::docs::DocCommand;
-use crate::history::{profiles, Profile};
-use crate::http::{author_for, AppError, AppState};
 use crate::storage::{DocumentMeta, Role, KEEP_DELETED_MS};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/specs", get(list_specs).post(create_spec))
-        .route("/api/specs/events", get(crate::live::list_events))
+        .route("/api/specs/events", get(super::live::list_events))
         .route(
             "/api/specs/{id}",
             get(spec_meta).patch(change_spec).delete(delete_spec),

@@ -7,11 +7,12 @@ use duet_model::signoff::{SignCounts, Slot};
 use duet_model::ItemId;
 use serde::{Deserialize, Serialize};
 
-use crate::access::SpecInPath;
+use super::access::SpecInPath;
+use super::error::AppError;
+use super::history::{parse_heads, profiles, Profile};
+use super::state::AppState;
 use crate::docs::engine::{SignRequest, StorySignOffs};
 use crate::docs::DocCommand;
-use crate::history::{parse_heads, profiles, Profile};
-use crate::http::{AppError, AppState};
 use crate::storage::SignOffRecord;
 
 pub fn routes() -> Router<AppState> {

@@ -10,9 +10,10 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
-use crate::auth::Caller;
+use super::auth::Caller;
+use super::error::AppError;
+use super::state::AppState;
 use crate::docs::ListChange;
-use crate::http::{AppError, AppState};
 
 /// Changes that arrive within this time of the last event ride on the next one.
 const AT_MOST_EVERY: Duration = Duration::from_secs(1);

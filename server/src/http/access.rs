@@ -6,8 +6,9 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use duet_protocol::DocumentId;
 
-use crate::auth::Caller;
-use crate::http::{AppError, AppState};
+use super::auth::Caller;
+use super::error::AppError;
+use super::state::AppState;
 use crate::storage::{DocumentMeta, Role};
 
 const NO_SUCH_SPEC: &str = "no such spec (or you have no access to it)";

@@ -12,10 +12,11 @@ use duet_model::history::{Filter, PartFilter};
 use duet_model::{ItemId, RestoreScope, TextField, UnixMillis, UserId};
 use serde::{Deserialize, Serialize};
 
-use crate::access::SpecInPath;
+use super::access::SpecInPath;
+use super::error::AppError;
+use super::state::AppState;
 use crate::docs::review::{HistoryAnswer, HistoryQuery, PlaceEntry, SessionEntry};
 use crate::docs::{DocCommand, DocError};
-use crate::http::{AppError, AppState};
 use crate::storage::Write;
 
 /// Most heads accepted in one version.
