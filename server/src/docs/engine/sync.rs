@@ -205,11 +205,7 @@ impl Engine {
     /// Sends each peer whatever it is missing, once what arrived since `before` (`batch`,
     /// when found already) is stored. Peers whose messages carried changes hear back even
     /// if automerge thinks there is nothing to say: the reply is their acknowledgement.
-    pub(super) fn sync_round(
-        &mut self,
-        before: &[duet_model::automerge::ChangeHash],
-        batch: Option<Batch>,
-    ) {
+    pub(super) fn sync_round(&mut self, before: &[ChangeHash], batch: Option<Batch>) {
         // An author's own later message in the batch may have told us heads we now share:
         // automerge would then record them as sent and stay silent, leaving the author
         // waiting for an acknowledgement that never comes.
